@@ -1,0 +1,11 @@
+//! PSP connectors. Each PSP is a folder: `<psp>/mod.rs` (flows: create, status, callback) and
+//! `<psp>/wire.rs` (the PSP's own request/response structs, signature formulas, status mapping).
+//! Shared HTTP and error classification live in [`http`]; the [`registry`] is the only place
+//! that lists the PSPs.
+
+pub mod forumpay;
+pub mod http;
+pub mod paymentsoft;
+pub mod registry;
+
+pub use registry::Registry;

@@ -1,0 +1,371 @@
+//! The `Connector` trait every PSP implements, the values it exchanges with the core, and the
+//! one classification of PSP errors that routing, retries and the API envelope rely on.
+
+use crate::domain::{Credentials, PspAccount, TxnType};
+use crate::ids::{PspAccountId, TransactionId};
+use crate::money::Money;
+use async_trait::async_trait;
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+/// What a connector knows of the PSP account it talks to.
+#[derive(Clone, Debug)]
+pub struct AccountContext {
+    pub account_id: PspAccountId,
+    /// PSP API base URL without a trailing slash.
+    pub base_url: String,
+    pub credentials: Credentials,
+    /// Absolute URL of Overture's callback endpoint for this account; PSPs send callbacks here.
+    pub callback_url: String,
+}
+
+impl AccountContext {
+    /// Builds the context for `account`; `public_url` is Overture's external base URL.
+    pub fn new(account: &PspAccount, public_url: &str) -> Self {
+        Self {
+            account_id: account.id.clone(),
+            base_url: account.base_url.trim_end_matches('/').to_owned(),
+            credentials: account.credentials.clone(),
+            callback_url: format!(
+                "{}/v1/api/psp-callbacks/{}/{}",
+                public_url.trim_end_matches('/'),
+                account.psp_type.as_str().to_ascii_lowercase(),
+                account.id
+            ),
+        }
+    }
+
+    /// A required credential, or [`ConnectorError::Config`] naming the missing field.
+    pub fn credential(&self, name: &str) -> Result<&SecretString, ConnectorError> {
+        self.credentials.0.get(name).ok_or_else(|| {
+            ConnectorError::Config(format!("PSP account credential `{name}` is missing"))
+        })
+    }
+}
+
+/// A payment as a connector sees it.
+#[derive(Clone, Debug)]
+pub struct PaymentRequest {
+    /// Overture's transaction id; also the PSP order id / merchant reference at the PSP.
+    pub transaction_id: TransactionId,
+    pub txn_type: TxnType,
+    pub amount: Money,
+    pub user_id: String,
+    pub email: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub return_url: Option<String>,
+    pub merchant_reference: Option<String>,
+    /// PSP-specific body fields and user-profile fields (`walletAddress`, `preferredCrypto`,
+    /// `phone`, `firstName`, `lastName`, `userIp`), keyed by their Cashier API names.
+    pub extras: BTreeMap<String, String>,
+}
+
+/// What Overture remembers of an order at a PSP, enough to query it and continue its flow.
+#[derive(Clone, Debug)]
+pub struct OrderRef {
+    pub transaction_id: TransactionId,
+    pub txn_type: TxnType,
+    pub amount: Money,
+    pub psp_transaction_id: Option<String>,
+    /// Connector-owned progress marker persisted between steps (see [`PspUpdate::stage`]).
+    pub stage: Option<String>,
+    pub extras: BTreeMap<String, String>,
+}
+
+/// Where a PSP says an order stands, normalised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PspOutcome {
+    /// Accepted, not final yet.
+    Pending,
+    Approved,
+    Declined,
+    /// Technical failure or expiry at the PSP.
+    Failed,
+    /// The PSP has no such order: it never received it.
+    NotFound,
+}
+
+/// One observation of an order at the PSP.
+#[derive(Clone, Debug)]
+pub struct PspUpdate {
+    pub outcome: PspOutcome,
+    /// The PSP's own status word, stored verbatim.
+    pub raw_status: String,
+    pub psp_transaction_id: Option<String>,
+    /// New value for the persisted stage marker, when the flow moved on.
+    pub stage: Option<String>,
+    /// Human-readable reason from the PSP.
+    pub message: Option<String>,
+    /// A page the receiver must visit (PaynetEasy `redirect-to`).
+    pub redirect_url: Option<String>,
+}
+
+impl PspUpdate {
+    /// An update with just an outcome and the raw status.
+    pub fn new(outcome: PspOutcome, raw_status: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            raw_status: raw_status.into(),
+            psp_transaction_id: None,
+            stage: None,
+            message: None,
+            redirect_url: None,
+        }
+    }
+}
+
+/// A pay-in accepted by the PSP: where to send the user, and the order's state.
+#[derive(Clone, Debug)]
+pub struct PayinStarted {
+    /// The hosted payment page (`data.url`).
+    pub redirect_url: String,
+    pub update: PspUpdate,
+}
+
+/// A PSP callback exactly as received.
+#[derive(Clone, Debug)]
+pub struct CallbackRequest {
+    pub method: String,
+    /// Raw query string without `?`.
+    pub query: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a callback tells, after the connector checked it.
+#[derive(Clone, Debug)]
+pub enum CallbackOutcome {
+    /// Signature verified: the update may be applied as is.
+    Verified {
+        transaction_id: TransactionId,
+        update: PspUpdate,
+    },
+    /// Unsigned or unverifiable (DESIGN.md §3 inv. 3): only a hint to query the PSP now.
+    Unverified {
+        transaction_id: TransactionId,
+        why: &'static str,
+    },
+}
+
+/// PSP-level failures, classified once (STYLE.md "Errors").
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectorError {
+    /// PSP answered 401/403/404 on an API call: wrong credentials or endpoint.
+    #[error("PSP refused the credentials (HTTP {status})")]
+    InvalidCredentials { status: u16 },
+    /// No answer in time; the PSP may or may not have acted.
+    #[error("PSP did not answer in time")]
+    Timeout,
+    /// Could not connect: the request never reached the PSP.
+    #[error("PSP unreachable: {0}")]
+    Unreachable(String),
+    /// PSP answered 5xx; it may or may not have acted.
+    #[error("PSP unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    /// PSP answered 429.
+    #[error("PSP rate limit reached")]
+    RateLimited,
+    /// A response Overture cannot interpret.
+    #[error("unexpected PSP response: {0}")]
+    Protocol(String),
+    /// The PSP account is misconfigured (missing credential, bad key).
+    #[error("PSP account configuration: {0}")]
+    Config(String),
+    /// The flow or field is not supported by this PSP.
+    #[error("not supported by this PSP: {0}")]
+    Unsupported(String),
+    /// A callback that cannot be parsed or names no known order.
+    #[error("malformed PSP callback: {0}")]
+    BadCallback(String),
+}
+
+impl ConnectorError {
+    /// Stable Cashier API error code (DESIGN.md §4).
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials { .. } | Self::Config(_) => "INVALID_PSP_CREDENTIALS",
+            Self::Timeout => "PSP_TIMEOUT",
+            Self::Unreachable(_) | Self::Unavailable { .. } => "PSP_UNAVAILABLE",
+            Self::RateLimited => "PSP_RATE_LIMITED",
+            Self::Protocol(_) | Self::Unsupported(_) | Self::BadCallback(_) => "UNKNOWN_PSP_ERROR",
+        }
+    }
+
+    /// True when the PSP certainly did not act on the request (so the order can be closed
+    /// without asking it); false when it may have (timeout, 5xx, unreadable answer), in which
+    /// case the order must be resolved by a status query before anything is resent.
+    pub fn certainly_not_processed(&self) -> bool {
+        match self {
+            Self::InvalidCredentials { .. }
+            | Self::Unreachable(_)
+            | Self::RateLimited
+            | Self::Config(_)
+            | Self::Unsupported(_) => true,
+            Self::Timeout | Self::Unavailable { .. } | Self::Protocol(_) | Self::BadCallback(_) => {
+                false
+            }
+        }
+    }
+}
+
+/// A Cashier API field a PSP requires or rejects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Polling cadence while an order is not final, in milliseconds. Delays are drawn uniformly
+/// from the current phase's `[min, max]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollSchedule {
+    pub fast: (u64, u64),
+    /// How long the fast phase lasts, from the first submission.
+    pub fast_window: u64,
+    pub slow: (u64, u64),
+    /// After this long without a final status the transaction fails with reason `timeout`.
+    pub give_up_after: u64,
+}
+
+impl PollSchedule {
+    /// PaynetEasy's published guidance: every 3–5 s for 5 minutes, then every 5–10 minutes for
+    /// up to an hour (doc.payneteasy.com, "Order status").
+    pub const PAYNETEASY: PollSchedule = PollSchedule {
+        fast: (3_000, 5_000),
+        fast_window: 5 * 60_000,
+        slow: (5 * 60_000, 10 * 60_000),
+        give_up_after: 60 * 60_000,
+    };
+
+    /// Delay before the next poll, given the time since submission and a random number;
+    /// `None` when the give-up deadline has passed.
+    pub fn next_delay(&self, elapsed_ms: u64, random: u64) -> Option<u64> {
+        if elapsed_ms >= self.give_up_after {
+            return None;
+        }
+        let (lo, hi) = if elapsed_ms < self.fast_window {
+            self.fast
+        } else {
+            self.slow
+        };
+        let span = hi.saturating_sub(lo);
+        let delay = lo + if span == 0 { 0 } else { random % (span + 1) };
+        // Never sleep past the deadline: the last poll happens at the deadline itself.
+        Some(delay.min(self.give_up_after - elapsed_ms))
+    }
+}
+
+/// What a PSP can do; one row of the capability table (`GET /v1/api/psps`).
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    /// `pspType` value, upper case.
+    pub psp_type: &'static str,
+    pub display_name: &'static str,
+    pub payin: bool,
+    pub payout: bool,
+    /// ISO 4217 codes accepted.
+    pub currencies: &'static [&'static str],
+    /// ISO 3166-1 alpha-2 codes served; empty means any.
+    pub countries: &'static [&'static str],
+    /// Cashier API fields required beyond the common ones.
+    pub payin_fields: &'static [&'static str],
+    pub payout_fields: &'static [&'static str],
+    /// How final statuses arrive, e.g. "signed callback + status polling".
+    pub async_model: &'static str,
+    /// Names of the credentials a PSP account needs.
+    pub credential_fields: &'static [&'static str],
+    pub poll_schedule: PollSchedule,
+}
+
+/// One PSP family. Implementations live in `overture-connectors/<psp>/`.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Static description of the PSP.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// PSP-specific checks of a request before any PSP call (required extras, formats).
+    /// The default checks that the capability table's required fields are present.
+    fn validate(&self, request: &PaymentRequest) -> Result<(), FieldError> {
+        let caps = self.capabilities();
+        let fields = match request.txn_type {
+            TxnType::Payin => caps.payin_fields,
+            TxnType::Payout => caps.payout_fields,
+        };
+        for field in fields {
+            let present = match *field {
+                "country" => request.country.is_some(),
+                other => request
+                    .extras
+                    .get(other)
+                    .is_some_and(|v| !v.trim().is_empty()),
+            };
+            if !present {
+                return Err(FieldError {
+                    field: (*field).to_owned(),
+                    message: format!("{field} is required by {}", caps.psp_type),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a pay-in and returns the hosted page. Errors as [`ConnectorError`].
+    async fn start_payin(
+        &self,
+        account: &AccountContext,
+        request: &PaymentRequest,
+    ) -> Result<PayinStarted, ConnectorError>;
+
+    /// Submits a payout. Called at most once per transaction, after `submitting` is committed.
+    async fn submit_payout(
+        &self,
+        account: &AccountContext,
+        request: &PaymentRequest,
+    ) -> Result<PspUpdate, ConnectorError>;
+
+    /// Asks the PSP where the order stands and, for multi-step flows, performs the next step
+    /// the PSP's recorded stage calls for (never one the PSP already recorded). Returns
+    /// [`PspOutcome::NotFound`] when the PSP never received the order.
+    async fn sync(
+        &self,
+        account: &AccountContext,
+        order: &OrderRef,
+    ) -> Result<PspUpdate, ConnectorError>;
+
+    /// Checks a callback received at [`AccountContext::callback_url`].
+    fn parse_callback(
+        &self,
+        account: &AccountContext,
+        request: &CallbackRequest,
+    ) -> Result<CallbackOutcome, ConnectorError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_schedule_follows_phases_and_gives_up() {
+        let s = PollSchedule::PAYNETEASY;
+        let d = s.next_delay(0, 7).unwrap();
+        assert!((3_000..=5_000).contains(&d));
+        let d = s.next_delay(6 * 60_000, 12_345).unwrap();
+        assert!((5 * 60_000..=10 * 60_000).contains(&d));
+        assert_eq!(s.next_delay(59 * 60_000 + 59_000, 0), Some(1_000));
+        assert_eq!(s.next_delay(60 * 60_000, 0), None);
+    }
+
+    #[test]
+    fn error_classification() {
+        assert_eq!(
+            ConnectorError::Unavailable { status: 500 }.error_code(),
+            "PSP_UNAVAILABLE"
+        );
+        assert!(!ConnectorError::Unavailable { status: 500 }.certainly_not_processed());
+        assert!(ConnectorError::InvalidCredentials { status: 401 }.certainly_not_processed());
+        assert!(!ConnectorError::Timeout.certainly_not_processed());
+    }
+}

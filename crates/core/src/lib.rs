@@ -1,0 +1,17 @@
+//! Overture's domain core: typed ids, exact money, the transaction state machine, the
+//! `Store` and `Connector` traits and the errors they speak. Nothing in this crate performs IO;
+//! the store, connectors and server crates implement and drive these types.
+
+pub mod clock;
+pub mod connector;
+pub mod domain;
+pub mod ids;
+pub mod money;
+pub mod state;
+pub mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use domain::*;
+pub use ids::*;
+pub use money::{Currency, Money, MoneyError};
+pub use state::{TransactionStatus, TransitionError, TxnState};

@@ -1,0 +1,195 @@
+//! The `Store` trait: every persistent operation Overture performs. Implemented for SQLite and
+//! PostgreSQL in `overture-store`, and checked on both by one conformance suite.
+
+use crate::domain::*;
+use crate::ids::*;
+use crate::state::TxnState;
+use async_trait::async_trait;
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row changed since it was read (optimistic lock), or the transition is no longer
+    /// possible from its current state.
+    #[error("concurrent update of {0}")]
+    Conflict(String),
+    /// A unique key already exists (e.g. the same idempotency key).
+    #[error("duplicate {0}")]
+    Duplicate(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A row that does not decode (corrupt or written by a newer version).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A webhook event to write in the same DB transaction as a final state.
+#[derive(Clone, Debug)]
+pub struct NewWebhook {
+    pub id: WebhookId,
+    pub payload: String,
+}
+
+/// One state change, applied atomically with its event row, its outbox row (when the new
+/// state is final) and the idempotent response (when given).
+#[derive(Clone, Debug)]
+pub struct Transition {
+    pub transaction_id: TransactionId,
+    /// The version read; the update fails with `Conflict` if the row moved on.
+    pub expected_version: i64,
+    pub from: TxnState,
+    pub to: TxnState,
+    pub actor: Actor,
+    pub reason: Option<String>,
+    pub at: i64,
+    /// Field updates written with the state (each `None` leaves the column as is).
+    pub psp_status: Option<String>,
+    pub psp_transaction_id: Option<String>,
+    pub psp_stage: Option<String>,
+    pub message: Option<String>,
+    pub redirect_url: Option<String>,
+    /// When to poll next; `None` clears the schedule.
+    pub next_poll_at: Option<i64>,
+    pub webhook: Option<NewWebhook>,
+    pub idempotent_response: Option<(u16, String)>,
+}
+
+impl Transition {
+    /// A bare transition of `txn` to `to`; fill the optional fields as needed.
+    pub fn of(txn: &Transaction, to: TxnState, actor: Actor, at: i64) -> Self {
+        Self {
+            transaction_id: txn.id.clone(),
+            expected_version: txn.version,
+            from: txn.state,
+            to,
+            actor,
+            reason: None,
+            at,
+            psp_status: None,
+            psp_transaction_id: None,
+            psp_stage: None,
+            message: None,
+            redirect_url: None,
+            next_poll_at: None,
+            webhook: None,
+            idempotent_response: None,
+        }
+    }
+}
+
+/// Non-state field updates on a transaction (PSP progress that does not change the state).
+#[derive(Clone, Debug, Default)]
+pub struct ProgressUpdate {
+    pub psp_status: Option<String>,
+    pub psp_transaction_id: Option<String>,
+    pub psp_stage: Option<String>,
+    pub redirect_url: Option<String>,
+}
+
+/// The outcome of one webhook HTTP attempt, recorded with the delivery's next step.
+#[derive(Clone, Debug)]
+pub struct WebhookAttemptResult {
+    pub attempt: WebhookAttempt,
+    /// Delivered (2xx), retry at a time, or dead-lettered.
+    pub next: DeliveryNext,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryNext {
+    Delivered,
+    RetryAt(i64),
+    Dead,
+}
+
+/// Search filter for transactions (back office and status lookups). `None` fields match all.
+#[derive(Clone, Debug, Default)]
+pub struct TxnFilter {
+    pub company_id: Option<CompanyId>,
+    pub state: Option<TxnState>,
+    pub limit: i64,
+}
+
+/// Persistent operations. All times are milliseconds since the Unix epoch.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- companies, PSP accounts, operators
+    async fn insert_company(&self, company: &Company) -> Result<(), StoreError>;
+    async fn company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError>;
+    async fn count_companies(&self) -> Result<i64, StoreError>;
+    async fn insert_psp_account(&self, account: &PspAccount) -> Result<(), StoreError>;
+    async fn psp_account(&self, id: &PspAccountId) -> Result<Option<PspAccount>, StoreError>;
+    /// A company's accounts, highest priority first.
+    async fn psp_accounts(&self, company: &CompanyId) -> Result<Vec<PspAccount>, StoreError>;
+    async fn insert_operator(&self, operator: &Operator) -> Result<(), StoreError>;
+    async fn operator_by_token(&self, token_sha256: &str) -> Result<Option<Operator>, StoreError>;
+
+    // --- transactions
+    /// Inserts a new transaction with its first events and, when given, its idempotency
+    /// record (`Duplicate` if that key exists). One DB transaction.
+    async fn create_transaction(
+        &self,
+        txn: &Transaction,
+        events: &[TransactionEvent],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>, StoreError>;
+    async fn transaction_by_session(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<Transaction>, StoreError>;
+    async fn events(&self, id: &TransactionId) -> Result<Vec<TransactionEvent>, StoreError>;
+    async fn list_transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>, StoreError>;
+    /// Applies a state change (see [`Transition`]); returns the updated row.
+    async fn transition(&self, transition: &Transition) -> Result<Transaction, StoreError>;
+    /// Records PSP progress without a state change (version-checked); returns the updated row.
+    async fn record_progress(
+        &self,
+        id: &TransactionId,
+        expected_version: i64,
+        update: &ProgressUpdate,
+        at: i64,
+    ) -> Result<Transaction, StoreError>;
+
+    // --- idempotency
+    async fn idempotency(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    // --- status poller (leases)
+    /// Claims up to `limit` non-final transactions due for a poll (`next_poll_at <= now`,
+    /// no live lease) and leases them until `lease_until`. Several nodes may call this at once;
+    /// each row goes to one of them.
+    async fn claim_due_polls(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Transaction>, StoreError>;
+    /// Sets the next poll time (`None`: stop polling), counts the attempt and drops the lease.
+    async fn reschedule_poll(
+        &self,
+        id: &TransactionId,
+        next_poll_at: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    // --- webhook outbox
+    /// Claims up to `limit` pending deliveries due at `now`, leased until `lease_until`.
+    async fn claim_due_webhooks(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+    async fn record_webhook_attempt(&self, result: &WebhookAttemptResult)
+        -> Result<(), StoreError>;
+    async fn webhooks_for_transaction(
+        &self,
+        id: &TransactionId,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+    async fn webhook_attempts(&self, id: &WebhookId) -> Result<Vec<WebhookAttempt>, StoreError>;
+}
