@@ -112,10 +112,15 @@ pub struct TxnFilter {
     pub limit: i64,
 }
 
-/// Persistent operations. All times are milliseconds since the Unix epoch.
+/// Every persistent operation Overture performs. All times are milliseconds since the Unix
+/// epoch. Implemented by anything that implements the three parts.
+pub trait Store: CompanyStore + TransactionStore + WorkStore {}
+
+impl<T: CompanyStore + TransactionStore + WorkStore> Store for T {}
+
+/// Companies, PSP accounts and operators.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // --- companies, PSP accounts, operators
+pub trait CompanyStore: Send + Sync + 'static {
     async fn insert_company(&self, company: &Company) -> Result<(), StoreError>;
     async fn company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError>;
     async fn count_companies(&self) -> Result<i64, StoreError>;
@@ -125,8 +130,11 @@ pub trait Store: Send + Sync + 'static {
     async fn psp_accounts(&self, company: &CompanyId) -> Result<Vec<PspAccount>, StoreError>;
     async fn insert_operator(&self, operator: &Operator) -> Result<(), StoreError>;
     async fn operator_by_token(&self, token_sha256: &str) -> Result<Option<Operator>, StoreError>;
+}
 
-    // --- transactions
+/// Transactions, their history and idempotency records.
+#[async_trait]
+pub trait TransactionStore: Send + Sync + 'static {
     /// Inserts a new transaction with its first events and, when given, its idempotency
     /// record (`Duplicate` if that key exists). One DB transaction.
     async fn create_transaction(
@@ -153,14 +161,16 @@ pub trait Store: Send + Sync + 'static {
         at: i64,
     ) -> Result<Transaction, StoreError>;
 
-    // --- idempotency
     async fn idempotency(
         &self,
         company: &CompanyId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
 
-    // --- status poller (leases)
+/// Leased background work: the status poller's due transactions and the webhook outbox.
+#[async_trait]
+pub trait WorkStore: Send + Sync + 'static {
     /// Claims up to `limit` non-final transactions due for a poll (`next_poll_at <= now`,
     /// no live lease) and leases them until `lease_until`. Several nodes may call this at once;
     /// each row goes to one of them.
@@ -177,7 +187,6 @@ pub trait Store: Send + Sync + 'static {
         next_poll_at: Option<i64>,
     ) -> Result<(), StoreError>;
 
-    // --- webhook outbox
     /// Claims up to `limit` pending deliveries due at `now`, leased until `lease_until`.
     async fn claim_due_webhooks(
         &self,

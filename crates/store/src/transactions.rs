@@ -1,0 +1,246 @@
+//! [`TransactionStore`] on SQL. Every state change is one DB transaction: the version-checked
+//! row update, its event row, the outbox row of a final state and the idempotent response.
+
+use crate::rows::{self, TXN_COLUMNS};
+use crate::{db_err, decode_all, SqlStore};
+use async_trait::async_trait;
+use overture_core::store::{ProgressUpdate, StoreError, TransactionStore, Transition, TxnFilter};
+use overture_core::*;
+use sqlx::{Any, Transaction as DbTxn};
+
+async fn insert_event(db: &mut DbTxn<'_, Any>, e: &TransactionEvent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.transaction_id.as_str())
+    .bind(e.from_state.map(TxnState::as_str))
+    .bind(e.to_state.as_str())
+    .bind(e.actor.to_db())
+    .bind(e.reason.as_deref())
+    .bind(e.psp_status.as_deref())
+    .bind(e.at)
+    .execute(&mut **db)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl TransactionStore for SqlStore {
+    async fn create_transaction(
+        &self,
+        t: &Transaction,
+        events: &[TransactionEvent],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let extras = serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut db = self.pool.begin().await.map_err(db_err)?;
+        if let Some(rec) = idempotency {
+            // First, so a concurrent duplicate fails before anything else is written.
+            sqlx::query(
+                "INSERT INTO idempotency_keys (company_id, key, request_sha256, transaction_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(rec.company_id.as_str())
+            .bind(&rec.key)
+            .bind(&rec.request_sha256)
+            .bind(rec.transaction_id.as_str())
+            .bind(rec.created_at)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        }
+        sqlx::query(&format!(
+            "INSERT INTO transactions ({TXN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+        ))
+        .bind(t.id.as_str())
+        .bind(t.company_id.as_str())
+        .bind(t.brand_id.as_deref())
+        .bind(t.txn_type.as_str())
+        .bind(t.psp_type.as_str())
+        .bind(t.psp_account_id.as_str())
+        .bind(t.amount.minor())
+        .bind(t.amount.currency().code())
+        .bind(&t.user_id)
+        .bind(&t.email)
+        .bind(t.country.as_deref())
+        .bind(extras)
+        .bind(t.state.as_str())
+        .bind(t.psp_status.as_deref())
+        .bind(t.psp_transaction_id.as_deref())
+        .bind(t.psp_stage.as_deref())
+        .bind(t.message.as_deref())
+        .bind(t.session_id.as_ref().map(|s| s.as_str()))
+        .bind(t.redirect_url.as_deref())
+        .bind(t.return_url.as_deref())
+        .bind(t.merchant_reference.as_deref())
+        .bind(t.idempotency_key.as_deref())
+        .bind(t.created_at)
+        .bind(t.updated_at)
+        .bind(t.version)
+        .bind(t.next_poll_at)
+        .bind(i64::from(t.poll_attempts))
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        for e in events {
+            insert_event(&mut db, e).await?;
+        }
+        db.commit().await.map_err(db_err)
+    }
+
+    async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TXN_COLUMNS} FROM transactions WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| rows::transaction(&r)).transpose()
+    }
+
+    async fn transaction_by_session(&self, id: &SessionId) -> Result<Option<Transaction>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TXN_COLUMNS} FROM transactions WHERE session_id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| rows::transaction(&r)).transpose()
+    }
+
+    async fn events(&self, id: &TransactionId) -> Result<Vec<TransactionEvent>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM transaction_events WHERE transaction_id = $1 ORDER BY id")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        decode_all(rows, rows::event)
+    }
+
+    async fn list_transactions(&self, f: &TxnFilter) -> Result<Vec<Transaction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions \
+             WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR state = $2) \
+             ORDER BY created_at, id LIMIT $3"
+        ))
+        .bind(f.company_id.as_ref().map(|c| c.as_str()))
+        .bind(f.state.map(TxnState::as_str))
+        .bind(if f.limit > 0 { f.limit } else { 100 })
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, rows::transaction)
+    }
+
+    async fn transition(&self, t: &Transition) -> Result<Transaction, StoreError> {
+        t.from
+            .transition(t.to)
+            .map_err(|e| StoreError::Conflict(format!("{}: {e}", t.transaction_id)))?;
+        let mut db = self.pool.begin().await.map_err(db_err)?;
+        // Write first: on SQLite a deferred transaction that starts with a write never hits
+        // SQLITE_BUSY_SNAPSHOT, and the version + state check makes the update the lock.
+        let row = sqlx::query(&format!(
+            "UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
+             psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
+             psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
+             redirect_url = COALESCE($7, redirect_url), next_poll_at = $8 \
+             WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}"
+        ))
+        .bind(t.to.as_str())
+        .bind(t.at)
+        .bind(t.psp_status.as_deref())
+        .bind(t.psp_transaction_id.as_deref())
+        .bind(t.psp_stage.as_deref())
+        .bind(t.message.as_deref())
+        .bind(t.redirect_url.as_deref())
+        .bind(t.next_poll_at)
+        .bind(t.transaction_id.as_str())
+        .bind(t.expected_version)
+        .bind(t.from.as_str())
+        .fetch_optional(&mut *db)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::Conflict(t.transaction_id.to_string()))?;
+        let updated = rows::transaction(&row)?;
+        insert_event(
+            &mut db,
+            &TransactionEvent {
+                transaction_id: t.transaction_id.clone(),
+                from_state: Some(t.from),
+                to_state: t.to,
+                actor: t.actor.clone(),
+                reason: t.reason.clone(),
+                psp_status: t.psp_status.clone(),
+                at: t.at,
+            },
+        )
+        .await?;
+        if let Some(webhook) = &t.webhook {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, \
+                 next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+            )
+            .bind(webhook.id.as_str())
+            .bind(updated.company_id.as_str())
+            .bind(t.transaction_id.as_str())
+            .bind(&webhook.payload)
+            .bind(t.at)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        }
+        if let (Some((status, body)), Some(key)) = (&t.idempotent_response, &updated.idempotency_key) {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
+                 WHERE company_id = $3 AND key = $4",
+            )
+            .bind(i64::from(*status))
+            .bind(body)
+            .bind(updated.company_id.as_str())
+            .bind(key)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        }
+        db.commit().await.map_err(db_err)?;
+        Ok(updated)
+    }
+
+    async fn record_progress(
+        &self,
+        id: &TransactionId,
+        expected_version: i64,
+        u: &ProgressUpdate,
+        at: i64,
+    ) -> Result<Transaction, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE transactions SET version = version + 1, updated_at = $1, \
+             psp_status = COALESCE($2, psp_status), psp_transaction_id = COALESCE($3, psp_transaction_id), \
+             psp_stage = COALESCE($4, psp_stage), redirect_url = COALESCE($5, redirect_url) \
+             WHERE id = $6 AND version = $7 RETURNING {TXN_COLUMNS}"
+        ))
+        .bind(at)
+        .bind(u.psp_status.as_deref())
+        .bind(u.psp_transaction_id.as_deref())
+        .bind(u.psp_stage.as_deref())
+        .bind(u.redirect_url.as_deref())
+        .bind(id.as_str())
+        .bind(expected_version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::Conflict(id.to_string()))?;
+        rows::transaction(&row)
+    }
+
+    async fn idempotency(&self, company: &CompanyId, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM idempotency_keys WHERE company_id = $1 AND key = $2")
+            .bind(company.as_str())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| rows::idempotency(&r)).transpose()
+    }
+}

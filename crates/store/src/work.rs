@@ -1,0 +1,125 @@
+//! [`WorkStore`] on SQL: leased claims for the status poller and the webhook outbox. A claim
+//! is one UPDATE over a locked subquery (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+//! serialises writers), committed before any HTTP call is made; an expired lease (a dead node)
+//! makes the row claimable again.
+
+use crate::rows::{self, DELIVERY_COLUMNS, TXN_COLUMNS};
+use crate::{db_err, decode_all, SqlStore};
+use async_trait::async_trait;
+use overture_core::store::{DeliveryNext, StoreError, WebhookAttemptResult, WorkStore};
+use overture_core::*;
+
+#[async_trait]
+impl WorkStore for SqlStore {
+    async fn claim_due_polls(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Transaction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE transactions SET poll_lease_until = $1 WHERE id IN ( \
+               SELECT id FROM transactions WHERE next_poll_at IS NOT NULL AND next_poll_at <= $2 \
+               AND (poll_lease_until IS NULL OR poll_lease_until <= $2) \
+               ORDER BY next_poll_at LIMIT $3 {} ) \
+             RETURNING {TXN_COLUMNS}",
+            self.backend.skip_locked()
+        ))
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, rows::transaction)
+    }
+
+    async fn reschedule_poll(&self, id: &TransactionId, next_poll_at: Option<i64>) -> Result<(), StoreError> {
+        // A final state (reached meanwhile by a callback) keeps its cleared schedule.
+        sqlx::query(
+            "UPDATE transactions SET next_poll_at = CASE WHEN state IN ('approved', 'declined', 'failed', 'rejected') \
+             THEN NULL ELSE $1 END, poll_attempts = poll_attempts + 1, poll_lease_until = NULL WHERE id = $2",
+        )
+        .bind(next_poll_at)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn claim_due_webhooks(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE webhook_deliveries SET lease_until = $1 WHERE id IN ( \
+               SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
+               AND (lease_until IS NULL OR lease_until <= $2) \
+               ORDER BY next_attempt_at LIMIT $3 {} ) \
+             RETURNING {DELIVERY_COLUMNS}",
+            self.backend.skip_locked()
+        ))
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, rows::delivery)
+    }
+
+    async fn record_webhook_attempt(&self, r: &WebhookAttemptResult) -> Result<(), StoreError> {
+        let a = &r.attempt;
+        let (state, next_at, delivered_at) = match r.next {
+            DeliveryNext::Delivered => (DeliveryState::Delivered, a.at, Some(a.at)),
+            DeliveryNext::RetryAt(at) => (DeliveryState::Pending, at, None),
+            DeliveryNext::Dead => (DeliveryState::Dead, a.at, None),
+        };
+        let error = match a.http_status {
+            Some(200..=299) => None,
+            _ => Some(a.response_excerpt.clone()),
+        };
+        let mut db = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
+             last_http_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at) WHERE id = $7",
+        )
+        .bind(state.as_str())
+        .bind(i64::from(a.attempt))
+        .bind(next_at)
+        .bind(a.http_status.map(i64::from))
+        .bind(error)
+        .bind(delivered_at)
+        .bind(a.webhook_id.as_str())
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO webhook_attempts (webhook_id, attempt, at, http_status, latency_ms, response_excerpt) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(a.webhook_id.as_str())
+        .bind(i64::from(a.attempt))
+        .bind(a.at)
+        .bind(a.http_status.map(i64::from))
+        .bind(a.latency_ms)
+        .bind(&a.response_excerpt)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        db.commit().await.map_err(db_err)
+    }
+
+    async fn webhooks_for_transaction(&self, id: &TransactionId) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE transaction_id = $1 ORDER BY created_at"
+        ))
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, rows::delivery)
+    }
+
+    async fn webhook_attempts(&self, id: &WebhookId) -> Result<Vec<WebhookAttempt>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE webhook_id = $1 ORDER BY attempt")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        decode_all(rows, rows::attempt)
+    }
+}

@@ -1,0 +1,417 @@
+//! The Store conformance suite: every operation, every state transition, version conflicts,
+//! idempotency keys and leased claims, run against SQLite always and against PostgreSQL when
+//! `OVERTURE_TEST_POSTGRES_URL` is set (each test in its own schema; an unreachable server fails
+//! the test, it is never skipped).
+
+use overture_core::store::*;
+use overture_core::*;
+use overture_store::{Cipher, SqlStore, StoreOptions};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+
+struct Backend {
+    store: SqlStore,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempdir::Dir>,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    pub fn new(tag: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("overture-store-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+}
+
+async fn backends(tag: &str) -> Vec<Backend> {
+    let cipher = Cipher::from_base64(&Cipher::generate_key()).unwrap();
+    let dir = tempdir::new(tag);
+    let url = format!("sqlite://{}", dir.0.join("t.db").display());
+    let sqlite = SqlStore::connect(&StoreOptions { url, max_connections: 4, schema: None }, cipher.clone())
+        .await
+        .expect("sqlite store");
+    let mut out = vec![Backend { store: sqlite, cleanup: None, _dir: Some(dir) }];
+    if let Ok(url) = std::env::var("OVERTURE_TEST_POSTGRES_URL") {
+        let schema = format!("t_{}_{}", tag, uuid::Uuid::new_v4().simple());
+        let pg = SqlStore::connect(
+            &StoreOptions { url: url.clone(), max_connections: 8, schema: Some(schema.clone()) },
+            cipher,
+        )
+        .await
+        .expect("OVERTURE_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
+        out.push(Backend { store: pg, cleanup: Some((url, schema)), _dir: None });
+    }
+    out
+}
+
+async fn finish(backends: Vec<Backend>) {
+    for b in backends {
+        b.store.close().await;
+        if let Some((url, schema)) = b.cleanup {
+            SqlStore::drop_schema(&url, &schema).await.unwrap();
+        }
+    }
+}
+
+fn eur(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::from_code("EUR").unwrap()).unwrap()
+}
+
+async fn seed(store: &SqlStore) -> (Company, PspAccount) {
+    let company = Company {
+        id: CompanyId::generate(),
+        name: "Acme".into(),
+        api_secret: SecretString::from("api-secret"),
+        webhook_url: "http://127.0.0.1:1/hook".into(),
+        webhook_secret: SecretString::from("whsec_c2VjcmV0"),
+        webhook_authorization: Some(SecretString::from("Bearer mp")),
+        verify_user_url: "http://127.0.0.1:1/verify".into(),
+        payout_approval_threshold: Some("1000.50".parse().unwrap()),
+        verify_payins: false,
+        created_at: 1,
+    };
+    store.insert_company(&company).await.unwrap();
+    let account = PspAccount {
+        id: PspAccountId::generate(),
+        company_id: company.id.clone(),
+        psp_type: PspType("PAYMENTSOFT".into()),
+        base_url: "http://127.0.0.1:1/sandbox".into(),
+        credentials: Credentials(BTreeMap::from([("login".to_string(), SecretString::from("l"))])),
+        enabled: true,
+        priority: 5,
+        created_at: 2,
+    };
+    store.insert_psp_account(&account).await.unwrap();
+    (company, account)
+}
+
+fn new_txn(company: &Company, account: &PspAccount, state: TxnState) -> Transaction {
+    Transaction {
+        id: TransactionId::generate(),
+        company_id: company.id.clone(),
+        brand_id: Some("brand-1".into()),
+        txn_type: TxnType::Payout,
+        psp_type: account.psp_type.clone(),
+        psp_account_id: account.id.clone(),
+        amount: eur(10_053),
+        user_id: "user-1".into(),
+        email: "u@example.com".into(),
+        country: Some("DE".into()),
+        extras: BTreeMap::from([("walletAddress".to_string(), "bc1q".to_string())]),
+        state,
+        psp_status: None,
+        psp_transaction_id: None,
+        psp_stage: None,
+        message: None,
+        session_id: Some(SessionId::generate()),
+        redirect_url: None,
+        return_url: None,
+        merchant_reference: Some("ref-1".into()),
+        idempotency_key: None,
+        created_at: 10,
+        updated_at: 10,
+        version: 1,
+        next_poll_at: None,
+        poll_attempts: 0,
+    }
+}
+
+fn created_event(t: &Transaction) -> TransactionEvent {
+    TransactionEvent {
+        transaction_id: t.id.clone(),
+        from_state: None,
+        to_state: t.state,
+        actor: Actor::Merchant,
+        reason: None,
+        psp_status: None,
+        at: t.created_at,
+    }
+}
+
+#[tokio::test]
+async fn companies_accounts_and_operators_round_trip_with_secrets_sealed() {
+    let all = backends("companies").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let got = s.company(&company.id).await.unwrap().unwrap();
+        assert_eq!(got.api_secret.expose_secret(), "api-secret");
+        assert_eq!(got.webhook_authorization.unwrap().expose_secret(), "Bearer mp");
+        assert_eq!(got.payout_approval_threshold.unwrap().to_string(), "1000.50");
+        assert_eq!(s.count_companies().await.unwrap(), 1);
+        let accounts = s.psp_accounts(&company.id).await.unwrap();
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].credentials.0["login"].expose_secret(), "l");
+        assert!(s.psp_account(&account.id).await.unwrap().unwrap().enabled);
+        let op = Operator {
+            id: OperatorId::generate(),
+            email: "a@b.c".into(),
+            role: Role::Approver,
+            token_sha256: "abc".into(),
+            created_at: 3,
+        };
+        s.insert_operator(&op).await.unwrap();
+        assert_eq!(s.operator_by_token("abc").await.unwrap().unwrap().role, Role::Approver);
+        assert!(s.operator_by_token("nope").await.unwrap().is_none());
+        assert!(matches!(s.insert_operator(&op).await, Err(StoreError::Duplicate(_))));
+    }
+    finish(all).await;
+}
+
+#[tokio::test]
+async fn transactions_round_trip_and_every_transition_is_checked() {
+    let all = backends("txns").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let t = new_txn(&company, &account, TxnState::Submitting);
+        s.create_transaction(&t, &[created_event(&t)], None).await.unwrap();
+        let got = s.transaction(&t.id).await.unwrap().unwrap();
+        assert_eq!(got.amount, eur(10_053));
+        assert_eq!(got.extras["walletAddress"], "bc1q");
+        assert_eq!(got.state, TxnState::Submitting);
+        let by_session = s.transaction_by_session(t.session_id.as_ref().unwrap()).await.unwrap().unwrap();
+        assert_eq!(by_session.id, t.id);
+
+        // Every edge of the state machine is accepted or refused exactly as core says.
+        for from in TxnState::ALL {
+            for to in TxnState::ALL {
+                let x = new_txn(&company, &account, from);
+                s.create_transaction(&x, &[], None).await.unwrap();
+                let result = s.transition(&Transition::of(&x, to, Actor::System, 20)).await;
+                assert_eq!(result.is_ok(), from.can_transition_to(to), "{from:?} -> {to:?}");
+            }
+        }
+
+        let mut tr = Transition::of(&got, TxnState::Pending, Actor::Psp, 20);
+        tr.psp_transaction_id = Some("PSP-1".into());
+        tr.psp_status = Some("processing".into());
+        tr.next_poll_at = Some(25);
+        let pending = s.transition(&tr).await.unwrap();
+        assert_eq!(pending.version, got.version + 1);
+        assert_eq!(pending.psp_transaction_id.as_deref(), Some("PSP-1"));
+        // A second writer holding the old version loses.
+        let stale = s.transition(&Transition::of(&got, TxnState::Pending, Actor::Psp, 21)).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))));
+        let progressed = s
+            .record_progress(&t.id, pending.version, &ProgressUpdate { psp_stage: Some("stage-2".into()), ..Default::default() }, 22)
+            .await
+            .unwrap();
+        assert_eq!(progressed.psp_stage.as_deref(), Some("stage-2"));
+        assert_eq!(progressed.psp_transaction_id.as_deref(), Some("PSP-1"), "COALESCE keeps old values");
+        assert!(s.record_progress(&t.id, pending.version, &ProgressUpdate::default(), 23).await.is_err());
+
+        let mut fin = Transition::of(&progressed, TxnState::Approved, Actor::Psp, 30);
+        fin.webhook = Some(NewWebhook { id: WebhookId::generate(), payload: "{}".into() });
+        let approved = s.transition(&fin).await.unwrap();
+        assert_eq!(approved.state, TxnState::Approved);
+        assert_eq!(approved.next_poll_at, None);
+        let hooks = s.webhooks_for_transaction(&t.id).await.unwrap();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].state, DeliveryState::Pending);
+
+        let events = s.events(&t.id).await.unwrap();
+        let path: Vec<_> = events.iter().map(|e| (e.from_state, e.to_state)).collect();
+        assert_eq!(
+            path,
+            vec![
+                (None, TxnState::Submitting),
+                (Some(TxnState::Submitting), TxnState::Pending),
+                (Some(TxnState::Pending), TxnState::Approved)
+            ]
+        );
+        assert_eq!(events[1].actor, Actor::Psp);
+
+        let listed = s
+            .list_transactions(&TxnFilter { company_id: Some(company.id.clone()), state: Some(TxnState::Approved), limit: 100 })
+            .await
+            .unwrap();
+        assert!(listed.iter().any(|x| x.id == t.id));
+        assert!(listed.iter().all(|x| x.state == TxnState::Approved));
+    }
+    finish(all).await;
+}
+
+#[tokio::test]
+async fn one_webhook_event_per_transaction_and_operator_actor_is_kept() {
+    let all = backends("onehook").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let t = new_txn(&company, &account, TxnState::AwaitingApproval);
+        s.create_transaction(&t, &[created_event(&t)], None).await.unwrap();
+        let op = OperatorId::generate();
+        let mut tr = Transition::of(&t, TxnState::Rejected, Actor::Operator(op.clone()), 5);
+        tr.reason = Some("fraud suspected".into());
+        tr.webhook = Some(NewWebhook { id: WebhookId::generate(), payload: "{}".into() });
+        s.transition(&tr).await.unwrap();
+        let events = s.events(&t.id).await.unwrap();
+        assert_eq!(events.last().unwrap().actor, Actor::Operator(op));
+        assert_eq!(events.last().unwrap().reason.as_deref(), Some("fraud suspected"));
+        // The UNIQUE transaction_id on the outbox refuses a second event even if code tried.
+        let again = sqlx_insert_second_webhook(s, &t).await;
+        assert!(again.is_err());
+    }
+    finish(all).await;
+}
+
+async fn sqlx_insert_second_webhook(s: &SqlStore, t: &Transaction) -> Result<(), StoreError> {
+    // A forged second transition from an older version must fail before any outbox write.
+    let mut tr = Transition::of(t, TxnState::Rejected, Actor::System, 6);
+    tr.webhook = Some(NewWebhook { id: WebhookId::generate(), payload: "{}".into() });
+    s.transition(&tr).await.map(|_| ())
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_unique_per_company_and_keep_the_response() {
+    let all = backends("idem").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let mut t = new_txn(&company, &account, TxnState::Submitting);
+        t.idempotency_key = Some("key-1".into());
+        let rec = IdempotencyRecord {
+            company_id: company.id.clone(),
+            key: "key-1".into(),
+            request_sha256: "h1".into(),
+            transaction_id: t.id.clone(),
+            response: None,
+            created_at: 1,
+        };
+        s.create_transaction(&t, &[], Some(&rec)).await.unwrap();
+        let mut t2 = new_txn(&company, &account, TxnState::Submitting);
+        t2.idempotency_key = Some("key-1".into());
+        let rec2 = IdempotencyRecord { transaction_id: t2.id.clone(), ..rec.clone() };
+        assert!(matches!(s.create_transaction(&t2, &[], Some(&rec2)).await, Err(StoreError::Duplicate(_))));
+        assert!(s.transaction(&t2.id).await.unwrap().is_none(), "nothing of the loser is stored");
+
+        let got = s.idempotency(&company.id, "key-1").await.unwrap().unwrap();
+        assert_eq!(got.request_sha256, "h1");
+        assert!(got.response.is_none());
+        let mut tr = Transition::of(&t, TxnState::Pending, Actor::Psp, 2);
+        tr.idempotent_response = Some((200, "{\"ok\":1}".into()));
+        s.transition(&tr).await.unwrap();
+        let got = s.idempotency(&company.id, "key-1").await.unwrap().unwrap();
+        assert_eq!(got.response, Some((200, "{\"ok\":1}".to_string())));
+        assert!(s.idempotency(&company.id, "other").await.unwrap().is_none());
+    }
+    finish(all).await;
+}
+
+#[tokio::test]
+async fn poll_claims_are_leased_and_expire() {
+    let all = backends("polls").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let mut due = new_txn(&company, &account, TxnState::Pending);
+        due.next_poll_at = Some(100);
+        let mut later = new_txn(&company, &account, TxnState::Pending);
+        later.next_poll_at = Some(500);
+        s.create_transaction(&due, &[], None).await.unwrap();
+        s.create_transaction(&later, &[], None).await.unwrap();
+
+        let claimed = s.claim_due_polls(200, 1_200, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|t| t.id.clone()).collect::<Vec<_>>(), vec![due.id.clone()]);
+        assert!(s.claim_due_polls(300, 1_300, 10).await.unwrap().is_empty(), "leased rows are not claimed twice");
+        // The lease expired (dead node): another claim takes it over.
+        let taken_over = s.claim_due_polls(1_200, 2_200, 10).await.unwrap();
+        assert_eq!(taken_over.len(), 2, "expired lease and the now-due row");
+        s.reschedule_poll(&due.id, Some(5_000)).await.unwrap();
+        let after = s.transaction(&due.id).await.unwrap().unwrap();
+        assert_eq!(after.next_poll_at, Some(5_000));
+        assert_eq!(after.poll_attempts, 1);
+
+        // A final state reached meanwhile is never rescheduled.
+        let fin = s.transition(&Transition::of(&after, TxnState::Approved, Actor::Psp, 6)).await.unwrap();
+        s.reschedule_poll(&fin.id, Some(9_000)).await.unwrap();
+        assert_eq!(s.transaction(&fin.id).await.unwrap().unwrap().next_poll_at, None);
+    }
+    finish(all).await;
+}
+
+#[tokio::test]
+async fn webhook_claims_attempts_and_dead_letters() {
+    let all = backends("hooks").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let t = new_txn(&company, &account, TxnState::Pending);
+        s.create_transaction(&t, &[], None).await.unwrap();
+        let mut tr = Transition::of(&t, TxnState::Declined, Actor::Psp, 1_000);
+        let id = WebhookId::generate();
+        tr.webhook = Some(NewWebhook { id: id.clone(), payload: "{\"a\":1}".into() });
+        s.transition(&tr).await.unwrap();
+
+        assert!(s.claim_due_webhooks(999, 2_000, 10).await.unwrap().is_empty(), "not due yet");
+        let claimed = s.claim_due_webhooks(1_000, 2_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].payload, "{\"a\":1}");
+        assert!(s.claim_due_webhooks(1_500, 2_500, 10).await.unwrap().is_empty(), "leased");
+
+        let attempt = |n: i32, status: Option<i32>, next: DeliveryNext| WebhookAttemptResult {
+            attempt: WebhookAttempt {
+                webhook_id: id.clone(),
+                attempt: n,
+                at: 1_000 + i64::from(n),
+                http_status: status,
+                latency_ms: 3,
+                response_excerpt: "boom".into(),
+            },
+            next,
+        };
+        s.record_webhook_attempt(&attempt(1, Some(500), DeliveryNext::RetryAt(3_000))).await.unwrap();
+        let d = &s.webhooks_for_transaction(&t.id).await.unwrap()[0];
+        assert_eq!((d.state, d.attempts, d.next_attempt_at, d.last_http_status), (DeliveryState::Pending, 1, 3_000, Some(500)));
+        assert_eq!(s.claim_due_webhooks(3_000, 4_000, 10).await.unwrap().len(), 1, "lease cleared, due again");
+        s.record_webhook_attempt(&attempt(2, None, DeliveryNext::Dead)).await.unwrap();
+        let d = &s.webhooks_for_transaction(&t.id).await.unwrap()[0];
+        assert_eq!(d.state, DeliveryState::Dead);
+        assert!(s.claim_due_webhooks(10_000, 11_000, 10).await.unwrap().is_empty(), "dead is never claimed");
+        let attempts = s.webhook_attempts(&id).await.unwrap();
+        assert_eq!(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), vec![1, 2]);
+    }
+    finish(all).await;
+}
+
+#[tokio::test]
+async fn concurrent_claimers_never_get_the_same_row() {
+    let all = backends("race").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            let mut t = new_txn(&company, &account, TxnState::Pending);
+            t.next_poll_at = Some(1);
+            s.create_transaction(&t, &[], None).await.unwrap();
+            ids.push(t.id);
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for _ in 0..10 {
+                    mine.extend(s.claim_due_polls(10, 100_000, 3).await.unwrap().into_iter().map(|t| t.id));
+                }
+                mine
+            }));
+        }
+        let mut claimed = Vec::new();
+        for task in tasks {
+            claimed.extend(task.await.unwrap());
+        }
+        let unique: std::collections::BTreeSet<_> = claimed.iter().cloned().collect();
+        assert_eq!(unique.len(), claimed.len(), "a row was claimed twice");
+        assert_eq!(unique.len(), ids.len());
+    }
+    finish(all).await;
+}
