@@ -161,6 +161,8 @@ pub struct Transaction {
     pub idempotency_key: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the transaction entered `submitting` (poll schedules count from here).
+    pub submitted_at: Option<i64>,
     /// Optimistic-lock version, bumped by every update.
     pub version: i64,
     /// When the poller should next ask the PSP; `None` when nothing is to be polled.

@@ -166,6 +166,14 @@ pub trait TransactionStore: Send + Sync + 'static {
         company: &CompanyId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Stores the first response (HTTP status, body) given for an idempotency key.
+    async fn save_idempotent_response(
+        &self,
+        company: &CompanyId,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Leased background work: the status poller's due transactions and the webhook outbox.

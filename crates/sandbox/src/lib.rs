@@ -46,5 +46,15 @@ pub fn router(public_url: &str, base: SimConfig) -> Router {
         };
         router = router.nest(&path, sim.router(config));
     }
-    router
+    let delay = base.response_delay;
+    if delay.is_zero() {
+        return router;
+    }
+    router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let response = next.run(req).await;
+            tokio::time::sleep(delay).await;
+            response
+        },
+    ))
 }

@@ -56,6 +56,10 @@ pub struct SimConfig {
     pub processing_delay: Duration,
     /// Delays between callback attempts while the receiver does not answer 200.
     pub callback_retries: Vec<Duration>,
+    /// Extra latency added to every API response after the request was processed (the order
+    /// exists at the PSP while the caller still waits), for crash tests. Applied by
+    /// [`crate::router`] to every simulator.
+    pub response_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -68,6 +72,7 @@ impl Default for SimConfig {
                 Duration::from_secs(5),
                 Duration::from_secs(30),
             ],
+            response_delay: Duration::ZERO,
         }
     }
 }

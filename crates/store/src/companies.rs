@@ -48,8 +48,12 @@ impl CompanyStore for SqlStore {
     }
 
     async fn insert_psp_account(&self, a: &PspAccount) -> Result<(), StoreError> {
-        let creds: BTreeMap<&str, &str> =
-            a.credentials.0.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect();
+        let creds: BTreeMap<&str, &str> = a
+            .credentials
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .collect();
         let json = serde_json::to_string(&creds).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO psp_accounts (id, company_id, psp_type, base_url, credentials_enc, enabled, priority, created_at) \
@@ -79,11 +83,13 @@ impl CompanyStore for SqlStore {
     }
 
     async fn psp_accounts(&self, company: &CompanyId) -> Result<Vec<PspAccount>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM psp_accounts WHERE company_id = $1 ORDER BY priority DESC, created_at")
-            .bind(company.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT * FROM psp_accounts WHERE company_id = $1 ORDER BY priority DESC, created_at",
+        )
+        .bind(company.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         decode_all(rows, |r| rows::psp_account(r, &self.cipher))
     }
 

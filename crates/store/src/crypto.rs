@@ -34,7 +34,9 @@ impl Cipher {
     pub fn from_base64(key: &str) -> Result<Self, CipherError> {
         let bytes = B64.decode(key.trim()).map_err(|_| CipherError::BadKey)?;
         let aead = Aes256Gcm::new_from_slice(&bytes).map_err(|_| CipherError::BadKey)?;
-        Ok(Self { aead: Arc::new(aead) })
+        Ok(Self {
+            aead: Arc::new(aead),
+        })
     }
 
     /// A new random key, base64-encoded.

@@ -35,7 +35,9 @@ impl Backend {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Ok(Self::Postgres)
         } else {
-            Err(StoreError::Database(format!("unsupported database URL scheme: {url}").into()))
+            Err(StoreError::Database(
+                format!("unsupported database URL scheme: {url}").into(),
+            ))
         }
     }
 
@@ -91,12 +93,21 @@ impl SqlStore {
             _ => options.url.clone(),
         };
         if let (Backend::Postgres, Some(schema)) = (backend, &options.schema) {
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.map_err(db_err)?;
-            conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_name(schema)?).as_str())
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
                 .await
                 .map_err(db_err)?;
+            conn.execute(
+                format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_name(schema)?).as_str(),
+            )
+            .await
+            .map_err(db_err)?;
         }
-        let schema = options.schema.as_deref().map(schema_name).transpose()?.map(str::to_owned);
+        let schema = options
+            .schema
+            .as_deref()
+            .map(schema_name)
+            .transpose()?
+            .map(str::to_owned);
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
@@ -114,7 +125,8 @@ impl SqlStore {
                         }
                         Backend::Postgres => {
                             if let Some(schema) = schema {
-                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str()).await?;
+                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+                                    .await?;
                             }
                         }
                     }
@@ -124,7 +136,11 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(db_err)?;
-        let store = Self { pool, backend, cipher };
+        let store = Self {
+            pool,
+            backend,
+            cipher,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -135,7 +151,10 @@ impl SqlStore {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator.run(&self.pool).await.map_err(|e| StoreError::Database(Box::new(e)))
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Database(Box::new(e)))
     }
 
     /// The backend in use.
@@ -151,10 +170,14 @@ impl SqlStore {
     /// Drops a PostgreSQL schema with everything in it (test clean-up).
     pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
         sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.map_err(db_err)?;
-        conn.execute(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema_name(schema)?).as_str())
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
             .await
             .map_err(db_err)?;
+        conn.execute(
+            format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema_name(schema)?).as_str(),
+        )
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 }
@@ -163,11 +186,15 @@ impl SqlStore {
 fn schema_name(schema: &str) -> Result<&str, StoreError> {
     let ok = !schema.is_empty()
         && schema.len() <= 63
-        && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(schema)
     } else {
-        Err(StoreError::Database(format!("invalid schema name {schema:?}").into()))
+        Err(StoreError::Database(
+            format!("invalid schema name {schema:?}").into(),
+        ))
     }
 }
 
@@ -179,6 +206,9 @@ impl FromStr for Backend {
 }
 
 /// Decodes every row with `f`.
-fn decode_all<T>(rows: Vec<AnyRow>, f: impl Fn(&AnyRow) -> Result<T, StoreError>) -> Result<Vec<T>, StoreError> {
+fn decode_all<T>(
+    rows: Vec<AnyRow>,
+    f: impl Fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     rows.iter().map(f).collect()
 }

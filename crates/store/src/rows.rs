@@ -10,16 +10,18 @@ use std::collections::BTreeMap;
 pub(crate) const TXN_COLUMNS: &str = "id, company_id, brand_id, txn_type, psp_type, psp_account_id, \
     amount_minor, currency, user_id, email, country, extras, state, psp_status, psp_transaction_id, \
     psp_stage, message, session_id, redirect_url, return_url, merchant_reference, idempotency_key, \
-    created_at, updated_at, version, next_poll_at, poll_attempts";
+    created_at, updated_at, submitted_at, version, next_poll_at, poll_attempts";
 
-pub(crate) const DELIVERY_COLUMNS: &str = "id, company_id, transaction_id, payload, state, attempts, \
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "id, company_id, transaction_id, payload, state, attempts, \
     next_attempt_at, last_http_status, last_error, created_at, delivered_at";
 
 fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    row.try_get(col).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    row.try_get(col)
+        .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -35,9 +37,11 @@ fn open(cipher: &Cipher, sealed: &str) -> Result<SecretString, StoreError> {
 
 pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
     let currency_code: String = get(row, "currency")?;
-    let currency = Currency::from_code(&currency_code).ok_or_else(|| corrupt("currency", &currency_code))?;
+    let currency =
+        Currency::from_code(&currency_code).ok_or_else(|| corrupt("currency", &currency_code))?;
     let minor: i64 = get(row, "amount_minor")?;
-    let amount = Money::from_minor(minor, currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let amount =
+        Money::from_minor(minor, currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let txn_type: String = get(row, "txn_type")?;
     let state: String = get(row, "state")?;
     let extras: String = get(row, "extras")?;
@@ -52,7 +56,8 @@ pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
         user_id: get(row, "user_id")?,
         email: get(row, "email")?,
         country: get(row, "country")?,
-        extras: serde_json::from_str::<BTreeMap<String, String>>(&extras).map_err(|_| corrupt("extras", &extras))?,
+        extras: serde_json::from_str::<BTreeMap<String, String>>(&extras)
+            .map_err(|_| corrupt("extras", &extras))?,
         state: TxnState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
         psp_status: get(row, "psp_status")?,
         psp_transaction_id: get(row, "psp_transaction_id")?,
@@ -65,6 +70,7 @@ pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
         idempotency_key: get(row, "idempotency_key")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+        submitted_at: get(row, "submitted_at")?,
         version: get(row, "version")?,
         next_poll_at: get(row, "next_poll_at")?,
         poll_attempts: get::<i64>(row, "poll_attempts")? as i32,
@@ -74,7 +80,10 @@ pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
 pub(crate) fn company(row: &AnyRow, cipher: &Cipher) -> Result<Company, StoreError> {
     let threshold: Option<String> = get(row, "payout_approval_threshold")?;
     let threshold = threshold
-        .map(|t| t.parse().map_err(|_| corrupt("payout_approval_threshold", &t)))
+        .map(|t| {
+            t.parse()
+                .map_err(|_| corrupt("payout_approval_threshold", &t))
+        })
         .transpose()?;
     let authorization: Option<String> = get(row, "webhook_authorization_enc")?;
     Ok(Company {
@@ -93,7 +102,9 @@ pub(crate) fn company(row: &AnyRow, cipher: &Cipher) -> Result<Company, StoreErr
 
 pub(crate) fn psp_account(row: &AnyRow, cipher: &Cipher) -> Result<PspAccount, StoreError> {
     let sealed: String = get(row, "credentials_enc")?;
-    let json = cipher.open(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let json = cipher
+        .open(&sealed)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let map: BTreeMap<String, String> =
         serde_json::from_str(&json).map_err(|_| StoreError::Corrupt("credentials".into()))?;
     Ok(PspAccount {
@@ -101,7 +112,11 @@ pub(crate) fn psp_account(row: &AnyRow, cipher: &Cipher) -> Result<PspAccount, S
         company_id: CompanyId::from_trusted(get::<String>(row, "company_id")?),
         psp_type: PspType(get(row, "psp_type")?),
         base_url: get(row, "base_url")?,
-        credentials: Credentials(map.into_iter().map(|(k, v)| (k, SecretString::from(v))).collect()),
+        credentials: Credentials(
+            map.into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
+        ),
         enabled: get::<i64>(row, "enabled")? != 0,
         priority: get::<i64>(row, "priority")? as i32,
         created_at: get(row, "created_at")?,
@@ -124,7 +139,9 @@ pub(crate) fn event(row: &AnyRow) -> Result<TransactionEvent, StoreError> {
     let to: String = get(row, "to_state")?;
     Ok(TransactionEvent {
         transaction_id: TransactionId::from_trusted(get::<String>(row, "transaction_id")?),
-        from_state: from.map(|f| TxnState::parse(&f).ok_or_else(|| corrupt("from_state", &f))).transpose()?,
+        from_state: from
+            .map(|f| TxnState::parse(&f).ok_or_else(|| corrupt("from_state", &f)))
+            .transpose()?,
         to_state: TxnState::parse(&to).ok_or_else(|| corrupt("to_state", &to))?,
         actor: Actor::from_db(&get::<String>(row, "actor")?),
         reason: get(row, "reason")?,

@@ -34,7 +34,8 @@ impl TransactionStore for SqlStore {
         events: &[TransactionEvent],
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
-        let extras = serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let extras =
+            serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut db = self.pool.begin().await.map_err(db_err)?;
         if let Some(rec) = idempotency {
             // First, so a concurrent duplicate fails before anything else is written.
@@ -53,7 +54,7 @@ impl TransactionStore for SqlStore {
         }
         sqlx::query(&format!(
             "INSERT INTO transactions ({TXN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         ))
         .bind(t.id.as_str())
         .bind(t.company_id.as_str())
@@ -79,6 +80,7 @@ impl TransactionStore for SqlStore {
         .bind(t.idempotency_key.as_deref())
         .bind(t.created_at)
         .bind(t.updated_at)
+        .bind(t.submitted_at)
         .bind(t.version)
         .bind(t.next_poll_at)
         .bind(i64::from(t.poll_attempts))
@@ -92,29 +94,37 @@ impl TransactionStore for SqlStore {
     }
 
     async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {TXN_COLUMNS} FROM transactions WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.map(|r| rows::transaction(&r)).transpose()
     }
 
-    async fn transaction_by_session(&self, id: &SessionId) -> Result<Option<Transaction>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {TXN_COLUMNS} FROM transactions WHERE session_id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+    async fn transaction_by_session(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<Transaction>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions WHERE session_id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.map(|r| rows::transaction(&r)).transpose()
     }
 
     async fn events(&self, id: &TransactionId) -> Result<Vec<TransactionEvent>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM transaction_events WHERE transaction_id = $1 ORDER BY id")
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT * FROM transaction_events WHERE transaction_id = $1 ORDER BY id")
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
         decode_all(rows, rows::event)
     }
 
@@ -144,7 +154,8 @@ impl TransactionStore for SqlStore {
             "UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
              psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
              psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
-             redirect_url = COALESCE($7, redirect_url), next_poll_at = $8 \
+             redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
+             submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
              WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}"
         ))
         .bind(t.to.as_str())
@@ -190,7 +201,9 @@ impl TransactionStore for SqlStore {
             .await
             .map_err(db_err)?;
         }
-        if let (Some((status, body)), Some(key)) = (&t.idempotent_response, &updated.idempotency_key) {
+        if let (Some((status, body)), Some(key)) =
+            (&t.idempotent_response, &updated.idempotency_key)
+        {
             sqlx::query(
                 "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
                  WHERE company_id = $3 AND key = $4",
@@ -234,7 +247,11 @@ impl TransactionStore for SqlStore {
         rows::transaction(&row)
     }
 
-    async fn idempotency(&self, company: &CompanyId, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn idempotency(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM idempotency_keys WHERE company_id = $1 AND key = $2")
             .bind(company.as_str())
             .bind(key)
@@ -242,5 +259,23 @@ impl TransactionStore for SqlStore {
             .await
             .map_err(db_err)?;
         row.map(|r| rows::idempotency(&r)).transpose()
+    }
+
+    async fn save_idempotent_response(
+        &self,
+        company: &CompanyId,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_body = $2 WHERE company_id = $3 AND key = $4")
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(company.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 }

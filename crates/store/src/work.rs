@@ -11,7 +11,12 @@ use overture_core::*;
 
 #[async_trait]
 impl WorkStore for SqlStore {
-    async fn claim_due_polls(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Transaction>, StoreError> {
+    async fn claim_due_polls(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Transaction>, StoreError> {
         let rows = sqlx::query(&format!(
             "UPDATE transactions SET poll_lease_until = $1 WHERE id IN ( \
                SELECT id FROM transactions WHERE next_poll_at IS NOT NULL AND next_poll_at <= $2 \
@@ -29,7 +34,11 @@ impl WorkStore for SqlStore {
         decode_all(rows, rows::transaction)
     }
 
-    async fn reschedule_poll(&self, id: &TransactionId, next_poll_at: Option<i64>) -> Result<(), StoreError> {
+    async fn reschedule_poll(
+        &self,
+        id: &TransactionId,
+        next_poll_at: Option<i64>,
+    ) -> Result<(), StoreError> {
         // A final state (reached meanwhile by a callback) keeps its cleared schedule.
         sqlx::query(
             "UPDATE transactions SET next_poll_at = CASE WHEN state IN ('approved', 'declined', 'failed', 'rejected') \
@@ -43,7 +52,12 @@ impl WorkStore for SqlStore {
         Ok(())
     }
 
-    async fn claim_due_webhooks(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<WebhookDelivery>, StoreError> {
+    async fn claim_due_webhooks(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
         let rows = sqlx::query(&format!(
             "UPDATE webhook_deliveries SET lease_until = $1 WHERE id IN ( \
                SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
@@ -103,7 +117,10 @@ impl WorkStore for SqlStore {
         db.commit().await.map_err(db_err)
     }
 
-    async fn webhooks_for_transaction(&self, id: &TransactionId) -> Result<Vec<WebhookDelivery>, StoreError> {
+    async fn webhooks_for_transaction(
+        &self,
+        id: &TransactionId,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE transaction_id = $1 ORDER BY created_at"
         ))
@@ -115,11 +132,12 @@ impl WorkStore for SqlStore {
     }
 
     async fn webhook_attempts(&self, id: &WebhookId) -> Result<Vec<WebhookAttempt>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM webhook_attempts WHERE webhook_id = $1 ORDER BY attempt")
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT * FROM webhook_attempts WHERE webhook_id = $1 ORDER BY attempt")
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
         decode_all(rows, rows::attempt)
     }
 }

@@ -24,7 +24,10 @@ mod tempdir {
         }
     }
     pub fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("overture-store-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        let p = std::env::temp_dir().join(format!(
+            "overture-store-{tag}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&p).unwrap();
         Dir(p)
     }
@@ -34,19 +37,38 @@ async fn backends(tag: &str) -> Vec<Backend> {
     let cipher = Cipher::from_base64(&Cipher::generate_key()).unwrap();
     let dir = tempdir::new(tag);
     let url = format!("sqlite://{}", dir.0.join("t.db").display());
-    let sqlite = SqlStore::connect(&StoreOptions { url, max_connections: 4, schema: None }, cipher.clone())
-        .await
-        .expect("sqlite store");
-    let mut out = vec![Backend { store: sqlite, cleanup: None, _dir: Some(dir) }];
+    let sqlite = SqlStore::connect(
+        &StoreOptions {
+            url,
+            max_connections: 4,
+            schema: None,
+        },
+        cipher.clone(),
+    )
+    .await
+    .expect("sqlite store");
+    let mut out = vec![Backend {
+        store: sqlite,
+        cleanup: None,
+        _dir: Some(dir),
+    }];
     if let Ok(url) = std::env::var("OVERTURE_TEST_POSTGRES_URL") {
         let schema = format!("t_{}_{}", tag, uuid::Uuid::new_v4().simple());
         let pg = SqlStore::connect(
-            &StoreOptions { url: url.clone(), max_connections: 8, schema: Some(schema.clone()) },
+            &StoreOptions {
+                url: url.clone(),
+                max_connections: 8,
+                schema: Some(schema.clone()),
+            },
             cipher,
         )
         .await
         .expect("OVERTURE_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
-        out.push(Backend { store: pg, cleanup: Some((url, schema)), _dir: None });
+        out.push(Backend {
+            store: pg,
+            cleanup: Some((url, schema)),
+            _dir: None,
+        });
     }
     out
 }
@@ -83,7 +105,10 @@ async fn seed(store: &SqlStore) -> (Company, PspAccount) {
         company_id: company.id.clone(),
         psp_type: PspType("PAYMENTSOFT".into()),
         base_url: "http://127.0.0.1:1/sandbox".into(),
-        credentials: Credentials(BTreeMap::from([("login".to_string(), SecretString::from("l"))])),
+        credentials: Credentials(BTreeMap::from([(
+            "login".to_string(),
+            SecretString::from("l"),
+        )])),
         enabled: true,
         priority: 5,
         created_at: 2,
@@ -117,6 +142,7 @@ fn new_txn(company: &Company, account: &PspAccount, state: TxnState) -> Transact
         idempotency_key: None,
         created_at: 10,
         updated_at: 10,
+        submitted_at: Some(10),
         version: 1,
         next_poll_at: None,
         poll_attempts: 0,
@@ -143,8 +169,14 @@ async fn companies_accounts_and_operators_round_trip_with_secrets_sealed() {
         let (company, account) = seed(s).await;
         let got = s.company(&company.id).await.unwrap().unwrap();
         assert_eq!(got.api_secret.expose_secret(), "api-secret");
-        assert_eq!(got.webhook_authorization.unwrap().expose_secret(), "Bearer mp");
-        assert_eq!(got.payout_approval_threshold.unwrap().to_string(), "1000.50");
+        assert_eq!(
+            got.webhook_authorization.unwrap().expose_secret(),
+            "Bearer mp"
+        );
+        assert_eq!(
+            got.payout_approval_threshold.unwrap().to_string(),
+            "1000.50"
+        );
         assert_eq!(s.count_companies().await.unwrap(), 1);
         let accounts = s.psp_accounts(&company.id).await.unwrap();
         assert_eq!(accounts.len(), 1);
@@ -158,9 +190,15 @@ async fn companies_accounts_and_operators_round_trip_with_secrets_sealed() {
             created_at: 3,
         };
         s.insert_operator(&op).await.unwrap();
-        assert_eq!(s.operator_by_token("abc").await.unwrap().unwrap().role, Role::Approver);
+        assert_eq!(
+            s.operator_by_token("abc").await.unwrap().unwrap().role,
+            Role::Approver
+        );
         assert!(s.operator_by_token("nope").await.unwrap().is_none());
-        assert!(matches!(s.insert_operator(&op).await, Err(StoreError::Duplicate(_))));
+        assert!(matches!(
+            s.insert_operator(&op).await,
+            Err(StoreError::Duplicate(_))
+        ));
     }
     finish(all).await;
 }
@@ -172,12 +210,18 @@ async fn transactions_round_trip_and_every_transition_is_checked() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::Submitting);
-        s.create_transaction(&t, &[created_event(&t)], None).await.unwrap();
+        s.create_transaction(&t, &[created_event(&t)], None)
+            .await
+            .unwrap();
         let got = s.transaction(&t.id).await.unwrap().unwrap();
         assert_eq!(got.amount, eur(10_053));
         assert_eq!(got.extras["walletAddress"], "bc1q");
         assert_eq!(got.state, TxnState::Submitting);
-        let by_session = s.transaction_by_session(t.session_id.as_ref().unwrap()).await.unwrap().unwrap();
+        let by_session = s
+            .transaction_by_session(t.session_id.as_ref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(by_session.id, t.id);
 
         // Every edge of the state machine is accepted or refused exactly as core says.
@@ -185,8 +229,14 @@ async fn transactions_round_trip_and_every_transition_is_checked() {
             for to in TxnState::ALL {
                 let x = new_txn(&company, &account, from);
                 s.create_transaction(&x, &[], None).await.unwrap();
-                let result = s.transition(&Transition::of(&x, to, Actor::System, 20)).await;
-                assert_eq!(result.is_ok(), from.can_transition_to(to), "{from:?} -> {to:?}");
+                let result = s
+                    .transition(&Transition::of(&x, to, Actor::System, 20))
+                    .await;
+                assert_eq!(
+                    result.is_ok(),
+                    from.can_transition_to(to),
+                    "{from:?} -> {to:?}"
+                );
             }
         }
 
@@ -198,18 +248,38 @@ async fn transactions_round_trip_and_every_transition_is_checked() {
         assert_eq!(pending.version, got.version + 1);
         assert_eq!(pending.psp_transaction_id.as_deref(), Some("PSP-1"));
         // A second writer holding the old version loses.
-        let stale = s.transition(&Transition::of(&got, TxnState::Pending, Actor::Psp, 21)).await;
+        let stale = s
+            .transition(&Transition::of(&got, TxnState::Pending, Actor::Psp, 21))
+            .await;
         assert!(matches!(stale, Err(StoreError::Conflict(_))));
         let progressed = s
-            .record_progress(&t.id, pending.version, &ProgressUpdate { psp_stage: Some("stage-2".into()), ..Default::default() }, 22)
+            .record_progress(
+                &t.id,
+                pending.version,
+                &ProgressUpdate {
+                    psp_stage: Some("stage-2".into()),
+                    ..Default::default()
+                },
+                22,
+            )
             .await
             .unwrap();
         assert_eq!(progressed.psp_stage.as_deref(), Some("stage-2"));
-        assert_eq!(progressed.psp_transaction_id.as_deref(), Some("PSP-1"), "COALESCE keeps old values");
-        assert!(s.record_progress(&t.id, pending.version, &ProgressUpdate::default(), 23).await.is_err());
+        assert_eq!(
+            progressed.psp_transaction_id.as_deref(),
+            Some("PSP-1"),
+            "COALESCE keeps old values"
+        );
+        assert!(s
+            .record_progress(&t.id, pending.version, &ProgressUpdate::default(), 23)
+            .await
+            .is_err());
 
         let mut fin = Transition::of(&progressed, TxnState::Approved, Actor::Psp, 30);
-        fin.webhook = Some(NewWebhook { id: WebhookId::generate(), payload: "{}".into() });
+        fin.webhook = Some(NewWebhook {
+            id: WebhookId::generate(),
+            payload: "{}".into(),
+        });
         let approved = s.transition(&fin).await.unwrap();
         assert_eq!(approved.state, TxnState::Approved);
         assert_eq!(approved.next_poll_at, None);
@@ -230,7 +300,11 @@ async fn transactions_round_trip_and_every_transition_is_checked() {
         assert_eq!(events[1].actor, Actor::Psp);
 
         let listed = s
-            .list_transactions(&TxnFilter { company_id: Some(company.id.clone()), state: Some(TxnState::Approved), limit: 100 })
+            .list_transactions(&TxnFilter {
+                company_id: Some(company.id.clone()),
+                state: Some(TxnState::Approved),
+                limit: 100,
+            })
             .await
             .unwrap();
         assert!(listed.iter().any(|x| x.id == t.id));
@@ -246,15 +320,23 @@ async fn one_webhook_event_per_transaction_and_operator_actor_is_kept() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::AwaitingApproval);
-        s.create_transaction(&t, &[created_event(&t)], None).await.unwrap();
+        s.create_transaction(&t, &[created_event(&t)], None)
+            .await
+            .unwrap();
         let op = OperatorId::generate();
         let mut tr = Transition::of(&t, TxnState::Rejected, Actor::Operator(op.clone()), 5);
         tr.reason = Some("fraud suspected".into());
-        tr.webhook = Some(NewWebhook { id: WebhookId::generate(), payload: "{}".into() });
+        tr.webhook = Some(NewWebhook {
+            id: WebhookId::generate(),
+            payload: "{}".into(),
+        });
         s.transition(&tr).await.unwrap();
         let events = s.events(&t.id).await.unwrap();
         assert_eq!(events.last().unwrap().actor, Actor::Operator(op));
-        assert_eq!(events.last().unwrap().reason.as_deref(), Some("fraud suspected"));
+        assert_eq!(
+            events.last().unwrap().reason.as_deref(),
+            Some("fraud suspected")
+        );
         // The UNIQUE transaction_id on the outbox refuses a second event even if code tried.
         let again = sqlx_insert_second_webhook(s, &t).await;
         assert!(again.is_err());
@@ -265,7 +347,10 @@ async fn one_webhook_event_per_transaction_and_operator_actor_is_kept() {
 async fn sqlx_insert_second_webhook(s: &SqlStore, t: &Transaction) -> Result<(), StoreError> {
     // A forged second transition from an older version must fail before any outbox write.
     let mut tr = Transition::of(t, TxnState::Rejected, Actor::System, 6);
-    tr.webhook = Some(NewWebhook { id: WebhookId::generate(), payload: "{}".into() });
+    tr.webhook = Some(NewWebhook {
+        id: WebhookId::generate(),
+        payload: "{}".into(),
+    });
     s.transition(&tr).await.map(|_| ())
 }
 
@@ -288,9 +373,18 @@ async fn idempotency_keys_are_unique_per_company_and_keep_the_response() {
         s.create_transaction(&t, &[], Some(&rec)).await.unwrap();
         let mut t2 = new_txn(&company, &account, TxnState::Submitting);
         t2.idempotency_key = Some("key-1".into());
-        let rec2 = IdempotencyRecord { transaction_id: t2.id.clone(), ..rec.clone() };
-        assert!(matches!(s.create_transaction(&t2, &[], Some(&rec2)).await, Err(StoreError::Duplicate(_))));
-        assert!(s.transaction(&t2.id).await.unwrap().is_none(), "nothing of the loser is stored");
+        let rec2 = IdempotencyRecord {
+            transaction_id: t2.id.clone(),
+            ..rec.clone()
+        };
+        assert!(matches!(
+            s.create_transaction(&t2, &[], Some(&rec2)).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        assert!(
+            s.transaction(&t2.id).await.unwrap().is_none(),
+            "nothing of the loser is stored"
+        );
 
         let got = s.idempotency(&company.id, "key-1").await.unwrap().unwrap();
         assert_eq!(got.request_sha256, "h1");
@@ -319,8 +413,14 @@ async fn poll_claims_are_leased_and_expire() {
         s.create_transaction(&later, &[], None).await.unwrap();
 
         let claimed = s.claim_due_polls(200, 1_200, 10).await.unwrap();
-        assert_eq!(claimed.iter().map(|t| t.id.clone()).collect::<Vec<_>>(), vec![due.id.clone()]);
-        assert!(s.claim_due_polls(300, 1_300, 10).await.unwrap().is_empty(), "leased rows are not claimed twice");
+        assert_eq!(
+            claimed.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+            vec![due.id.clone()]
+        );
+        assert!(
+            s.claim_due_polls(300, 1_300, 10).await.unwrap().is_empty(),
+            "leased rows are not claimed twice"
+        );
         // The lease expired (dead node): another claim takes it over.
         let taken_over = s.claim_due_polls(1_200, 2_200, 10).await.unwrap();
         assert_eq!(taken_over.len(), 2, "expired lease and the now-due row");
@@ -330,9 +430,15 @@ async fn poll_claims_are_leased_and_expire() {
         assert_eq!(after.poll_attempts, 1);
 
         // A final state reached meanwhile is never rescheduled.
-        let fin = s.transition(&Transition::of(&after, TxnState::Approved, Actor::Psp, 6)).await.unwrap();
+        let fin = s
+            .transition(&Transition::of(&after, TxnState::Approved, Actor::Psp, 6))
+            .await
+            .unwrap();
         s.reschedule_poll(&fin.id, Some(9_000)).await.unwrap();
-        assert_eq!(s.transaction(&fin.id).await.unwrap().unwrap().next_poll_at, None);
+        assert_eq!(
+            s.transaction(&fin.id).await.unwrap().unwrap().next_poll_at,
+            None
+        );
     }
     finish(all).await;
 }
@@ -347,14 +453,29 @@ async fn webhook_claims_attempts_and_dead_letters() {
         s.create_transaction(&t, &[], None).await.unwrap();
         let mut tr = Transition::of(&t, TxnState::Declined, Actor::Psp, 1_000);
         let id = WebhookId::generate();
-        tr.webhook = Some(NewWebhook { id: id.clone(), payload: "{\"a\":1}".into() });
+        tr.webhook = Some(NewWebhook {
+            id: id.clone(),
+            payload: "{\"a\":1}".into(),
+        });
         s.transition(&tr).await.unwrap();
 
-        assert!(s.claim_due_webhooks(999, 2_000, 10).await.unwrap().is_empty(), "not due yet");
+        assert!(
+            s.claim_due_webhooks(999, 2_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not due yet"
+        );
         let claimed = s.claim_due_webhooks(1_000, 2_000, 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].payload, "{\"a\":1}");
-        assert!(s.claim_due_webhooks(1_500, 2_500, 10).await.unwrap().is_empty(), "leased");
+        assert!(
+            s.claim_due_webhooks(1_500, 2_500, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased"
+        );
 
         let attempt = |n: i32, status: Option<i32>, next: DeliveryNext| WebhookAttemptResult {
             attempt: WebhookAttempt {
@@ -367,16 +488,36 @@ async fn webhook_claims_attempts_and_dead_letters() {
             },
             next,
         };
-        s.record_webhook_attempt(&attempt(1, Some(500), DeliveryNext::RetryAt(3_000))).await.unwrap();
+        s.record_webhook_attempt(&attempt(1, Some(500), DeliveryNext::RetryAt(3_000)))
+            .await
+            .unwrap();
         let d = &s.webhooks_for_transaction(&t.id).await.unwrap()[0];
-        assert_eq!((d.state, d.attempts, d.next_attempt_at, d.last_http_status), (DeliveryState::Pending, 1, 3_000, Some(500)));
-        assert_eq!(s.claim_due_webhooks(3_000, 4_000, 10).await.unwrap().len(), 1, "lease cleared, due again");
-        s.record_webhook_attempt(&attempt(2, None, DeliveryNext::Dead)).await.unwrap();
+        assert_eq!(
+            (d.state, d.attempts, d.next_attempt_at, d.last_http_status),
+            (DeliveryState::Pending, 1, 3_000, Some(500))
+        );
+        assert_eq!(
+            s.claim_due_webhooks(3_000, 4_000, 10).await.unwrap().len(),
+            1,
+            "lease cleared, due again"
+        );
+        s.record_webhook_attempt(&attempt(2, None, DeliveryNext::Dead))
+            .await
+            .unwrap();
         let d = &s.webhooks_for_transaction(&t.id).await.unwrap()[0];
         assert_eq!(d.state, DeliveryState::Dead);
-        assert!(s.claim_due_webhooks(10_000, 11_000, 10).await.unwrap().is_empty(), "dead is never claimed");
+        assert!(
+            s.claim_due_webhooks(10_000, 11_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "dead is never claimed"
+        );
         let attempts = s.webhook_attempts(&id).await.unwrap();
-        assert_eq!(attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
     finish(all).await;
 }
@@ -400,7 +541,13 @@ async fn concurrent_claimers_never_get_the_same_row() {
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
                 for _ in 0..10 {
-                    mine.extend(s.claim_due_polls(10, 100_000, 3).await.unwrap().into_iter().map(|t| t.id));
+                    mine.extend(
+                        s.claim_due_polls(10, 100_000, 3)
+                            .await
+                            .unwrap()
+                            .into_iter()
+                            .map(|t| t.id),
+                    );
                 }
                 mine
             }));

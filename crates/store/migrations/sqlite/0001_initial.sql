@@ -60,6 +60,7 @@ CREATE TABLE transactions (
     idempotency_key     TEXT,
     created_at          BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL,
+    submitted_at        BIGINT,
     version             BIGINT NOT NULL,
     next_poll_at        BIGINT,
     poll_attempts       BIGINT NOT NULL DEFAULT 0,

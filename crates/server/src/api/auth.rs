@@ -1,0 +1,217 @@
+//! Authentication as typed extractors (STYLE.md): a handler that takes [`CompanyAuth`] or
+//! [`OperatorAuth`] cannot forget to check the token.
+//!
+//! Company JWT (DESIGN.md §4): HS256 with the company's API secret, `sub` = company id, `exp`
+//! required. Any other algorithm (including `none`), a wrong key, an expired token or another
+//! company's token is 401.
+
+use crate::api::error::ApiError;
+use crate::app::App;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use overture_core::{Company, CompanyId, Operator};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Claims of a company JWT.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CompanyClaims {
+    pub sub: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    #[serde(default)]
+    pub iat: Option<u64>,
+}
+
+/// Issues a company JWT valid for `ttl_secs` seconds from `now_secs`.
+pub fn issue_company_token(
+    company: &CompanyId,
+    secret: &SecretString,
+    now_secs: u64,
+    ttl_secs: u64,
+) -> String {
+    let claims = CompanyClaims {
+        sub: company.to_string(),
+        exp: now_secs + ttl_secs,
+        iat: Some(now_secs),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
+    .unwrap_or_default()
+}
+
+fn bearer(headers: &HeaderMap, name: &str) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?.trim();
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .unwrap_or(value);
+    (!token.is_empty()).then(|| token.trim().to_owned())
+}
+
+/// Reads `sub` without verifying, only to find which company's key verifies the token.
+fn unverified_subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("sub")?.as_str().map(str::to_owned)
+}
+
+fn hs256_validation(required: &[&str]) -> Validation {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_required_spec_claims(required);
+    v.leeway = 30;
+    v
+}
+
+/// The authenticated company (from `Authorization: Bearer <company-jwt>`).
+pub struct CompanyAuth(pub Company);
+
+impl FromRequestParts<App> for CompanyAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers, "authorization")
+            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        let subject =
+            unverified_subject(&token).ok_or(ApiError::Unauthorized("malformed token"))?;
+        let id = CompanyId::parse(&subject).ok_or(ApiError::Unauthorized("invalid token"))?;
+        let company = app
+            .store
+            .company(&id)
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid token"))?;
+        let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
+        let data =
+            jsonwebtoken::decode::<CompanyClaims>(&token, &key, &hs256_validation(&["exp", "sub"]))
+                .map_err(|_| ApiError::Unauthorized("invalid token"))?;
+        if data.claims.sub != company.id.as_str() {
+            return Err(ApiError::Unauthorized("invalid token"));
+        }
+        Ok(Self(company))
+    }
+}
+
+/// Claims of the `x-user-token` JWT (Mozarto: userId, email, firstName, lastName, phone,
+/// countryCode required; emailVerified optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserClaims {
+    pub user_id: UserIdValue,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub country_code: String,
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+}
+
+/// A user id given as a JSON string or integer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum UserIdValue {
+    Text(String),
+    Number(i64),
+}
+
+impl UserIdValue {
+    pub fn as_string(&self) -> String {
+        match self {
+            Self::Text(s) => s.clone(),
+            Self::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// How the request identified its user.
+#[derive(Debug, Clone)]
+pub enum UserAuth {
+    /// A verified `x-user-token`; the raw token is forwarded to the MP's verify-user endpoint.
+    Token {
+        token: String,
+        claims: Box<UserClaims>,
+    },
+    /// An opaque MP session token (`x-user-authorization`), forwarded as is.
+    Session(String),
+}
+
+impl UserAuth {
+    /// The `Authorization` value to send to the MP's verify-user endpoint.
+    pub fn forwarded_authorization(&self) -> String {
+        match self {
+            Self::Token { token, .. } => format!("Bearer {token}"),
+            Self::Session(value) => value.clone(),
+        }
+    }
+}
+
+/// Reads `x-user-token` (checked with the company's key) or `x-user-authorization`.
+/// Neither ⇒ 401; a token that fails verification ⇒ 401 (never a hang).
+pub fn user_auth(headers: &HeaderMap, company: &Company) -> Result<UserAuth, ApiError> {
+    if let Some(token) = bearer(headers, "x-user-token") {
+        let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
+        let data = jsonwebtoken::decode::<UserClaims>(&token, &key, &hs256_validation(&[]))
+            .map_err(|_| ApiError::Unauthorized("invalid x-user-token"))?;
+        return Ok(UserAuth::Token {
+            token,
+            claims: Box::new(data.claims),
+        });
+    }
+    match headers
+        .get("x-user-authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) if !v.trim().is_empty() => Ok(UserAuth::Session(v.trim().to_owned())),
+        _ => Err(ApiError::Unauthorized(
+            "x-user-token or x-user-authorization is required",
+        )),
+    }
+}
+
+/// SHA-256 (hex) of an operator bearer token, as stored.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The authenticated back-office operator (`Authorization: Bearer <operator token>`).
+pub struct OperatorAuth(pub Operator);
+
+impl FromRequestParts<App> for OperatorAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers, "authorization")
+            .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        let operator = app
+            .store
+            .operator_by_token(&token_digest(&token))
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid operator token"))?;
+        Ok(Self(operator))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_subject_and_bearer() {
+        let id = CompanyId::generate();
+        let token = issue_company_token(&id, &SecretString::from("k"), 1_000, 60);
+        assert_eq!(unverified_subject(&token).as_deref(), Some(id.as_str()));
+        let mut h = HeaderMap::new();
+        h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        assert_eq!(bearer(&h, "authorization").as_deref(), Some(token.as_str()));
+        assert_eq!(bearer(&h, "x-user-token"), None);
+    }
+}

@@ -1,0 +1,136 @@
+//! Back-office JSON API: `POST /v1/api/backoffice/transactions/{id}/approve|reject` with an
+//! operator bearer token (role approver or admin) and `{"reason"}` (required to reject), and
+//! `GET /v1/api/backoffice/transactions?state=awaiting_approval` for any operator.
+
+use crate::api::auth::OperatorAuth;
+use crate::api::cashier::json_body;
+use crate::api::error::{success, ApiError};
+use crate::app::App;
+use crate::service::{approval, views};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use overture_core::store::TxnFilter;
+use overture_core::*;
+use serde::Deserialize;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/v1/api/backoffice/transactions", get(list))
+        .route(
+            "/v1/api/backoffice/transactions/{id}/approve",
+            post(approve),
+        )
+        .route("/v1/api/backoffice/transactions/{id}/reject", post(reject))
+}
+
+#[derive(Deserialize)]
+struct DecisionIn {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn decision(
+    headers: &HeaderMap,
+    body: Body,
+    operator: &Operator,
+    id: &str,
+) -> Result<(TransactionId, Option<String>), ApiError> {
+    if !operator.role.can_decide_payouts() {
+        return Err(ApiError::Forbidden(format!(
+            "role {} cannot approve or reject payouts",
+            operator.role.as_str()
+        )));
+    }
+    let id = TransactionId::parse(id).ok_or(ApiError::NotFound)?;
+    let bytes = json_body(headers, body).await?;
+    let input: DecisionIn =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let reason = input
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
+        return Err(ApiError::field("reason", "at most 1000 characters"));
+    }
+    Ok((id, reason))
+}
+
+async fn view(app: &App, txn: &Transaction) -> Result<serde_json::Value, ApiError> {
+    let events = app.store.events(&txn.id).await?;
+    let webhooks = app.store.webhooks_for_transaction(&txn.id).await?;
+    Ok(views::transaction_view(txn, &events, &webhooks))
+}
+
+async fn approve(
+    State(app): State<App>,
+    OperatorAuth(operator): OperatorAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (id, reason) = decision(&headers, body, &operator, &id).await?;
+    let (txn, psp_error) = approval::approve(&app, &operator, &id, reason).await?;
+    let mut data = view(&app, &txn).await?;
+    if let Some(e) = psp_error {
+        data["pspError"] =
+            serde_json::json!({ "errorCode": e.error_code(), "message": e.to_string() });
+    }
+    Ok(Json(success(data)))
+}
+
+async fn reject(
+    State(app): State<App>,
+    OperatorAuth(operator): OperatorAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (id, reason) = decision(&headers, body, &operator, &id).await?;
+    let reason = reason
+        .ok_or_else(|| ApiError::field("reason", "a reason is required to reject a payout"))?;
+    let txn = approval::reject(&app, &operator, &id, reason).await?;
+    Ok(Json(success(view(&app, &txn).await?)))
+}
+
+#[derive(Deserialize)]
+struct ListIn {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    company: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(app): State<App>,
+    OperatorAuth(_operator): OperatorAuth,
+    Query(q): Query<ListIn>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s) => {
+            Some(TxnState::parse(s).ok_or_else(|| ApiError::field("state", "unknown state"))?)
+        }
+    };
+    let company_id = match q.company.as_deref() {
+        None => None,
+        Some(c) => Some(
+            CompanyId::parse(c).ok_or_else(|| ApiError::field("company", "not a company id"))?,
+        ),
+    };
+    let filter = TxnFilter {
+        company_id,
+        state,
+        limit: q.limit.unwrap_or(100).clamp(1, 500),
+    };
+    let txns = app.store.list_transactions(&filter).await?;
+    let items: Vec<_> = txns
+        .iter()
+        .map(|t| views::transaction_view(t, &[], &[]))
+        .collect();
+    Ok(Json(success(serde_json::json!({ "items": items }))))
+}

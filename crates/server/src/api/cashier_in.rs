@@ -1,0 +1,341 @@
+//! `CashierIn`: the Cashier API request body (DESIGN.md §4), parsed strictly. `baseamount` is
+//! read from the raw JSON text so it never passes through a float; every problem is reported
+//! with the field it concerns, all at once.
+
+use crate::api::error::{ApiError, FieldProblem};
+use overture_core::{Currency, Money, MoneyError, TxnType};
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
+
+/// Cashier fields Overture reads itself; any other field is a PSP-specific extra.
+const COMMON: &[&str] = &[
+    "pspType",
+    "type",
+    "baseamount",
+    "currency",
+    "userId",
+    "email",
+    "country",
+    "brandId",
+    "merchantReference",
+    "returnUrl",
+    "isTestMode",
+];
+/// At most this many PSP-specific fields, each at most [`MAX_EXTRA_LEN`] bytes.
+const MAX_EXTRAS: usize = 32;
+const MAX_EXTRA_LEN: usize = 1024;
+
+/// A validated Cashier API request.
+#[derive(Debug, Clone)]
+pub struct CashierIn {
+    pub psp_type: String,
+    pub txn_type: TxnType,
+    pub amount: Money,
+    pub user_id: String,
+    pub email: String,
+    pub country: Option<String>,
+    pub brand_id: Option<String>,
+    pub merchant_reference: Option<String>,
+    pub return_url: Option<String>,
+    /// PSP-specific string fields (`walletAddress`, `preferredCrypto`, `phone`, …).
+    pub extras: BTreeMap<String, String>,
+}
+
+fn text(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
+}
+
+/// Parses and validates a body already known to be a JSON object (field name → raw JSON).
+/// `known_psp` says whether a `pspType` has a connector.
+pub fn parse(
+    fields: &HashMap<String, Box<RawValue>>,
+    known_psp: impl Fn(&str) -> bool,
+) -> Result<CashierIn, ApiError> {
+    let mut problems = Vec::new();
+    let required = |name: &str, problems: &mut Vec<FieldProblem>| -> Option<&RawValue> {
+        match fields.get(name).map(|v| &**v).filter(|v| v.get() != "null") {
+            Some(v) => Some(v),
+            None => {
+                problems.push(FieldProblem::new(
+                    name,
+                    format!("Missing required field: {name}"),
+                ));
+                None
+            }
+        }
+    };
+    let psp_raw = required("pspType", &mut problems);
+    let type_raw = required("type", &mut problems);
+    let amount_raw = required("baseamount", &mut problems);
+    let currency_raw = required("currency", &mut problems);
+    let user_raw = required("userId", &mut problems);
+    let email_raw = required("email", &mut problems);
+
+    let psp_type = psp_raw.and_then(|raw| match text(raw) {
+        Some(p) if known_psp(&p) => Some(p),
+        Some(p) => {
+            problems.push(FieldProblem::new(
+                "pspType",
+                format!("unknown pspType {p:?}"),
+            ));
+            None
+        }
+        None => {
+            problems.push(FieldProblem::new("pspType", "must be a string"));
+            None
+        }
+    });
+    let txn_type = type_raw.and_then(|raw| match text(raw).as_deref().and_then(TxnType::parse) {
+        Some(t) => Some(t),
+        None => {
+            problems.push(FieldProblem::new("type", "must be \"PAYIN\" or \"PAYOUT\""));
+            None
+        }
+    });
+    let currency =
+        currency_raw.and_then(
+            |raw| match text(raw).as_deref().and_then(Currency::from_code) {
+                Some(c) => Some(c),
+                None => {
+                    problems.push(FieldProblem::new(
+                        "currency",
+                        "unknown or unsupported ISO 4217 currency code",
+                    ));
+                    None
+                }
+            },
+        );
+    let amount = match (amount_raw, currency) {
+        (Some(raw), Some(currency)) => match parse_amount(raw, currency) {
+            Ok(m) => Some(m),
+            Err(message) => {
+                problems.push(FieldProblem::new("baseamount", message));
+                None
+            }
+        },
+        _ => None,
+    };
+    let user_id = user_raw.and_then(|raw| {
+        let id = text(raw).or_else(|| {
+            serde_json::from_str::<i64>(raw.get())
+                .ok()
+                .map(|n| n.to_string())
+        });
+        match id.filter(|s| !s.trim().is_empty() && s.len() <= 128) {
+            Some(id) => Some(id),
+            None => {
+                problems.push(FieldProblem::new(
+                    "userId",
+                    "must be a non-empty string or integer (≤ 128 characters)",
+                ));
+                None
+            }
+        }
+    });
+    let email = email_raw.and_then(|raw| match text(raw) {
+        Some(e) if valid_email(&e) => Some(e),
+        _ => {
+            problems.push(FieldProblem::new("email", "must be an email address"));
+            None
+        }
+    });
+    let country = optional_text(fields, "country", &mut problems, |c| {
+        (c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+            .then_some(())
+            .ok_or("must be an ISO 3166-1 alpha-2 code such as \"DE\"")
+    });
+    let brand_id = optional_text(fields, "brandId", &mut problems, |b| {
+        (b.len() <= 128).then_some(()).ok_or("too long")
+    });
+    let merchant_reference = optional_text(fields, "merchantReference", &mut problems, |r| {
+        (r.len() <= 256).then_some(()).ok_or("too long")
+    });
+    let return_url = optional_text(
+        fields,
+        "returnUrl",
+        &mut problems,
+        |u| match url::Url::parse(u) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+            _ => Err("must be an absolute http(s) URL"),
+        },
+    );
+    let extras = extras(fields, &mut problems);
+
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    match (psp_type, txn_type, amount, user_id, email) {
+        (Some(psp_type), Some(txn_type), Some(amount), Some(user_id), Some(email)) => {
+            Ok(CashierIn {
+                psp_type,
+                txn_type,
+                amount,
+                user_id,
+                email,
+                country,
+                brand_id,
+                merchant_reference,
+                return_url,
+                extras,
+            })
+        }
+        // Every None above pushed a problem, so this arm is never reached with problems empty.
+        _ => Err(ApiError::Validation(vec![FieldProblem::new(
+            "body",
+            "invalid request",
+        )])),
+    }
+}
+
+/// `baseamount` must be a JSON number (not a string), positive, with no more decimals than
+/// the currency's exponent.
+fn parse_amount(raw: &RawValue, currency: Currency) -> Result<Money, String> {
+    let literal = raw.get().trim();
+    let is_number = literal.starts_with(|c: char| c.is_ascii_digit() || c == '-');
+    if !is_number {
+        return Err("must be a JSON number, e.g. 100.00".into());
+    }
+    Money::parse_major(literal, currency).map_err(|e| match e {
+        MoneyError::NotANumber => "must be a JSON number, e.g. 100.00".to_owned(),
+        other => other.to_string(),
+    })
+}
+
+fn valid_email(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && e.len() <= 254
+        && !e.contains(char::is_whitespace)
+}
+
+fn optional_text(
+    fields: &HashMap<String, Box<RawValue>>,
+    name: &str,
+    problems: &mut Vec<FieldProblem>,
+    check: impl Fn(&str) -> Result<(), &'static str>,
+) -> Option<String> {
+    let raw = fields.get(name).filter(|v| v.get() != "null")?;
+    match text(raw) {
+        Some(v) => match check(&v) {
+            Ok(()) => Some(v),
+            Err(message) => {
+                problems.push(FieldProblem::new(name, message));
+                None
+            }
+        },
+        None => {
+            problems.push(FieldProblem::new(name, "must be a string"));
+            None
+        }
+    }
+}
+
+/// PSP-specific fields: strings (numbers and booleans are kept as their JSON text).
+fn extras(
+    fields: &HashMap<String, Box<RawValue>>,
+    problems: &mut Vec<FieldProblem>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, raw) in fields.iter().filter(|(n, _)| !COMMON.contains(&n.as_str())) {
+        let value = match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(serde_json::Value::String(s)) => s,
+            Ok(serde_json::Value::Number(n)) => n.to_string(),
+            Ok(serde_json::Value::Bool(b)) => b.to_string(),
+            Ok(serde_json::Value::Null) => continue,
+            _ => {
+                problems.push(FieldProblem::new(
+                    name,
+                    "PSP-specific fields must be strings, numbers or booleans",
+                ));
+                continue;
+            }
+        };
+        if value.len() > MAX_EXTRA_LEN || name.len() > 64 {
+            problems.push(FieldProblem::new(name, "too long"));
+            continue;
+        }
+        out.insert(name.clone(), value);
+    }
+    if out.len() > MAX_EXTRAS {
+        problems.push(FieldProblem::new(
+            "body",
+            format!("at most {MAX_EXTRAS} PSP-specific fields"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(json: &str) -> HashMap<String, Box<RawValue>> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn try_parse(json: &str) -> Result<CashierIn, Vec<FieldProblem>> {
+        parse(&fields(json), |p| p == "PAYMENTSOFT").map_err(|e| match e {
+            ApiError::Validation(p) => p,
+            other => panic!("{other:?}"),
+        })
+    }
+
+    const OK: &str = r#"{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":100.10,"currency":"EUR","userId":42,"email":"a@b.co","walletAddress":"bc1q"}"#;
+
+    #[test]
+    fn parses_a_valid_request_exactly() {
+        let r = try_parse(OK).unwrap();
+        assert_eq!(r.amount.minor(), 10010);
+        assert_eq!(r.user_id, "42");
+        assert_eq!(r.extras["walletAddress"], "bc1q");
+    }
+
+    #[test]
+    fn reports_each_bad_field() {
+        let bad = |patch: &str, field: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(OK).unwrap();
+            let p: serde_json::Value = serde_json::from_str(patch).unwrap();
+            for (k, val) in p.as_object().unwrap() {
+                v[k] = val.clone();
+            }
+            let problems = try_parse(&v.to_string()).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.field == field),
+                "{patch}: {problems:?}"
+            );
+        };
+        bad(r#"{"baseamount":10.001}"#, "baseamount");
+        bad(r#"{"baseamount":-5}"#, "baseamount");
+        bad(r#"{"baseamount":"100.00"}"#, "baseamount");
+        bad(r#"{"baseamount":0}"#, "baseamount");
+        bad(r#"{"currency":"XYZ"}"#, "currency");
+        bad(r#"{"pspType":"NOPE"}"#, "pspType");
+        bad(r#"{"type":"REFUND"}"#, "type");
+        bad(r#"{"email":"not-an-email"}"#, "email");
+        bad(r#"{"country":"germany"}"#, "country");
+        bad(r#"{"returnUrl":"javascript:alert(1)"}"#, "returnUrl");
+        bad(r#"{"walletAddress":{"nested":true}}"#, "walletAddress");
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let problems = try_parse("{}").unwrap_err();
+        let names: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "pspType",
+                "type",
+                "baseamount",
+                "currency",
+                "userId",
+                "email"
+            ]
+        );
+        assert_eq!(problems[0].message, "Missing required field: pspType");
+    }
+}

@@ -1,0 +1,199 @@
+//! `ApiError`: every failure the HTTP API reports, each mapped once to an HTTP status, a stable
+//! `errorCode` and a message in the Mozarto error envelope (DESIGN.md §4). 5xx bodies are
+//! generic; the detail goes to the log.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use overture_core::connector::ConnectorError;
+use overture_core::store::StoreError;
+use overture_core::TransactionId;
+use serde::Serialize;
+
+/// One problem with one request field.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// API failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Validation failed")]
+    Validation(Vec<FieldProblem>),
+    #[error("Malformed JSON body: {0}")]
+    MalformedJson(String),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Request body exceeds {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("Unauthorized")]
+    Unauthorized(&'static str),
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
+    #[error("User not verified by the merchant platform")]
+    UserNotVerified(Option<String>),
+    #[error("User verification unavailable")]
+    VerificationUnavailable { timeout: bool },
+    #[error("Not found")]
+    NotFound,
+    #[error("Idempotency-Key was used with a different request body")]
+    IdempotencyConflict,
+    #[error("A request with this Idempotency-Key is still being processed")]
+    IdempotencyInProgress,
+    #[error("{0}")]
+    InvalidState(String),
+    /// No enabled PSP account of this company serves the request ("PSP Configuration not found").
+    #[error("PSP configuration not found: {0}")]
+    PspNotConfigured(String),
+    /// The PSP cannot do this (payout, currency, country).
+    #[error("{0}")]
+    PspNotSupported(String),
+    /// The PSP call failed; `transaction_id` names the stored transaction.
+    #[error("PSP error: {error}")]
+    Psp {
+        error: ConnectorError,
+        transaction_id: Option<TransactionId>,
+    },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl ApiError {
+    /// HTTP status and stable error code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "MALFORMED_JSON"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+            }
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            Self::UserNotVerified(_) => (StatusCode::FORBIDDEN, "USER_NOT_VERIFIED"),
+            Self::VerificationUnavailable { timeout: true } => {
+                (StatusCode::GATEWAY_TIMEOUT, "USER_VERIFICATION_UNAVAILABLE")
+            }
+            Self::VerificationUnavailable { timeout: false } => {
+                (StatusCode::BAD_GATEWAY, "USER_VERIFICATION_UNAVAILABLE")
+            }
+            Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::IdempotencyConflict => (StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT"),
+            Self::IdempotencyInProgress => (StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS"),
+            Self::InvalidState(_) => (StatusCode::CONFLICT, "INVALID_STATE"),
+            Self::PspNotConfigured(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PSP_NOT_CONFIGURED"),
+            Self::PspNotSupported(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PSP_NOT_SUPPORTED"),
+            Self::Psp { error, .. } => {
+                let status = match error {
+                    ConnectorError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                    _ => StatusCode::BAD_GATEWAY,
+                };
+                (status, error.error_code())
+            }
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        }
+    }
+
+    /// The envelope body: `{"status":"error","isSuccess":false,"message","errorCode","errors",
+    /// "transactionId"?}`.
+    pub fn envelope(&self) -> serde_json::Value {
+        let (_, code) = self.status_and_code();
+        let message = match self {
+            Self::Internal(_) => "Something went wrong".to_owned(),
+            Self::Unauthorized(why) => format!("Unauthorized: {why}"),
+            Self::UserNotVerified(Some(reason)) => format!("User not verified by the merchant platform: {reason}"),
+            Self::Psp { error, transaction_id: Some(_) } if !error.certainly_not_processed() => format!(
+                "{error}; the transaction stays pending and its final status will be sent by webhook"
+            ),
+            other => other.to_string(),
+        };
+        let errors: Vec<FieldProblem> = match self {
+            Self::Validation(problems) => problems.clone(),
+            _ => Vec::new(),
+        };
+        let mut body = serde_json::json!({
+            "status": "error",
+            "isSuccess": false,
+            "message": message,
+            "errorCode": code,
+            "errors": errors,
+        });
+        if let Self::Psp {
+            transaction_id: Some(id),
+            ..
+        } = self
+        {
+            body["transactionId"] = serde_json::Value::String(id.to_string());
+        }
+        body
+    }
+
+    /// Shorthand for a single-field validation error.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldProblem::new(field, message)])
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            match &self {
+                Self::Internal(e) => tracing::error!(error = ?e, code, "request failed"),
+                other => tracing::warn!(error = %other, code, "upstream failure"),
+            }
+        }
+        (status, Json(self.envelope())).into_response()
+    }
+}
+
+/// The success envelope: `{"status":"success","message":"Successfully","isSuccess":true,"data":…}`.
+pub fn success(data: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "status": "success", "message": "Successfully", "isSuccess": true, "data": data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_carry_stable_codes() {
+        let e = ApiError::field("baseamount", "must be a JSON number");
+        assert_eq!(
+            e.status_and_code(),
+            (StatusCode::BAD_REQUEST, "VALIDATION_ERROR")
+        );
+        let body = e.envelope();
+        assert_eq!(body["isSuccess"], false);
+        assert_eq!(body["errors"][0]["field"], "baseamount");
+        let id = TransactionId::generate();
+        let psp = ApiError::Psp {
+            error: ConnectorError::Unavailable { status: 500 },
+            transaction_id: Some(id.clone()),
+        };
+        assert_eq!(
+            psp.status_and_code(),
+            (StatusCode::BAD_GATEWAY, "PSP_UNAVAILABLE")
+        );
+        assert_eq!(psp.envelope()["transactionId"], id.as_str());
+        let internal = ApiError::Internal(anyhow::anyhow!("db password is hunter2"));
+        assert!(!internal.envelope().to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,22 @@
+//! The HTTP API: one `router()` per resource, merged here.
+
+pub mod auth;
+pub mod backoffice;
+pub mod callbacks;
+pub mod cashier;
+pub mod cashier_in;
+pub mod error;
+pub mod psps;
+
+use crate::app::App;
+use axum::Router;
+
+/// Every API route.
+pub fn router() -> Router<App> {
+    Router::new()
+        .merge(cashier::router())
+        .merge(callbacks::router())
+        .merge(backoffice::router())
+        .merge(psps::router())
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+}

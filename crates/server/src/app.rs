@@ -1,0 +1,32 @@
+//! Shared application state handed to every handler and worker.
+
+use crate::config::Tuning;
+use overture_connectors::Registry;
+use overture_core::store::Store;
+use overture_core::Clock;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything a request or a worker needs.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub registry: Registry,
+    /// External base URL of this deployment (PSP callbacks, sandbox links).
+    pub public_url: String,
+    pub tuning: Tuning,
+    pub clock: Arc<dyn Clock>,
+    /// Client for merchant calls (verify-user, webhooks); PSP calls use the connectors' client.
+    pub http: reqwest::Client,
+    /// Woken when a webhook is written, so delivery starts without waiting for the next tick.
+    pub webhook_wakeup: Arc<Notify>,
+    /// Woken when a transaction needs a poll soon.
+    pub poll_wakeup: Arc<Notify>,
+}
+
+impl App {
+    /// Milliseconds since the epoch, from the injected clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

@@ -1,0 +1,161 @@
+//! Command-line flags and environment variables (every flag has an `OVERTURE_*` twin).
+//! Durations use humantime syntax: `500ms`, `5s`, `5m`, `2h`.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parses a humantime duration (`"200ms"`, `"5m"`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Parses a comma-separated list of durations (`"5s,5m,30m"`).
+pub fn parse_schedule(s: &str) -> Result<Schedule, String> {
+    let delays = s
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(parse_duration)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Schedule(delays))
+}
+
+/// A list of retry delays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule(pub Vec<Duration>);
+
+/// Database connection flags shared by every command.
+#[derive(Args, Clone, Debug)]
+pub struct DbArgs {
+    /// `sqlite://path.db` (embedded, created on first use) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "OVERTURE_DATABASE_URL",
+        default_value = "sqlite://overture-data/overture.db"
+    )]
+    pub database_url: String,
+    /// Connection pool size.
+    #[arg(long, env = "OVERTURE_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+    /// File holding the base64 AES-256 master key that seals secrets at rest; created when
+    /// missing. Ignored when `OVERTURE_MASTER_KEY` is set (use that for several nodes).
+    #[arg(
+        long,
+        env = "OVERTURE_MASTER_KEY_FILE",
+        default_value = "overture-data/master.key"
+    )]
+    pub master_key_file: PathBuf,
+    /// PostgreSQL schema (defaults to the server's search_path).
+    #[arg(long, env = "OVERTURE_DB_SCHEMA")]
+    pub db_schema: Option<String>,
+}
+
+/// What a `serve` node runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// HTTP API only (cashier, status, callbacks, back office).
+    Api,
+    /// Background workers only (status poller, webhook dispatcher).
+    Worker,
+    /// Both.
+    All,
+}
+
+/// `overture serve` settings.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "OVERTURE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Base URL PSPs call back and sandboxes redirect to (default: http://<listen>).
+    #[arg(long, env = "OVERTURE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// api, worker or all.
+    #[arg(long, env = "OVERTURE_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+    /// Do not mount the PSP sandboxes and the demo merchant under /sandbox.
+    #[arg(long, env = "OVERTURE_PRODUCTION", default_value_t = false)]
+    pub production: bool,
+    #[command(flatten)]
+    pub tuning: Tuning,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// Timeouts, schedules and worker settings.
+#[derive(Args, Clone, Debug)]
+pub struct Tuning {
+    /// PSP HTTP call timeout.
+    #[arg(long, env = "OVERTURE_PSP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
+    pub psp_timeout: Duration,
+    /// MP verify-user call timeout (DESIGN.md §4: 10 s).
+    #[arg(long, env = "OVERTURE_VERIFY_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub verify_timeout: Duration,
+    /// Webhook HTTP call timeout (Mozarto: answer within 10 s).
+    #[arg(long, env = "OVERTURE_WEBHOOK_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub webhook_timeout: Duration,
+    /// Delays between webhook attempts; dead-lettered after the last.
+    #[arg(long, env = "OVERTURE_WEBHOOK_RETRY_SCHEDULE", value_parser = parse_schedule, default_value = "5s,5m,30m,2h,5h,10h,10h")]
+    pub webhook_retry_schedule: Schedule,
+    /// Replaces every PSP's poll intervals (fast and slow phases) with this one, for tests.
+    #[arg(long, env = "OVERTURE_POLL_INTERVAL", value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// Replaces every PSP's give-up time (a payout still pending then fails with `timeout`).
+    #[arg(long, env = "OVERTURE_POLL_TIMEOUT", value_parser = parse_duration)]
+    pub poll_timeout: Option<Duration>,
+    /// How often idle workers look for due rows (they are also woken at once by new work).
+    #[arg(long, env = "OVERTURE_WORKER_TICK", value_parser = parse_duration, default_value = "500ms")]
+    pub worker_tick: Duration,
+    /// Rows a worker claims per round.
+    #[arg(long, env = "OVERTURE_WORKER_BATCH", default_value_t = 64)]
+    pub worker_batch: i64,
+    /// Concurrent HTTP calls per worker.
+    #[arg(long, env = "OVERTURE_WORKER_CONCURRENCY", default_value_t = 32)]
+    pub worker_concurrency: usize,
+    /// Lease on claimed rows; a dead node's rows are taken over after it.
+    #[arg(long, env = "OVERTURE_LEASE", value_parser = parse_duration, default_value = "60s")]
+    pub lease: Duration,
+}
+
+/// PSP sandbox behaviour (DESIGN.md §5).
+#[derive(Args, Clone, Debug)]
+pub struct SandboxArgs {
+    /// Time from acceptance to a final status at the sandbox PSPs.
+    #[arg(long, env = "OVERTURE_SANDBOX_DELAY", value_parser = parse_duration, default_value = "2s")]
+    pub sandbox_delay: Duration,
+    /// Delays between sandbox callback attempts while Overture does not answer 200.
+    #[arg(long, env = "OVERTURE_SANDBOX_CALLBACK_RETRIES", value_parser = parse_schedule, default_value = "1s,5s,30s")]
+    pub sandbox_callback_retries: Schedule,
+    /// Extra latency added to every sandbox API response, after the request was processed.
+    #[arg(long, env = "OVERTURE_SANDBOX_RESPONSE_DELAY", value_parser = parse_duration, default_value = "0s")]
+    pub sandbox_response_delay: Duration,
+}
+
+impl SandboxArgs {
+    /// The simulators' settings.
+    pub fn sim_config(&self) -> overture_sandbox::SimConfig {
+        overture_sandbox::SimConfig {
+            base_url: String::new(),
+            processing_delay: self.sandbox_delay,
+            callback_retries: self.sandbox_callback_retries.0.clone(),
+            response_delay: self.sandbox_response_delay,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_parse() {
+        let s = parse_schedule("5s,5m,30m,2h,5h,10h,10h").unwrap();
+        assert_eq!(s.0.len(), 7);
+        assert_eq!(s.0[1], Duration::from_secs(300));
+        assert!(parse_schedule("5s,soon").is_err());
+        assert_eq!(parse_duration("150ms").unwrap(), Duration::from_millis(150));
+    }
+}

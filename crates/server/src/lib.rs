@@ -1,0 +1,12 @@
+//! Overture's server: the Cashier API, PSP callbacks, the back-office API, the background
+//! workers, the PSP sandboxes' mounting, and the `overture` command line.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod serve;
+pub mod service;
+pub mod telemetry;
+pub mod workers;

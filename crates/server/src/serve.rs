@@ -1,0 +1,188 @@
+//! `overture serve`: opens the store, seeds the demo company on first start, mounts the API
+//! (and, unless in production mode, the PSP sandboxes and demo MP), and runs the workers.
+
+use crate::app::App;
+use crate::config::{DbArgs, Role, ServeArgs};
+use crate::{api, demo, workers};
+use anyhow::Context;
+use overture_connectors::http::PspHttp;
+use overture_connectors::Registry;
+use overture_core::SystemClock;
+use overture_store::{Cipher, SqlStore, StoreOptions};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+/// The master key: `OVERTURE_MASTER_KEY`, else the key file (created, mode 0600, when missing).
+pub fn master_key(db: &DbArgs) -> anyhow::Result<Cipher> {
+    if let Ok(key) = std::env::var("OVERTURE_MASTER_KEY") {
+        return Cipher::from_base64(&key).context("OVERTURE_MASTER_KEY");
+    }
+    let path = &db.master_key_file;
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_private(path, &Cipher::generate_key())?;
+        tracing::info!(path = %path.display(), "created a new master key");
+    }
+    let key =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Cipher::from_base64(&key).with_context(|| format!("master key in {}", path.display()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// Opens (and migrates) the store named by `db`, creating the SQLite directory when needed.
+pub async fn open_store(db: &DbArgs) -> anyhow::Result<SqlStore> {
+    if let Some(path) = db
+        .database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db.database_url.strip_prefix("sqlite:"))
+    {
+        let file = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    let cipher = master_key(db)?;
+    let options = StoreOptions {
+        url: db.database_url.clone(),
+        max_connections: db.db_max_connections,
+        schema: db.db_schema.clone(),
+    };
+    SqlStore::connect(&options, cipher)
+        .await
+        .context("opening the database")
+}
+
+/// A running server.
+pub struct Running {
+    pub app: App,
+    /// The base URL it is reachable at.
+    pub url: String,
+    pub cancel: CancellationToken,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+/// Starts serving on `listener` (already bound) until `cancel` fires.
+pub async fn start(
+    args: ServeArgs,
+    listener: TcpListener,
+    cancel: CancellationToken,
+) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| url.clone())
+        .trim_end_matches('/')
+        .to_owned();
+    let store = open_store(&args.db).await?;
+    let app = App {
+        store: Arc::new(store),
+        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout)),
+        public_url: public_url.clone(),
+        tuning: args.tuning.clone(),
+        clock: Arc::new(SystemClock),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?,
+        webhook_wakeup: Arc::new(Notify::new()),
+        poll_wakeup: Arc::new(Notify::new()),
+    };
+    if !args.production {
+        demo::seed_demo(app.store.as_ref(), &public_url, app.now()).await?;
+    }
+    let mut router = api::router().with_state(app.clone());
+    if !args.production {
+        router = router
+            .merge(overture_sandbox::router(
+                &public_url,
+                args.sandbox.sim_config(),
+            ))
+            .merge(demo::DemoMp::default().router());
+    }
+    let router = router.layer(TraceLayer::new_for_http());
+    let mut tasks = tokio::task::JoinSet::new();
+    if matches!(args.role, Role::Worker | Role::All) {
+        tasks.spawn(workers::poller::run(app.clone(), cancel.clone()));
+        tasks.spawn(workers::webhooks::run(app.clone(), cancel.clone()));
+    }
+    let shutdown = cancel.clone();
+    if matches!(args.role, Role::Api | Role::All) {
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = ?e, "http server failed");
+            }
+        });
+    } else {
+        // Worker nodes still answer health checks.
+        let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        tasks.spawn(async move {
+            let _ = axum::serve(listener, health)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+        });
+    }
+    tracing::info!(%url, %public_url, role = ?args.role, "overture serving");
+    let handle = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
+    Ok(Running {
+        app,
+        url,
+        cancel,
+        handle,
+    })
+}
+
+/// `overture serve`: runs until SIGINT/SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let cancel = CancellationToken::new();
+    let running = start(args, listener, cancel.clone()).await?;
+    println!("{}", serde_json::json!({ "listening": running.url }));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    cancel.cancel();
+    let _ = running.handle.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

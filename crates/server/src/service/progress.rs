@@ -1,0 +1,296 @@
+//! Moving a transaction forward: submitting to the PSP, applying what the PSP says (response,
+//! callback or status query), and closing it. Every final state is written with its one
+//! webhook event in the same DB transaction (DESIGN.md §3 invariant 2).
+
+use crate::app::App;
+use crate::service::views;
+use anyhow::Context;
+use overture_core::connector::*;
+use overture_core::store::{NewWebhook, ProgressUpdate, StoreError, Transition};
+use overture_core::*;
+use rand::Rng;
+use std::sync::Arc;
+
+/// The connector and account context a transaction was routed to.
+pub async fn resolve(
+    app: &App,
+    txn: &Transaction,
+) -> anyhow::Result<(Arc<dyn Connector>, AccountContext)> {
+    let connector = app
+        .registry
+        .get(txn.psp_type.as_str())
+        .with_context(|| format!("no connector for {}", txn.psp_type))?
+        .clone();
+    let account = app
+        .store
+        .psp_account(&txn.psp_account_id)
+        .await?
+        .with_context(|| format!("PSP account {} is gone", txn.psp_account_id))?;
+    Ok((connector, AccountContext::new(&account, &app.public_url)))
+}
+
+/// What the connector needs to create the order.
+pub fn payment_request(txn: &Transaction) -> PaymentRequest {
+    PaymentRequest {
+        transaction_id: txn.id.clone(),
+        txn_type: txn.txn_type,
+        amount: txn.amount,
+        user_id: txn.user_id.clone(),
+        email: txn.email.clone(),
+        country: txn.country.clone(),
+        return_url: txn.return_url.clone(),
+        merchant_reference: txn.merchant_reference.clone(),
+        extras: txn.extras.clone(),
+    }
+}
+
+/// What the connector needs to query and continue the order.
+pub fn order_ref(txn: &Transaction) -> OrderRef {
+    OrderRef {
+        transaction_id: txn.id.clone(),
+        txn_type: txn.txn_type,
+        amount: txn.amount,
+        psp_transaction_id: txn.psp_transaction_id.clone(),
+        stage: txn.psp_stage.clone(),
+        extras: txn.extras.clone(),
+    }
+}
+
+/// The PSP's poll schedule with the `OVERTURE_POLL_*` overrides applied.
+pub fn poll_schedule(app: &App, connector: &dyn Connector) -> PollSchedule {
+    let mut s = connector.capabilities().poll_schedule;
+    if let Some(every) = app.tuning.poll_interval {
+        let ms = every.as_millis() as u64;
+        s.fast = (ms, ms);
+        s.slow = (ms, ms);
+    }
+    if let Some(limit) = app.tuning.poll_timeout {
+        s.give_up_after = limit.as_millis() as u64;
+    }
+    s
+}
+
+/// When to poll next, `elapsed_ms` after submission; `None` once the give-up time has passed.
+pub fn next_poll_at(
+    app: &App,
+    connector: &dyn Connector,
+    now: i64,
+    elapsed_ms: i64,
+) -> Option<i64> {
+    let random = rand::thread_rng().gen::<u64>();
+    poll_schedule(app, connector)
+        .next_delay(elapsed_ms.max(0) as u64, random)
+        .map(|d| now + d as i64)
+}
+
+/// The first status query of an order whose create call is (or was) in flight: only after the
+/// PSP timeout, so a slow create is never mistaken for a lost one.
+pub fn safety_poll_at(app: &App, now: i64) -> i64 {
+    now + app.tuning.psp_timeout.as_millis() as i64 + 5_000
+}
+
+/// Moves `txn` to the final state `to`, with its webhook event, in one DB transaction.
+pub async fn finalize(
+    app: &App,
+    txn: &Transaction,
+    to: TxnState,
+    actor: Actor,
+    reason: Option<String>,
+    psp: Option<&PspUpdate>,
+) -> Result<Transaction, StoreError> {
+    let now = app.now();
+    let mut t = Transition::of(txn, to, actor, now);
+    if let Some(u) = psp {
+        t.psp_status = Some(u.raw_status.clone());
+        t.psp_transaction_id = u.psp_transaction_id.clone();
+        t.psp_stage = u.stage.clone();
+        t.message = u.message.clone();
+    }
+    if t.message.is_none() {
+        t.message = reason.clone();
+    }
+    t.reason = reason;
+    let payload = views::webhook_payload(txn, to, &t);
+    t.webhook = Some(NewWebhook {
+        id: WebhookId::generate(),
+        payload,
+    });
+    let updated = app.store.transition(&t).await?;
+    app.webhook_wakeup.notify_one();
+    tracing::info!(transaction_id = %txn.id, from = txn.state.as_str(), to = to.as_str(), "final state");
+    Ok(updated)
+}
+
+/// Applies one PSP observation. Final states are never changed; a concurrent writer (callback
+/// and poll at once) is handled by re-reading and re-applying. Returns the current row.
+pub async fn apply_update(
+    app: &App,
+    mut txn: Transaction,
+    update: &PspUpdate,
+    actor: Actor,
+) -> anyhow::Result<Transaction> {
+    for _ in 0..5 {
+        let result = match update.outcome {
+            PspOutcome::Pending => record_pending(app, &txn, update).await,
+            PspOutcome::Approved => {
+                finalize_if_allowed(app, &txn, TxnState::Approved, &actor, None, update).await
+            }
+            PspOutcome::Declined => {
+                finalize_if_allowed(app, &txn, TxnState::Declined, &actor, None, update).await
+            }
+            PspOutcome::Failed => {
+                finalize_if_allowed(app, &txn, TxnState::Failed, &actor, None, update).await
+            }
+            PspOutcome::NotFound => {
+                let reason = Some("order not found at the PSP: it never received it".to_owned());
+                finalize_if_allowed(app, &txn, TxnState::Failed, &actor, reason, update).await
+            }
+        };
+        match result {
+            Ok(updated) => return Ok(updated),
+            Err(StoreError::Conflict(_)) => {
+                txn = app
+                    .store
+                    .transaction(&txn.id)
+                    .await?
+                    .context("transaction vanished")?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("transaction {} kept changing under us", txn.id)
+}
+
+async fn finalize_if_allowed(
+    app: &App,
+    txn: &Transaction,
+    to: TxnState,
+    actor: &Actor,
+    reason: Option<String>,
+    update: &PspUpdate,
+) -> Result<Transaction, StoreError> {
+    // Only an order that was sent can be finalised by the PSP; a held payout stays held.
+    match txn.state {
+        TxnState::Submitting | TxnState::Pending => {
+            finalize(app, txn, to, actor.clone(), reason, Some(update)).await
+        }
+        TxnState::Created
+        | TxnState::AwaitingApproval
+        | TxnState::Approved
+        | TxnState::Declined
+        | TxnState::Failed
+        | TxnState::Rejected => Ok(txn.clone()),
+    }
+}
+
+async fn record_pending(
+    app: &App,
+    txn: &Transaction,
+    u: &PspUpdate,
+) -> Result<Transaction, StoreError> {
+    let now = app.now();
+    match txn.state {
+        TxnState::Submitting => {
+            let connector = app.registry.get(txn.psp_type.as_str());
+            let mut t = Transition::of(txn, TxnState::Pending, Actor::Psp, now);
+            t.psp_status = Some(u.raw_status.clone());
+            t.psp_transaction_id = u.psp_transaction_id.clone();
+            t.psp_stage = u.stage.clone();
+            t.message = u.message.clone();
+            t.redirect_url = u.redirect_url.clone();
+            t.next_poll_at = connector.and_then(|c| next_poll_at(app, c.as_ref(), now, 0));
+            let updated = app.store.transition(&t).await?;
+            app.poll_wakeup.notify_one();
+            Ok(updated)
+        }
+        TxnState::Pending => {
+            let changed = Some(&u.raw_status) != txn.psp_status.as_ref()
+                || (u.stage.is_some() && u.stage != txn.psp_stage)
+                || (u.redirect_url.is_some() && u.redirect_url != txn.redirect_url)
+                || (u.psp_transaction_id.is_some()
+                    && u.psp_transaction_id != txn.psp_transaction_id);
+            if !changed {
+                return Ok(txn.clone());
+            }
+            let progress = ProgressUpdate {
+                psp_status: Some(u.raw_status.clone()),
+                psp_transaction_id: u.psp_transaction_id.clone(),
+                psp_stage: u.stage.clone(),
+                redirect_url: u.redirect_url.clone(),
+            };
+            app.store
+                .record_progress(&txn.id, txn.version, &progress, now)
+                .await
+        }
+        TxnState::Created
+        | TxnState::AwaitingApproval
+        | TxnState::Approved
+        | TxnState::Declined
+        | TxnState::Failed
+        | TxnState::Rejected => Ok(txn.clone()),
+    }
+}
+
+/// Closes a transaction after a connector error that certainly did not reach the PSP.
+pub async fn fail_unsent(
+    app: &App,
+    txn: &Transaction,
+    error: &ConnectorError,
+) -> anyhow::Result<Transaction> {
+    let reason = format!("{}: {error}", error.error_code());
+    Ok(finalize(
+        app,
+        txn,
+        TxnState::Failed,
+        Actor::System,
+        Some(reason),
+        None,
+    )
+    .await?)
+}
+
+/// Submits a payout in `submitting` (committed before this call, DESIGN.md §3 invariant 1).
+/// Returns the row after the PSP's answer and the connector error, if any. An error that may
+/// have reached the PSP leaves the payout in `submitting` for the poller to resolve by a
+/// status query; nothing is ever resent.
+pub async fn submit_payout(
+    app: &App,
+    txn: Transaction,
+) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
+    let (connector, ctx) = resolve(app, &txn).await?;
+    match connector.submit_payout(&ctx, &payment_request(&txn)).await {
+        Ok(update) => Ok((apply_update(app, txn, &update, Actor::Psp).await?, None)),
+        Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),
+        Err(e) => {
+            tracing::warn!(transaction_id = %txn.id, error = %e, "payout outcome unknown; the poller will ask the PSP");
+            Ok((txn, Some(e)))
+        }
+    }
+}
+
+/// Starts a pay-in in `submitting`; like [`submit_payout`] for errors.
+pub async fn start_payin(
+    app: &App,
+    txn: Transaction,
+) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
+    let (connector, ctx) = resolve(app, &txn).await?;
+    match connector.start_payin(&ctx, &payment_request(&txn)).await {
+        Ok(started) => {
+            let mut update = started.update;
+            update.redirect_url = Some(started.redirect_url);
+            Ok((apply_update(app, txn, &update, Actor::Psp).await?, None))
+        }
+        Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),
+        Err(e) => {
+            tracing::warn!(transaction_id = %txn.id, error = %e, "pay-in outcome unknown; the poller will ask the PSP");
+            Ok((txn, Some(e)))
+        }
+    }
+}
+
+/// Asks the PSP now (poller, unverified callback) and applies the answer.
+pub async fn sync_now(app: &App, txn: Transaction) -> anyhow::Result<Transaction> {
+    let (connector, ctx) = resolve(app, &txn).await?;
+    let update = connector.sync(&ctx, &order_ref(&txn)).await?;
+    apply_update(app, txn, &update, Actor::Psp).await
+}

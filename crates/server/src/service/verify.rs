@@ -1,0 +1,71 @@
+//! MP user verification (DESIGN.md §4): before every payout (and before pay-ins when the
+//! company asks for it), `POST <verify-user URL>` with the user's own authorization and
+//! `{"userId","type","amount","currency"}`; the MP answers 2xx `{"allowed": bool, "reason"?}`.
+
+use crate::api::auth::UserAuth;
+use crate::api::error::ApiError;
+use crate::app::App;
+use overture_core::{Company, Money, TxnType};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct VerifyOut {
+    allowed: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Asks the MP whether `user_id` may make this transaction. Allowed ⇒ `Ok`; denied (or the MP
+/// answers 401/403) ⇒ 403 `USER_NOT_VERIFIED`; unreachable, 5xx or unreadable ⇒ 502, slower
+/// than the verify timeout (10 s) ⇒ 504 `USER_VERIFICATION_UNAVAILABLE`.
+pub async fn verify_user(
+    app: &App,
+    company: &Company,
+    user: &UserAuth,
+    user_id: &str,
+    txn_type: TxnType,
+    amount: &Money,
+) -> Result<(), ApiError> {
+    let body = serde_json::json!({
+        "userId": user_id,
+        "type": txn_type.as_str(),
+        "amount": amount.to_major_string(),
+        "currency": amount.currency().code(),
+    });
+    let response = app
+        .http
+        .post(&company.verify_user_url)
+        .header("authorization", user.forwarded_authorization())
+        .timeout(app.tuning.verify_timeout)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, company = %company.id, "verify-user call failed");
+            ApiError::VerificationUnavailable {
+                timeout: e.is_timeout(),
+            }
+        })?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(ApiError::UserNotVerified(Some(format!(
+            "merchant platform answered HTTP {}",
+            status.as_u16()
+        ))));
+    }
+    if !status.is_success() {
+        tracing::warn!(status = status.as_u16(), company = %company.id, "verify-user answered an error");
+        return Err(ApiError::VerificationUnavailable { timeout: false });
+    }
+    let out: VerifyOut = response
+        .json()
+        .await
+        .map_err(|e| ApiError::VerificationUnavailable {
+            timeout: e.is_timeout(),
+        })?;
+    if out.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::UserNotVerified(out.reason))
+    }
+}

@@ -1,0 +1,99 @@
+//! JSON shapes: the merchant webhook payload (DESIGN.md §4) and the transaction view returned
+//! by the status endpoint. Times are RFC 3339 UTC with milliseconds.
+
+use overture_core::store::Transition;
+use overture_core::*;
+use serde_json::{json, Value};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// RFC 3339 UTC (`2026-11-21T13:41:37.123Z`) for milliseconds since the epoch.
+pub fn rfc3339(ms: i64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+        .to_string()
+}
+
+/// The webhook body for `txn` reaching the final state `to` through transition `t`:
+/// `{transaction_id, psp_transaction_id, user_id, status, transaction_status, message, amount
+/// ("100.00", major units), currency, merchantReference, type, pspType}`. `status` is the PSP's
+/// own word when it gave one, else the internal state name.
+pub fn webhook_payload(txn: &Transaction, to: TxnState, t: &Transition) -> String {
+    let psp_transaction_id = t
+        .psp_transaction_id
+        .as_ref()
+        .or(txn.psp_transaction_id.as_ref());
+    let status = match to {
+        TxnState::Rejected => to.as_str().to_owned(),
+        _ => t
+            .psp_status
+            .clone()
+            .unwrap_or_else(|| to.as_str().to_owned()),
+    };
+    json!({
+        "transaction_id": txn.id,
+        "psp_transaction_id": psp_transaction_id.cloned().unwrap_or_default(),
+        "user_id": txn.user_id,
+        "status": status,
+        "transaction_status": to.transaction_status().as_str(),
+        "message": t.message.clone().or_else(|| t.reason.clone()).unwrap_or_default(),
+        "amount": txn.amount.to_major_string(),
+        "currency": txn.amount.currency().code(),
+        "merchantReference": txn.merchant_reference.clone().unwrap_or_default(),
+        "type": txn.txn_type.as_str(),
+        "pspType": txn.psp_type,
+    })
+    .to_string()
+}
+
+/// The transaction with its history and webhook deliveries (status endpoint).
+pub fn transaction_view(
+    txn: &Transaction,
+    events: &[TransactionEvent],
+    webhooks: &[WebhookDelivery],
+) -> Value {
+    json!({
+        "transactionId": txn.id,
+        "sessionId": txn.session_id,
+        "type": txn.txn_type.as_str(),
+        "pspType": txn.psp_type,
+        "status": txn.state.transaction_status().as_str().to_ascii_uppercase(),
+        "transactionStatus": txn.state.transaction_status().as_str(),
+        "state": txn.state.as_str(),
+        "amount": txn.amount.to_major_string(),
+        "currency": txn.amount.currency().code(),
+        "userId": txn.user_id,
+        "brandId": txn.brand_id,
+        "merchantReference": txn.merchant_reference,
+        "pspTransactionId": txn.psp_transaction_id,
+        "pspStatus": txn.psp_status,
+        "message": txn.message,
+        "url": txn.redirect_url,
+        "createdAt": rfc3339(txn.created_at),
+        "updatedAt": rfc3339(txn.updated_at),
+        "history": events.iter().map(|e| json!({
+            "from": e.from_state.map(TxnState::as_str),
+            "to": e.to_state.as_str(),
+            "actor": e.actor.to_db(),
+            "reason": e.reason,
+            "pspStatus": e.psp_status,
+            "at": rfc3339(e.at),
+        })).collect::<Vec<_>>(),
+        "webhooks": webhooks.iter().map(|w| json!({
+            "webhookId": w.id,
+            "state": w.state.as_str(),
+            "attempts": w.attempts,
+            "lastHttpStatus": w.last_http_status,
+            "deliveredAt": w.delivered_at.map(rfc3339),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+}
