@@ -83,10 +83,10 @@ pub fn next_poll_at(
         .map(|d| now + d as i64)
 }
 
-/// The first status query of an order whose create call is (or was) in flight: only after the
-/// PSP timeout, so a slow create is never mistaken for a lost one.
+/// The first status query of an order whose create call is (or was) in flight: twice the PSP
+/// timeout later, so a slow create is never mistaken for a lost one.
 pub fn safety_poll_at(app: &App, now: i64) -> i64 {
-    now + app.tuning.psp_timeout.as_millis() as i64 + 5_000
+    now + 2 * app.tuning.psp_timeout.as_millis() as i64
 }
 
 /// Moves `txn` to the final state `to`, with its webhook event, in one DB transaction.

@@ -1,0 +1,457 @@
+//! `TestApp`: the real server on 127.0.0.1:0 (own SQLite file, sandboxes mounted in-process),
+//! a fake merchant platform (verify-user + webhook sink with fault injection), and helpers.
+
+use clap::Parser;
+use overture_core::*;
+use overture_server::api::auth::issue_company_token;
+use overture_server::config::ServeArgs;
+use overture_server::demo::{self, NewCompany};
+use overture_server::serve::{self, Running};
+use overture_server::workers::signing;
+use rust_decimal::Decimal;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Wrap {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// How the fake MP answers verify-user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verify {
+    Allow,
+    Deny,
+    Error500,
+    Slow,
+}
+
+/// One webhook the fake MP received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub id: String,
+    pub timestamp: i64,
+    pub signature: String,
+    pub authorization: Option<String>,
+    pub body: String,
+    pub json: Value,
+    /// The status the fake MP answered.
+    pub answered: u16,
+}
+
+/// The fake merchant platform.
+#[derive(Clone)]
+pub struct FakeMp {
+    pub url: String,
+    pub verify: Arc<Mutex<Verify>>,
+    pub verify_calls: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    pub webhooks: Arc<Mutex<Vec<Received>>>,
+    /// The next N webhook requests are answered 500.
+    pub fail_next: Arc<AtomicUsize>,
+}
+
+impl FakeMp {
+    pub async fn start() -> Self {
+        let mp = Self {
+            url: String::new(),
+            verify: Arc::new(Mutex::new(Verify::Allow)),
+            verify_calls: Arc::default(),
+            webhooks: Arc::default(),
+            fail_next: Arc::new(AtomicUsize::new(0)),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = mp.clone();
+        let router = axum::Router::new()
+            .route("/verify", axum::routing::post(verify_handler))
+            .route("/webhook", axum::routing::post(webhook_handler))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self { url, ..mp }
+    }
+
+    /// Webhooks received for one transaction.
+    pub fn webhooks_for(&self, txn: &str) -> Vec<Received> {
+        self.webhooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.json["transaction_id"] == txn)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `n` webhooks for `txn` were answered 2xx.
+    pub async fn wait_delivered(&self, txn: &str, n: usize) -> Vec<Received> {
+        for _ in 0..300 {
+            let got = self.webhooks_for(txn);
+            if got.iter().filter(|w| w.answered == 200).count() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no delivered webhook for {txn}: {:?}",
+            self.webhooks_for(txn)
+        );
+    }
+}
+
+async fn verify_handler(
+    axum::extract::State(mp): axum::extract::State<FakeMp>,
+    headers: axum::http::HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    mp.verify_calls.lock().unwrap().push((auth, body));
+    let mode = *mp.verify.lock().unwrap();
+    match mode {
+        Verify::Allow => axum::Json(json!({ "allowed": true })).into_response(),
+        Verify::Deny => {
+            axum::Json(json!({ "allowed": false, "reason": "self-excluded" })).into_response()
+        }
+        Verify::Error500 => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
+        Verify::Slow => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            axum::Json(json!({ "allowed": true })).into_response()
+        }
+    }
+}
+
+async fn webhook_handler(
+    axum::extract::State(mp): axum::extract::State<FakeMp>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, &'static str) {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let fail = mp
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let answered = if fail { 500 } else { 200 };
+    mp.webhooks.lock().unwrap().push(Received {
+        id: h("webhook-id").unwrap_or_default(),
+        timestamp: h("webhook-timestamp")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_default(),
+        signature: h("webhook-signature").unwrap_or_default(),
+        authorization: h("authorization"),
+        json: serde_json::from_str(&body).unwrap_or(Value::Null),
+        body,
+        answered,
+    });
+    (
+        axum::http::StatusCode::from_u16(answered).unwrap(),
+        if fail { "boom" } else { "ok" },
+    )
+}
+
+/// A running Overture with one company wired to the fake MP and the in-process sandboxes.
+pub struct TestApp {
+    pub url: String,
+    pub running: Running,
+    pub mp: FakeMp,
+    pub company: Company,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub dir: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.running.cancel.cancel();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Test settings: short schedules so tests finish in seconds.
+pub struct Options {
+    pub extra_args: Vec<String>,
+    pub threshold: Option<Decimal>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            extra_args: Vec::new(),
+            threshold: Some(Decimal::from(1000)),
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let mp = FakeMp::start().await;
+        let dir =
+            std::env::temp_dir().join(format!("overture-it-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut argv: Vec<String> = vec![
+            "overture".into(),
+            "--database-url".into(),
+            format!("sqlite://{}", dir.join("overture.db").display()),
+            "--master-key-file".into(),
+            dir.join("master.key").display().to_string(),
+            "--public-url".into(),
+            url.clone(),
+            "--poll-interval".into(),
+            "150ms".into(),
+            "--psp-timeout".into(),
+            "1s".into(),
+            "--verify-timeout".into(),
+            "1s".into(),
+            "--worker-tick".into(),
+            "50ms".into(),
+            "--webhook-retry-schedule".into(),
+            "200ms,200ms,200ms".into(),
+            "--sandbox-delay".into(),
+            "100ms".into(),
+            "--sandbox-callback-retries".into(),
+            "200ms,200ms".into(),
+        ];
+        argv.extend(options.extra_args);
+        let args = Wrap::try_parse_from(argv).expect("serve args").serve;
+        let running = serve::start(args, listener, CancellationToken::new())
+            .await
+            .expect("server starts");
+        let store = running.app.store.clone();
+        let company = demo::create_company(
+            store.as_ref(),
+            NewCompany {
+                name: "Test MP".into(),
+                webhook_url: format!("{}/webhook", mp.url),
+                verify_user_url: format!("{}/verify", mp.url),
+                webhook_authorization: Some("Bearer mp-webhook-secret".into()),
+                payout_approval_threshold: options.threshold,
+                verify_payins: false,
+            },
+            SystemClock.now_ms(),
+        )
+        .await
+        .unwrap();
+        demo::add_sandbox_accounts(store.as_ref(), &company.id, &url, SystemClock.now_ms())
+            .await
+            .unwrap();
+        let token = issue_company_token(&company.id, &company.api_secret, now_secs(), 3600);
+        Self {
+            url,
+            running,
+            mp,
+            company,
+            token,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// A valid `x-user-token` for `user_id`, signed with this company's secret.
+    pub fn user_token(&self, user_id: &str) -> String {
+        let claims = json!({
+            "userId": user_id, "email": "player@example.com", "firstName": "Ada", "lastName": "Lovelace",
+            "phone": "4165550123", "countryCode": "DE", "exp": now_secs() + 600,
+        });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(
+                self.company.api_secret.expose_secret().as_bytes(),
+            ),
+        )
+        .unwrap()
+    }
+
+    /// POSTs a Cashier request with the company JWT and a user token for `body.userId`.
+    pub async fn cashier(&self, body: &Value) -> (u16, Value) {
+        self.cashier_with(body, &[]).await
+    }
+
+    pub async fn cashier_with(&self, body: &Value, headers: &[(&str, String)]) -> (u16, Value) {
+        let user = body["userId"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| body["userId"].to_string());
+        let mut req = self
+            .http
+            .post(format!("{}/v1/api/mozarto/cashier", self.url))
+            .bearer_auth(&self.token)
+            .header("x-user-token", format!("Bearer {}", self.user_token(&user)))
+            .json(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A payout request to PAYMENTSOFT for `amount` EUR (JSON number literal).
+    pub fn payout_body(amount: &str) -> Value {
+        let mut body: Value = serde_json::from_str(&format!(
+            r#"{{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":{amount},"currency":"EUR","userId":"user-1","email":"player@example.com","country":"DE","merchantReference":"ref-{amount}"}}"#
+        ))
+        .unwrap();
+        body["brandId"] = json!("brand-a");
+        body
+    }
+
+    /// A pay-in request to FORUMPAY.
+    pub fn payin_body(amount: &str) -> Value {
+        serde_json::from_str(&format!(
+            r#"{{"pspType":"FORUMPAY","type":"PAYIN","baseamount":{amount},"currency":"EUR","userId":"user-2","email":"player@example.com","country":"DE","preferredCrypto":"BTC"}}"#
+        ))
+        .unwrap()
+    }
+
+    /// Creates a payout and returns its transaction id (asserts 200).
+    pub async fn payout(&self, amount: &str) -> String {
+        let (status, body) = self.cashier(&Self::payout_body(amount)).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["transactionId"].as_str().unwrap().to_owned()
+    }
+
+    /// GET status view (`data`).
+    pub async fn status(&self, id: &str) -> Value {
+        let resp = self
+            .http
+            .get(format!("{}/v1/api/mozarto/transactions/{id}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["data"].clone()
+    }
+
+    /// Waits until the transaction's internal state is final; returns the view.
+    pub async fn wait_final(&self, id: &str) -> Value {
+        for _ in 0..400 {
+            let view = self.status(id).await;
+            if matches!(
+                view["state"].as_str(),
+                Some("approved" | "declined" | "failed" | "rejected")
+            ) {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{id} never became final: {}", self.status(id).await);
+    }
+
+    /// Waits until the state is `state`.
+    pub async fn wait_state(&self, id: &str, state: &str) -> Value {
+        for _ in 0..200 {
+            let view = self.status(id).await;
+            if view["state"] == state {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{id} never reached {state}: {}", self.status(id).await);
+    }
+
+    /// The sandbox's inspection list for a PSP path (`paymentsoft`, `forumpay`).
+    pub async fn sandbox_orders(&self, psp: &str) -> Vec<Value> {
+        let url = format!("{}/sandbox/{psp}/_orders", self.url);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Number of transactions stored for the company.
+    pub async fn stored_count(&self) -> usize {
+        let filter = overture_core::store::TxnFilter {
+            company_id: Some(self.company.id.clone()),
+            state: None,
+            limit: 1000,
+        };
+        self.running
+            .app
+            .store
+            .list_transactions(&filter)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    /// Creates an operator with `role`; returns its bearer token.
+    pub async fn operator(&self, role: Role) -> String {
+        let token = format!("opt_test_{}", uuid::Uuid::new_v4().simple());
+        let op = Operator {
+            id: OperatorId::generate(),
+            email: format!("{}@ops.example", uuid::Uuid::new_v4().simple()),
+            role,
+            token_sha256: overture_server::api::auth::token_digest(&token),
+            created_at: SystemClock.now_ms(),
+        };
+        self.running.app.store.insert_operator(&op).await.unwrap();
+        token
+    }
+
+    /// POST a back-office decision.
+    pub async fn decide(
+        &self,
+        token: &str,
+        id: &str,
+        action: &str,
+        reason: Option<&str>,
+    ) -> (u16, Value) {
+        let body = match reason {
+            Some(r) => json!({ "reason": r }),
+            None => json!({}),
+        };
+        let resp = self
+            .http
+            .post(format!(
+                "{}/v1/api/backoffice/transactions/{id}/{action}",
+                self.url
+            ))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Checks a received webhook's Standard Webhooks signature with the company secret.
+    pub fn signature_ok(&self, w: &Received) -> bool {
+        signing::verify(
+            self.company.webhook_secret.expose_secret(),
+            &w.id,
+            w.timestamp,
+            &w.body,
+            &w.signature,
+        )
+    }
+}
+
+pub fn now_secs() -> u64 {
+    SystemClock.now_ms() as u64 / 1000
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests through the HTTP API: the real server, real SQLite, real HTTP to the PSP
+//! sandboxes, a fake merchant platform. Only 127.0.0.1.
+
+mod harness;
+
+mod approval;
+mod auth;
+mod bad_input;
+mod idempotency;
+mod payins;
+mod payouts;
+mod restart;
+mod verification;
+mod webhooks;
