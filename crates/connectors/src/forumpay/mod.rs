@@ -267,7 +267,10 @@ impl Connector for ForumPay {
         for field in fields {
             let present = match *field {
                 "country" => request.country.as_deref().is_some_and(|c| !c.is_empty()),
-                other => request.extras.get(other).is_some_and(|v| !v.trim().is_empty()),
+                other => request
+                    .extras
+                    .get(other)
+                    .is_some_and(|v| !v.trim().is_empty()),
             };
             if !present {
                 return Err(field_error(field, "is required by FORUMPAY"));
@@ -364,9 +367,10 @@ impl Connector for ForumPay {
             }
         };
         check_reference(&created, &request.transaction_id)?;
-        let payment_id = created.payment_id.clone().ok_or_else(|| {
-            ConnectorError::Protocol("StartBuyOrder gave no payment_id".into())
-        })?;
+        let payment_id = created
+            .payment_id
+            .clone()
+            .ok_or_else(|| ConnectorError::Protocol("StartBuyOrder gave no payment_id".into()))?;
         let currency = required_extra(request, "preferredCrypto")?.to_ascii_uppercase();
         let stage = Some(
             Stage {

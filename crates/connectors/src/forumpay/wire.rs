@@ -332,11 +332,20 @@ mod tests {
             outcome("Waiting", Some("waiting"), false, false),
             PspOutcome::Pending
         );
-        assert_eq!(outcome("Confirmed", None, false, false), PspOutcome::Approved);
+        assert_eq!(
+            outcome("Confirmed", None, false, false),
+            PspOutcome::Approved
+        );
         assert_eq!(outcome("x", Some("x"), true, false), PspOutcome::Approved);
         assert_eq!(outcome("Error", None, false, false), PspOutcome::Failed);
-        assert_eq!(outcome("Declined", None, false, false), PspOutcome::Declined);
-        assert_eq!(outcome("Something", None, false, false), PspOutcome::Pending);
+        assert_eq!(
+            outcome("Declined", None, false, false),
+            PspOutcome::Declined
+        );
+        assert_eq!(
+            outcome("Something", None, false, false),
+            PspOutcome::Pending
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and its PHP client; the buy-order calls follow `StartPayment`/`CheckPayment` where the
 //! public docs say nothing (inferred).
 
-use super::{order_json, now_secs, webhook, Kind, Order, Shared, Status};
+use super::{now_secs, order_json, webhook, Kind, Order, Shared, Status};
 use crate::Scenario;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -52,35 +52,41 @@ pub(crate) async fn handle(
         .unwrap_or_default();
     match serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) {
         Ok(pairs) => params.extend(pairs),
-        Err(_) => return refuse("Request body must be form-urlencoded", "bad_request"),
+        Err(_) => {
+            return refuse("Request body must be form-urlencoded", "bad_request").into_response()
+        }
     }
     let pos_id = match params.get("pos_id").map(|p| p.trim()) {
         Some(p) if !p.is_empty() && p.len() <= 64 => p.to_owned(),
-        _ => return refuse("pos_id is required", "invalid_pos_id"),
+        _ => return refuse("pos_id is required", "invalid_pos_id").into_response(),
     };
     let call = Call {
         shared,
         pos_id,
         params,
     };
-    match method.as_str() {
+    let answer = match method.as_str() {
         "StartPayment" => call.start_payment(),
         "CheckPayment" => call.check_payment(),
         "GetRate" | "GetBuyRate" => call.get_rate(),
         "StartBuyOrder" => call.start_buy_order(),
         "ConfirmBuyOrder" => call.confirm_buy_order(),
         "CheckBuyOrder" => call.check_buy_order(),
-        _ => (
+        _ => Ok((
             StatusCode::NOT_FOUND,
             Json(json!({"err": "Unknown API method"})),
         )
-            .into_response(),
-    }
+            .into_response()),
+    };
+    answer.unwrap_or_else(IntoResponse::into_response)
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
-    let expected = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", super::USERNAME, super::SECRET));
+    let expected = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        super::USERNAME,
+        super::SECRET
+    ));
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -88,14 +94,31 @@ fn authorized(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim() == expected)
 }
 
-/// A ForumPay refusal (HTTP 400, see the module docs of `forumpay`).
-fn refuse(err: &str, code: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"err": err, "err_code": code})),
-    )
-        .into_response()
+/// A ForumPay refusal: `{"err", "err_code"}` with HTTP 400 (see the module docs of
+/// `forumpay`).
+struct Refusal {
+    err: String,
+    code: &'static str,
 }
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"err": self.err, "err_code": self.code})),
+        )
+            .into_response()
+    }
+}
+
+fn refuse(err: impl Into<String>, code: &'static str) -> Refusal {
+    Refusal {
+        err: err.into(),
+        code,
+    }
+}
+
+type Answer = Result<Response, Refusal>;
 
 fn ok(v: Value) -> Response {
     (StatusCode::OK, Json(v)).into_response()
@@ -134,18 +157,18 @@ impl Call {
             .filter(|v| !v.is_empty())
     }
 
-    fn required(&self, name: &str) -> Result<&str, Response> {
+    fn required(&self, name: &str) -> Result<&str, Refusal> {
         self.param(name)
-            .ok_or_else(|| refuse(&format!("{name} is required"), "missing_parameter"))
+            .ok_or_else(|| refuse(format!("{name} is required"), "missing_parameter"))
     }
 
     /// Reads `invoice_currency`, `invoice_amount` (major units) and `currency` (crypto).
-    fn quote(&self) -> Result<Quote, Response> {
+    fn quote(&self) -> Result<Quote, Refusal> {
         let fiat = self.required("invoice_currency")?;
         let currency = Currency::from_code(fiat)
             .ok_or_else(|| refuse("Invoice currency not supported", "invalid_currency"))?;
         let money = Money::parse_major(self.required("invoice_amount")?, currency)
-            .map_err(|e| refuse(&format!("invoice_amount: {e}"), "invalid_amount"))?;
+            .map_err(|e| refuse(format!("invoice_amount: {e}"), "invalid_amount"))?;
         let invoice_amount = money.to_major_string();
         let crypto = self.required("currency")?.to_ascii_uppercase();
         let rate_text = RATES
@@ -156,9 +179,11 @@ impl Call {
         let rate: Decimal = rate_text
             .parse()
             .map_err(|_| refuse("Rate unavailable", "rate_unavailable"))?;
-        let amount = (money.to_decimal() / rate)
-            .round_dp_with_strategy(8, RoundingStrategy::AwayFromZero)
-            .to_string();
+        let mut amount =
+            (money.to_decimal() / rate).round_dp_with_strategy(8, RoundingStrategy::AwayFromZero);
+        // ForumPay prints crypto amounts with 8 decimals ("0.01333323").
+        amount.rescale(8);
+        let amount = amount.to_string();
         let scenario = Scenario::from_major_str(&invoice_amount).unwrap_or(Scenario::Approve);
         Ok(Quote {
             invoice_currency: money.currency().code().to_owned(),
@@ -203,21 +228,18 @@ impl Call {
         }
     }
 
-    fn json(&self, order: &Order) -> Response {
-        ok(order_json(order, &self.shared.config.base_url))
+    fn json(&self, order: &Order) -> Answer {
+        Ok(ok(order_json(order, &self.shared.config.base_url)))
     }
 
-    fn not_found(what: &str) -> Response {
-        refuse(&format!("{what} not found"), "not_found")
+    fn not_found(what: &str) -> Answer {
+        Err(refuse(format!("{what} not found"), "not_found"))
     }
 
     /// `GetRate` / `GetBuyRate`: a quote with a fresh `payment_id` (not stored).
-    fn get_rate(self) -> Response {
-        let quote = match self.quote() {
-            Ok(q) => q,
-            Err(r) => return r,
-        };
-        ok(json!({
+    fn get_rate(self) -> Answer {
+        let quote = self.quote()?;
+        Ok(ok(json!({
             "invoice_currency": quote.invoice_currency,
             "invoice_amount": quote.invoice_amount,
             "currency": quote.currency,
@@ -228,17 +250,14 @@ impl Call {
             "wait_time": "Less than 2 minutes",
             "sid": null,
             "payment_id": uuid::Uuid::new_v4().to_string(),
-        }))
+        })))
     }
 
     /// `StartPayment`: a waiting pay-in and its hosted page. `.54` ⇒ HTTP 500, nothing stored.
-    fn start_payment(self) -> Response {
-        let quote = match self.quote() {
-            Ok(q) => q,
-            Err(r) => return r,
-        };
+    fn start_payment(self) -> Answer {
+        let quote = self.quote()?;
         if quote.scenario == Scenario::Http500OnCreate {
-            return internal_error();
+            return Ok(internal_error());
         }
         let address = format!(
             "{}-{}",
@@ -252,7 +271,7 @@ impl Call {
                 return if existing.pos_id == self.pos_id && existing.kind == Kind::Payin {
                     self.json(&existing)
                 } else {
-                    refuse("payment_id already used", "duplicate_payment_id")
+                    Err(refuse("payment_id already used", "duplicate_payment_id"))
                 };
             }
             order.payment_id = id.to_owned();
@@ -262,16 +281,16 @@ impl Call {
     }
 
     /// `CheckPayment`: by `payment_id`; `currency` and `address` must match the payment.
-    fn check_payment(self) -> Response {
+    fn check_payment(self) -> Answer {
         let (Some(id), Some(currency), Some(address)) = (
             self.param("payment_id"),
             self.param("currency"),
             self.param("address"),
         ) else {
-            return refuse(
+            return Err(refuse(
                 "payment_id, currency and address are required",
                 "missing_parameter",
-            );
+            ));
         };
         let found = self.shared.update(id, |o| {
             let matches = o.kind == Kind::Payin
@@ -291,23 +310,19 @@ impl Call {
 
     /// `StartBuyOrder`: an unconfirmed (`Created`) buy order paying `currency` to `address`.
     /// One order per (`pos_id`, `reference_no`): a repeat returns the existing order.
-    fn start_buy_order(self) -> Response {
-        let quote = match self.quote() {
-            Ok(q) => q,
-            Err(r) => return r,
-        };
-        let (reference, address) = match (self.required("reference_no"), self.required("address"))
-        {
-            (Ok(r), Ok(a)) => (r.to_owned(), a.to_owned()),
-            (Err(r), _) | (_, Err(r)) => return r,
-        };
+    fn start_buy_order(self) -> Answer {
+        let quote = self.quote()?;
+        let reference = self.required("reference_no")?.to_owned();
+        let address = self.required("address")?.to_owned();
         let address_ok = (8..=128).contains(&address.len())
-            && address.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && address
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !address_ok {
-            return refuse("Invalid address", "invalid_address");
+            return Err(refuse("Invalid address", "invalid_address"));
         }
         if quote.scenario == Scenario::Http500OnCreate {
-            return internal_error();
+            return Ok(internal_error());
         }
         let existing = self.shared.find_update(
             |o| o.kind == Kind::Payout && o.pos_id == self.pos_id && o.reference_no == reference,
@@ -323,9 +338,12 @@ impl Call {
 
     /// `ConfirmBuyOrder`: executes a `Created` order once; for any other state it only
     /// returns the current state (a repeated confirmation never executes twice).
-    fn confirm_buy_order(self) -> Response {
+    fn confirm_buy_order(self) -> Answer {
         let (Some(id), Some(currency)) = (self.param("payment_id"), self.param("currency")) else {
-            return refuse("payment_id and currency are required", "missing_parameter");
+            return Err(refuse(
+                "payment_id and currency are required",
+                "missing_parameter",
+            ));
         };
         let confirmed = self.shared.update(id, |o| {
             let matches = o.kind == Kind::Payout
@@ -353,11 +371,14 @@ impl Call {
     }
 
     /// `CheckBuyOrder` (inferred): by `payment_id` when given, else by `reference_no`.
-    fn check_buy_order(self) -> Response {
+    fn check_buy_order(self) -> Answer {
         let payment_id = self.param("payment_id").map(str::to_owned);
         let reference = self.param("reference_no").map(str::to_owned);
         if payment_id.is_none() && reference.is_none() {
-            return refuse("payment_id or reference_no is required", "missing_parameter");
+            return Err(refuse(
+                "payment_id or reference_no is required",
+                "missing_parameter",
+            ));
         }
         let currency = self.param("currency").map(str::to_owned);
         let found = self.shared.find_update(

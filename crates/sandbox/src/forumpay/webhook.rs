@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The final status an executed order reaches; `None` for `.53` (stays processing).
-pub(crate) fn final_status(kind: Kind, scenario: Scenario) -> Option<(Status, Option<&'static str>)> {
+pub(crate) fn final_status(
+    kind: Kind,
+    scenario: Scenario,
+) -> Option<(Status, Option<&'static str>)> {
     match scenario {
         Scenario::Decline => Some(match kind {
             // ForumPay's pay-in word for a payment that did not go through is "Cancelled".
@@ -123,7 +126,10 @@ async fn deliver(shared: &Arc<Shared>, payment_id: &str, url: &str, body: &Value
         match delays.next() {
             Some(delay) => tokio::time::sleep(*delay).await,
             None => {
-                tracing::warn!(payment_id, "ForumPay sandbox webhook not accepted; giving up");
+                tracing::warn!(
+                    payment_id,
+                    "ForumPay sandbox webhook not accepted; giving up"
+                );
                 return;
             }
         }

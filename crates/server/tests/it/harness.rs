@@ -358,18 +358,6 @@ impl TestApp {
         panic!("{id} never became final: {}", self.status(id).await);
     }
 
-    /// Waits until the state is `state`.
-    pub async fn wait_state(&self, id: &str, state: &str) -> Value {
-        for _ in 0..200 {
-            let view = self.status(id).await;
-            if view["state"] == state {
-                return view;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{id} never reached {state}: {}", self.status(id).await);
-    }
-
     /// The sandbox's inspection list for a PSP path (`paymentsoft`, `forumpay`).
     pub async fn sandbox_orders(&self, psp: &str) -> Vec<Value> {
         let url = format!("{}/sandbox/{psp}/_orders", self.url);

@@ -2,6 +2,7 @@
 //! sandboxes, a fake merchant platform. Only 127.0.0.1.
 
 mod harness;
+mod procs;
 
 mod approval;
 mod auth;

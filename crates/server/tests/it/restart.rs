@@ -1,1 +1,186 @@
-pub async fn placeholder() {}
+//! Crash safety (DESIGN.md §3 invariants 1–3): `serve` is killed with SIGKILL while payouts are
+//! `submitting` and `pending`, then restarted on the same database. Every payout reaches one
+//! final state, the sandbox executed each order once, and the MP got one event per payout.
+
+use crate::harness::{now_secs, FakeMp};
+use crate::procs::{free_port, run, spawn};
+use overture_server::api::auth::issue_company_token;
+use secrecy::SecretString;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+struct Env {
+    dir: std::path::PathBuf,
+    db: Vec<(&'static str, String)>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn env() -> Env {
+    let dir = std::env::temp_dir().join(format!("overture-restart-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = vec![
+        ("OVERTURE_DATABASE_URL", format!("sqlite://{}", dir.join("overture.db").display())),
+        ("OVERTURE_MASTER_KEY_FILE", dir.join("master.key").display().to_string()),
+    ];
+    Env { dir, db }
+}
+
+async fn payout(http: &reqwest::Client, url: &str, token: &str, user_token: &str, amount: &str) -> Option<String> {
+    let body: Value = serde_json::from_str(&format!(
+        r#"{{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":{amount},"currency":"EUR","userId":"u1","email":"p@example.com"}}"#
+    ))
+    .unwrap();
+    let resp = http
+        .post(format!("{url}/v1/api/mozarto/cashier"))
+        .bearer_auth(token)
+        .header("x-user-authorization", user_token)
+        .json(&body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    let v: Value = resp.json().await.ok()?;
+    v["data"]["transactionId"].as_str().map(str::to_owned)
+}
+
+async fn list_all(http: &reqwest::Client, url: &str, operator: &str, company: &str) -> Vec<Value> {
+    let v: Value = http
+        .get(format!("{url}/v1/api/backoffice/transactions?company={company}&limit=500"))
+        .bearer_auth(operator)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"]["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_payouts_then_restart() {
+    let e = env();
+    let mp = FakeMp::start().await;
+    let log = e.dir.join("logs.txt");
+    let sandbox_env = vec![
+        ("OVERTURE_SANDBOX_DELAY", "1500ms".to_owned()),
+        ("OVERTURE_SANDBOX_RESPONSE_DELAY", "400ms".to_owned()),
+        ("OVERTURE_SANDBOX_CALLBACK_RETRIES", "300ms,300ms,300ms,300ms,300ms,300ms".to_owned()),
+    ];
+    let (_sandbox, sandbox_url) = spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
+
+    let company = run(
+        &[
+            "companies", "create", "--name", "Crashy MP",
+            "--webhook-url", &format!("{}/webhook", mp.url),
+            "--verify-user-url", &format!("{}/verify", mp.url),
+            "--with-sandbox-psps", "--sandbox-url", &sandbox_url,
+        ],
+        &e.db,
+    );
+    let company_id = company["companyId"].as_str().unwrap().to_owned();
+    let secret = SecretString::from(company["apiSecret"].as_str().unwrap().to_owned());
+    let operator = run(&["operators", "create", "--email", "ops@example.com", "--role", "viewer"], &e.db);
+    let operator = operator["token"].as_str().unwrap().to_owned();
+    let token = issue_company_token(&overture_core::CompanyId::parse(&company_id).unwrap(), &secret, now_secs(), 3600);
+
+    let port = free_port();
+    let mut serve_env = e.db.clone();
+    serve_env.extend([
+        ("OVERTURE_LISTEN", format!("127.0.0.1:{port}")),
+        ("OVERTURE_PSP_TIMEOUT", "2s".to_owned()),
+        ("OVERTURE_POLL_INTERVAL", "200ms".to_owned()),
+        ("OVERTURE_WORKER_TICK", "50ms".to_owned()),
+        // The killed node's claims are taken over once their lease ends.
+        ("OVERTURE_LEASE", "3s".to_owned()),
+        ("OVERTURE_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms".to_owned()),
+    ]);
+    let (serve, url) = spawn(&["serve"], &serve_env, &log);
+    let http = reqwest::Client::new();
+
+    // First wave: accepted by the PSP, still processing (pending) at the kill.
+    let mut first = Vec::new();
+    for i in 0..6 {
+        let amount = format!("{}.{:02}", 20 + i, [0, 51, 55, 0, 51, 55][i]);
+        first.push(tokio::spawn({
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            async move { payout(&http, &url, &token, "mp-session", &amount).await }
+        }));
+    }
+    for f in first {
+        assert!(f.await.unwrap().is_some(), "first wave is accepted before the kill");
+    }
+    // Second wave: in flight (submitting: committed, PSP call not answered) at the kill.
+    for i in 0..8 {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        tokio::spawn(async move { payout(&http, &url, &token, "mp-session", &format!("{}.00", 40 + i)).await });
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let before = list_all(&http, &url, &operator, &company_id).await;
+    serve.kill9();
+
+    let states: BTreeMap<String, String> =
+        before.iter().map(|t| (t["transactionId"].as_str().unwrap().to_owned(), t["state"].as_str().unwrap().to_owned())).collect();
+    assert!(states.values().any(|s| s == "submitting"), "some payouts were submitting at the kill: {states:?}");
+    assert!(states.values().any(|s| s == "pending"), "some payouts were pending at the kill: {states:?}");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_serve, url) = spawn(&["serve"], &serve_env, &log);
+
+    // Every payout reaches one final state.
+    let mut finals = Vec::new();
+    for _ in 0..300 {
+        finals = list_all(&http, &url, &operator, &company_id).await;
+        if finals.iter().all(|t| matches!(t["state"].as_str(), Some("approved" | "declined" | "failed"))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open: Vec<_> = finals.iter().filter(|t| !matches!(t["state"].as_str(), Some("approved" | "declined" | "failed"))).collect();
+    assert!(open.is_empty(), "not final after restart: {open:?}\nlogs: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(finals.len() >= states.len());
+
+    // The sandbox executed each order at most once, and every approved/declined payout once.
+    let orders: Vec<Value> = http.get(format!("{sandbox_url}/sandbox/paymentsoft/_orders")).send().await.unwrap().json().await.unwrap();
+    let mut per_order: BTreeMap<String, u64> = BTreeMap::new();
+    for o in &orders {
+        *per_order.entry(o["client_orderid"].as_str().unwrap().to_owned()).or_default() += o["executions"].as_u64().unwrap();
+    }
+    for t in &finals {
+        let id = t["transactionId"].as_str().unwrap();
+        let executed = per_order.get(id).copied().unwrap_or(0);
+        match t["state"].as_str().unwrap() {
+            "approved" | "declined" => assert_eq!(executed, 1, "{id} executed {executed} times"),
+            _ => assert!(executed <= 1, "{id} executed {executed} times"),
+        }
+    }
+
+    // One final webhook event (one webhook-id) per payout, delivered at least once.
+    for _ in 0..100 {
+        let delivered: BTreeSet<String> = mp
+            .webhooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.answered == 200)
+            .map(|w| w.json["transaction_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if delivered.len() >= finals.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hooks = mp.webhooks.lock().unwrap().clone();
+    for t in &finals {
+        let id = t["transactionId"].as_str().unwrap();
+        let ids: BTreeSet<_> = hooks.iter().filter(|w| w.json["transaction_id"] == id).map(|w| w.id.clone()).collect();
+        assert_eq!(ids.len(), 1, "{id}: webhook ids {ids:?}");
+        let w = hooks.iter().find(|w| w.json["transaction_id"] == id && w.answered == 200).expect("delivered");
+        assert_eq!(w.json["transaction_status"], t["transactionStatus"]);
+    }
+}
