@@ -40,7 +40,12 @@ const CAPABILITIES: Capabilities = Capabilities {
     payin_fields: &[],
     payout_fields: &[],
     async_model: "signed callback (control=sha1) + /api/v2/status polling",
-    credential_fields: &["login", "merchant_control", "endpoint_id", "oauth_private_key"],
+    credential_fields: &[
+        "login",
+        "merchant_control",
+        "endpoint_id",
+        "oauth_private_key",
+    ],
     poll_schedule: PollSchedule::PAYNETEASY,
 };
 
@@ -141,12 +146,17 @@ fn nonce() -> String {
 fn parse_answer(body: &str) -> Result<WireResponse, ConnectorError> {
     WireResponse::parse(body).ok_or_else(|| {
         let head: String = body.chars().take(120).collect();
-        ConnectorError::Protocol(format!("PAYMENTSOFT answer is not a key=value list: {head:?}"))
+        ConnectorError::Protocol(format!(
+            "PAYMENTSOFT answer is not a key=value list: {head:?}"
+        ))
     })
 }
 
 /// Fails when the PSP answered about another order than the one asked for.
-fn check_order(answer: &WireResponse, transaction_id: &TransactionId) -> Result<(), ConnectorError> {
+fn check_order(
+    answer: &WireResponse,
+    transaction_id: &TransactionId,
+) -> Result<(), ConnectorError> {
     match answer.get("merchant-order-id") {
         Some(id) if id != transaction_id.as_str() => Err(ConnectorError::Protocol(format!(
             "PAYMENTSOFT answered for order {id}, not {transaction_id}"
@@ -342,7 +352,9 @@ impl Connector for PaymentSoft {
             });
         }
         if params.status.is_empty() {
-            return Err(ConnectorError::BadCallback("callback without status".into()));
+            return Err(ConnectorError::BadCallback(
+                "callback without status".into(),
+            ));
         }
         let update = PspUpdate {
             outcome: wire::map_status(&params.status),
@@ -369,11 +381,14 @@ fn callback_params(request: &CallbackRequest) -> Result<CallbackParams, Connecto
             .into_iter()
             .collect();
     if !request.body.is_empty() {
-        let body: Vec<(String, String)> = serde_urlencoded::from_bytes(&request.body).map_err(bad)?;
+        let body: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&request.body).map_err(bad)?;
         fields.extend(body);
     }
     if fields.is_empty() {
-        return Err(ConnectorError::BadCallback("callback without parameters".into()));
+        return Err(ConnectorError::BadCallback(
+            "callback without parameters".into(),
+        ));
     }
     Ok(CallbackParams::from_fields(&fields))
 }
@@ -389,5 +404,129 @@ fn warn_on_amount_mismatch(answer: &WireResponse, order: &OrderRef) {
     if !same {
         tracing::warn!(transaction_id = %order.transaction_id, psp_amount = amount,
             psp_currency = currency, "PAYMENTSOFT reports another amount than the order's");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overture_core::{Credentials, PspAccountId};
+    use secrecy::SecretString;
+    use std::time::Duration;
+
+    const TXN: &str = "txn_0190f0e0a1b2c3d4e5f60718293a4b5c";
+    const KEY: &str = "SANDBOX-CONTROL";
+
+    fn account() -> AccountContext {
+        AccountContext {
+            account_id: PspAccountId::generate(),
+            base_url: "http://127.0.0.1:9".into(),
+            credentials: Credentials(BTreeMap::from([(
+                "merchant_control".to_owned(),
+                SecretString::from(KEY),
+            )])),
+            callback_url: "http://127.0.0.1:9/cb".into(),
+        }
+    }
+
+    fn callback(method: &str, query: &str, body: &str) -> Result<CallbackOutcome, ConnectorError> {
+        PaymentSoft::new(PspHttp::new(Duration::from_secs(1))).parse_callback(
+            &account(),
+            &CallbackRequest {
+                method: method.into(),
+                query: query.into(),
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+            },
+        )
+    }
+
+    /// `control` = sha1("approved" + "1234567" + TXN + KEY), from `sha1sum` (see wire.rs).
+    const GOOD: &str = "91f65352be959da107ead8aa13e95660eaf14874";
+
+    #[test]
+    fn signed_get_callback_is_verified() {
+        let query = format!(
+            "type=payout&status=approved&orderid=1234567&merchant_order={TXN}\
+             &client_orderid={TXN}&amount=10.00&currency=EUR&control={GOOD}"
+        );
+        match callback("GET", &query, "").unwrap() {
+            CallbackOutcome::Verified {
+                transaction_id,
+                update,
+            } => {
+                assert_eq!(transaction_id.as_str(), TXN);
+                assert_eq!(update.outcome, PspOutcome::Approved);
+                assert_eq!(update.psp_transaction_id.as_deref(), Some("1234567"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn form_post_callback_is_read_too() {
+        let body = format!("status=approved&orderid=1234567&client_orderid={TXN}&control={GOOD}");
+        assert!(matches!(
+            callback("POST", "", &body),
+            Ok(CallbackOutcome::Verified { .. })
+        ));
+    }
+
+    #[test]
+    fn tampered_or_unsigned_callback_is_unverified() {
+        for query in [
+            format!("status=declined&orderid=1234567&client_orderid={TXN}&control={GOOD}"),
+            format!("status=approved&orderid=1234567&client_orderid={TXN}"),
+        ] {
+            assert!(matches!(
+                callback("GET", &query, ""),
+                Ok(CallbackOutcome::Unverified {
+                    why: "bad control",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn callback_without_an_overture_order_is_bad() {
+        for query in [
+            "",
+            "status=approved&control=x",
+            "client_orderid=12345&status=approved",
+        ] {
+            assert!(matches!(
+                callback("GET", query, ""),
+                Err(ConnectorError::BadCallback(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn payout_body_uses_extras_and_defaults() {
+        let request = PaymentRequest {
+            transaction_id: TransactionId::parse(TXN).unwrap(),
+            txn_type: TxnType::Payout,
+            amount: Money::parse_major("10.5", overture_core::Currency::from_code("EUR").unwrap())
+                .unwrap(),
+            user_id: "u1".into(),
+            email: "a@example.com".into(),
+            country: Some("DE".into()),
+            return_url: Some("https://mp.example/back".into()),
+            merchant_reference: None,
+            extras: BTreeMap::from([("lastName".to_owned(), "Lovelace".to_owned())]),
+        };
+        let body = payout_request(&account(), &request);
+        assert_eq!(body.amount, "10.50");
+        assert_eq!(body.ipaddress, "127.0.0.1");
+        assert_eq!(body.last_name.as_deref(), Some("Lovelace"));
+        assert_eq!(
+            body.server_callback_url.as_deref(),
+            Some("http://127.0.0.1:9/cb")
+        );
+        assert_eq!(
+            body.redirect_url.as_deref(),
+            Some("https://mp.example/back")
+        );
     }
 }

@@ -209,9 +209,11 @@ pub fn sign_request(
 /// The protocol parameters of a request whose signature verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedOAuth {
+    /// `oauth_consumer_key`: the merchant's `login`.
     pub consumer_key: String,
     /// `oauth_timestamp`, Unix seconds.
     pub timestamp: u64,
+    /// `oauth_nonce`, for replay checks.
     pub nonce: String,
 }
 

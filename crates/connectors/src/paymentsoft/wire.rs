@@ -48,25 +48,37 @@ pub struct PayoutRequest {
     pub amount: String,
     /// ISO 4217 code.
     pub currency: String,
+    /// Order description shown in the PSP's back office.
     pub order_desc: String,
     /// Receiver's IP address.
     pub ipaddress: String,
     /// Destination of the payout, shown to the receiver.
     pub purpose: String,
+    /// Where the PSP sends the final-status callback ("Connecting Party Callback").
     pub server_callback_url: Option<String>,
     /// Where the receiver's browser returns ("Final redirect").
     pub redirect_url: Option<String>,
+    /// Receiver's e-mail.
     pub email: Option<String>,
+    /// Receiver's first name.
     pub first_name: Option<String>,
+    /// Receiver's last name.
     pub last_name: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
+    /// Receiver's phone number.
     pub phone: Option<String>,
+    /// Receiver's street address.
     pub address1: Option<String>,
+    /// Receiver's city.
     pub city: Option<String>,
+    /// Receiver's postal code.
     pub zip_code: Option<String>,
+    /// Receiver's bank account number or IBAN.
     pub account_number: Option<String>,
+    /// Receiver's bank routing number.
     pub routing_number: Option<String>,
+    /// Receiver's bank name.
     pub bank_name: Option<String>,
 }
 
@@ -143,7 +155,9 @@ impl PayoutRequest {
 /// Source: "/api/v2/status".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusRequest {
+    /// The merchant's `login`.
     pub login: String,
+    /// Overture's transaction id, as sent in the payout.
     pub client_orderid: String,
     /// `paynet-order-id`. Empty when the payout response was lost; then the order is looked up
     /// by `client_orderid` (inferred: the docs list `orderid` as required; Overture's sandbox
@@ -225,6 +239,7 @@ pub struct CallbackParams {
     /// Transaction type, `payout` here.
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// Final status word (see [`status`]).
     #[serde(default)]
     pub status: String,
     /// `paynet-order-id`.
@@ -233,16 +248,22 @@ pub struct CallbackParams {
     /// Same value as `client_orderid`.
     #[serde(default)]
     pub merchant_order: String,
+    /// Overture's transaction id.
     #[serde(default)]
     pub client_orderid: String,
+    /// Major units, e.g. `"10.50"`.
     #[serde(default)]
     pub amount: String,
+    /// ISO 4217 code.
     #[serde(default)]
     pub currency: String,
+    /// Reason of a decline or error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// PSP error code of a decline or error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// [`callback_control`] of `status`, `orderid`, `client_orderid`.
     #[serde(default)]
     pub control: String,
 }
@@ -302,6 +323,7 @@ impl CallbackParams {
 /// line (`type=async-response\n&paynet-order-id=…\n`), values form-urlencoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WireResponse {
+    /// Decoded `name → value` pairs.
     pub fields: BTreeMap<String, String>,
 }
 
@@ -360,12 +382,19 @@ pub fn encode_response(pairs: &[(&str, &str)]) -> String {
 /// Order statuses ("/api/v2/status"): final `approved`, `declined`, `filtered`, `error`;
 /// non-final `processing`, `unknown`, `chain_declined`.
 pub mod status {
+    /// Final: the payout was paid.
     pub const APPROVED: &str = "approved";
+    /// Final: refused by the bank or the processor.
     pub const DECLINED: &str = "declined";
+    /// Final: refused by the PSP's fraud filters.
     pub const FILTERED: &str = "filtered";
+    /// Final: technical failure.
     pub const ERROR: &str = "error";
+    /// Not final: being processed (also while a receiver form waits).
     pub const PROCESSING: &str = "processing";
+    /// Not final: the PSP does not know yet.
     pub const UNKNOWN: &str = "unknown";
+    /// Not final: one route declined, the chain may try the next.
     pub const CHAIN_DECLINED: &str = "chain_declined";
 }
 

@@ -101,7 +101,11 @@ mod tests {
         assert_eq!(oauth::sign(&key, BASE), OPENSSL_SIGNATURE);
         let public = oauth::load_public_key(SANDBOX_OAUTH_PUBLIC_KEY).unwrap();
         assert!(oauth::verify(&public, BASE, OPENSSL_SIGNATURE));
-        assert!(!oauth::verify(&public, &BASE.replace("10.00", "10.01"), OPENSSL_SIGNATURE));
+        assert!(!oauth::verify(
+            &public,
+            &BASE.replace("10.00", "10.01"),
+            OPENSSL_SIGNATURE
+        ));
         let other = oauth::load_private_key(OTHER_PRIVATE_KEY).unwrap();
         assert!(!oauth::verify(&public, BASE, &oauth::sign(&other, BASE)));
     }

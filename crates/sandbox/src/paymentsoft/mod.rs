@@ -75,7 +75,10 @@ impl Simulator for PaymentSoftSandbox {
             ("login", SANDBOX_LOGIN.to_owned()),
             ("merchant_control", SANDBOX_MERCHANT_CONTROL.to_owned()),
             ("endpoint_id", SANDBOX_ENDPOINT_ID.to_owned()),
-            ("oauth_private_key", keys::SANDBOX_OAUTH_PRIVATE_KEY.to_owned()),
+            (
+                "oauth_private_key",
+                keys::SANDBOX_OAUTH_PRIVATE_KEY.to_owned(),
+            ),
         ]
     }
 
@@ -155,7 +158,9 @@ impl Sim {
 
     /// A fresh `paynet-order-id`.
     pub(crate) fn next_order_id(&self) -> String {
-        self.next_order_id.fetch_add(1, Ordering::Relaxed).to_string()
+        self.next_order_id
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string()
     }
 
     /// `{base}/paynet/form/payout/{paynet_order_id}`.

@@ -1,0 +1,312 @@
+//! The API calls: `/api/v4/payout` (create) and `/api/v2/status` (doc.payneteasy.com). Answers
+//! use the PaynetEasy `name=value\n&…` layout; error codes are the sandbox's documented choices
+//! (see the module docs and `overture_connectors::paymentsoft::wire`).
+
+use super::{
+    keys, process, Order, Sim, RECEIVER_FORM_CENTS, SANDBOX_ENDPOINT_ID, SANDBOX_LOGIN,
+    SANDBOX_MERCHANT_CONTROL, STAGE_PROCESSING, STAGE_RECEIVER_FORM,
+};
+use crate::Scenario;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use overture_connectors::paymentsoft::oauth;
+use overture_connectors::paymentsoft::wire::{self, encode_response, status, StatusRequest};
+use overture_core::{Currency, Money};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How far `oauth_timestamp` may be from the sandbox clock (RFC 5849 §3.3 lets servers bound it).
+const TIMESTAMP_TOLERANCE_SECS: u64 = 15 * 60;
+
+/// A PaynetEasy-layout answer with an HTTP status.
+fn answer(code: StatusCode, pairs: &[(&str, &str)]) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        encode_response(pairs),
+    )
+        .into_response()
+}
+
+/// `type=validation-error` (HTTP 200, as PaynetEasy answers refusals) with a code and message.
+fn validation_error(code: &str, message: &str, extra: &[(&str, &str)]) -> Response {
+    let serial = uuid::Uuid::new_v4().to_string();
+    let mut pairs = vec![
+        ("type", wire::TYPE_VALIDATION_ERROR),
+        ("serial-number", serial.as_str()),
+        ("error-message", message),
+        ("error-code", code),
+    ];
+    pairs.extend_from_slice(extra);
+    answer(StatusCode::OK, &pairs)
+}
+
+fn unauthorized(message: &str) -> Response {
+    answer(
+        StatusCode::UNAUTHORIZED,
+        &[
+            ("type", wire::TYPE_VALIDATION_ERROR),
+            ("error-message", message),
+            ("error-code", wire::CODE_BAD_CONTROL),
+        ],
+    )
+}
+
+fn unknown_endpoint() -> Response {
+    (StatusCode::NOT_FOUND, "unknown endpoint_id\n").into_response()
+}
+
+/// Checks the OAuth header against the canonical URL, then against the URL the request
+/// arrived at (see the module docs). `Err` carries the HTTP status (401, or 500 when the
+/// embedded key is unreadable) and the message.
+fn check_oauth(
+    sim: &Sim,
+    headers: &HeaderMap,
+    arrived_at: &str,
+    endpoint_id: &str,
+    form: &[(String, String)],
+) -> Result<(), (StatusCode, String)> {
+    let unauthorized = |message: &str| (StatusCode::UNAUTHORIZED, message.to_owned());
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("OAuth Authorization header required"))?;
+    let public_key = oauth::load_public_key(keys::SANDBOX_OAUTH_PUBLIC_KEY)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let canonical = format!(
+        "{}{}/{}",
+        sim.config.base_url.trim_end_matches('/'),
+        wire::PAYOUT_PATH,
+        endpoint_id
+    );
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let as_received = format!("http://{host}{arrived_at}");
+    let verified = oauth::verify_request(&canonical, form, header, &public_key)
+        .or_else(|_| oauth::verify_request(&as_received, form, header, &public_key))
+        .map_err(|e| unauthorized(&e.to_string()))?;
+    if verified.consumer_key != SANDBOX_LOGIN {
+        return Err(unauthorized("unknown OAuth consumer key"));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if now.abs_diff(verified.timestamp) > TIMESTAMP_TOLERANCE_SECS {
+        return Err(unauthorized(
+            "oauth_timestamp too far from the server clock",
+        ));
+    }
+    Ok(())
+}
+
+/// The payout fields the simulator needs, after validation.
+struct NewPayout {
+    client_orderid: String,
+    amount: Money,
+    amount_text: String,
+    callback_url: Option<String>,
+    redirect_url: Option<String>,
+}
+
+/// Validates the `/api/v4/payout` fields; `Err` is the `error-message`.
+fn validate(form: &[(String, String)]) -> Result<NewPayout, String> {
+    let field = |name: &str| {
+        form.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let required = |name: &str| field(name).ok_or_else(|| format!("{name}: required"));
+    let client_orderid = required("client_orderid")?;
+    if client_orderid.len() > 128 {
+        return Err("client_orderid: at most 128 characters".into());
+    }
+    let currency_code = required("currency")?;
+    let currency = Currency::from_code(&currency_code)
+        .ok_or_else(|| format!("currency: {currency_code} is not supported"))?;
+    let amount_text = required("amount")?;
+    let amount = Money::parse_major(&amount_text, currency).map_err(|e| format!("amount: {e}"))?;
+    required("order_desc")?;
+    let ip = required("ipaddress")?;
+    ip.parse::<std::net::IpAddr>()
+        .map_err(|_| format!("ipaddress: {ip} is not an IP address"))?;
+    let url = |name: &str| -> Result<Option<String>, String> {
+        match field(name) {
+            None => Ok(None),
+            Some(u) => match reqwest::Url::parse(&u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(Some(u)),
+                _ => Err(format!("{name}: not an absolute http(s) URL")),
+            },
+        }
+    };
+    Ok(NewPayout {
+        client_orderid,
+        amount,
+        amount_text,
+        callback_url: url("server_callback_url")?,
+        redirect_url: url("redirect_url")?,
+    })
+}
+
+/// `POST /paynet/api/v4/payout/{endpoint_id}` ("/api/v4/payout").
+pub(crate) async fn payout(
+    State(sim): State<Arc<Sim>>,
+    Path(endpoint_id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if endpoint_id != SANDBOX_ENDPOINT_ID {
+        return unknown_endpoint();
+    }
+    let Ok(form) = serde_urlencoded::from_str::<Vec<(String, String)>>(&body) else {
+        return validation_error(wire::CODE_INVALID_FIELD, "body is not form-urlencoded", &[]);
+    };
+    match check_oauth(&sim, &headers, uri.path(), &endpoint_id, &form) {
+        Ok(()) => {}
+        Err((StatusCode::UNAUTHORIZED, message)) => return unauthorized(&message),
+        Err(other) => return other.into_response(),
+    }
+    let new = match validate(&form) {
+        Ok(new) => new,
+        Err(message) => return validation_error(wire::CODE_INVALID_FIELD, &message, &[]),
+    };
+    let scenario = Scenario::from_minor(new.amount.minor());
+    if scenario == Scenario::Http500OnCreate {
+        // The PSP fails before creating anything: a later status query finds no order.
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response();
+    }
+    let receiver_form = new.amount.cents() == RECEIVER_FORM_CENTS;
+    let paynet_order_id = {
+        let mut orders = sim.orders();
+        if let Some(existing) = orders.by_client.get(&new.client_orderid) {
+            let id = existing.paynet_order_id.clone();
+            drop(orders);
+            return validation_error(
+                wire::CODE_DUPLICATE_ORDER,
+                "duplicate client_orderid",
+                &[
+                    ("merchant-order-id", new.client_orderid.as_str()),
+                    ("paynet-order-id", id.as_str()),
+                ],
+            );
+        }
+        let id = sim.next_order_id();
+        orders
+            .client_by_paynet
+            .insert(id.clone(), new.client_orderid.clone());
+        orders.by_client.insert(
+            new.client_orderid.clone(),
+            Order {
+                client_orderid: new.client_orderid.clone(),
+                paynet_order_id: id.clone(),
+                amount: new.amount_text.clone(),
+                currency: new.amount.currency().code().to_owned(),
+                status: status::PROCESSING.to_owned(),
+                stage: if receiver_form {
+                    STAGE_RECEIVER_FORM
+                } else {
+                    STAGE_PROCESSING
+                },
+                scenario,
+                callback_url: new.callback_url.clone(),
+                redirect_url: new.redirect_url.clone(),
+                error_message: None,
+                executions: 1,
+                callbacks_sent: 0,
+                status_queries: 0,
+            },
+        );
+        id
+    };
+    // A receiver-form order waits for the form; the others go on at once.
+    if !receiver_form {
+        process::start(sim.clone(), new.client_orderid.clone());
+    }
+    let serial = uuid::Uuid::new_v4().to_string();
+    answer(
+        StatusCode::OK,
+        &[
+            ("type", wire::TYPE_ASYNC_RESPONSE),
+            ("serial-number", serial.as_str()),
+            ("merchant-order-id", new.client_orderid.as_str()),
+            ("paynet-order-id", paynet_order_id.as_str()),
+        ],
+    )
+}
+
+/// `POST /paynet/api/v2/status/{endpoint_id}` ("/api/v2/status").
+pub(crate) async fn status(
+    State(sim): State<Arc<Sim>>,
+    Path(endpoint_id): Path<String>,
+    body: String,
+) -> Response {
+    if endpoint_id != SANDBOX_ENDPOINT_ID {
+        return unknown_endpoint();
+    }
+    let request: StatusRequest = match serde_urlencoded::from_str(&body) {
+        Ok(r) => r,
+        Err(e) => return validation_error(wire::CODE_INVALID_FIELD, &e.to_string(), &[]),
+    };
+    let expected = wire::status_control(
+        &request.login,
+        &request.client_orderid,
+        &request.orderid,
+        SANDBOX_MERCHANT_CONTROL,
+    );
+    if request.login != SANDBOX_LOGIN
+        || !wire::constant_time_eq(&expected, &request.control.to_ascii_lowercase())
+    {
+        return validation_error(wire::CODE_BAD_CONTROL, "Invalid control code", &[]);
+    }
+    let order = {
+        let mut orders = sim.orders();
+        let found = if request.orderid.is_empty() {
+            orders.by_client.get_mut(&request.client_orderid)
+        } else {
+            orders
+                .by_paynet_mut(&request.orderid)
+                .filter(|o| o.client_orderid == request.client_orderid)
+        };
+        found.map(|o| {
+            o.status_queries += 1;
+            o.clone()
+        })
+    };
+    let Some(order) = order else {
+        return validation_error(
+            wire::CODE_ORDER_NOT_FOUND,
+            "Order not found",
+            &[("merchant-order-id", request.client_orderid.as_str())],
+        );
+    };
+    let serial = uuid::Uuid::new_v4().to_string();
+    let redirect_to = if order.stage == STAGE_RECEIVER_FORM {
+        sim.form_url(&order.paynet_order_id)
+    } else {
+        String::new()
+    };
+    answer(
+        StatusCode::OK,
+        &[
+            ("type", wire::TYPE_STATUS_RESPONSE),
+            ("serial-number", serial.as_str()),
+            ("merchant-order-id", order.client_orderid.as_str()),
+            ("paynet-order-id", order.paynet_order_id.as_str()),
+            ("status", order.status.as_str()),
+            ("amount", order.amount.as_str()),
+            ("currency", order.currency.as_str()),
+            ("order-stage", order.stage),
+            ("redirect-to", redirect_to.as_str()),
+            (
+                "error-message",
+                order.error_message.as_deref().unwrap_or_default(),
+            ),
+        ],
+    )
+}

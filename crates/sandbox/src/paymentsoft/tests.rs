@@ -1,0 +1,445 @@
+//! Connector ⇄ sandbox over real HTTP on 127.0.0.1: the PAYMENTSOFT connector drives the
+//! simulator, and a small callback receiver feeds every callback into `parse_callback`.
+
+use super::*;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::routing::any;
+use overture_connectors::http::PspHttp;
+use overture_connectors::paymentsoft::PaymentSoft;
+use overture_core::connector::*;
+use overture_core::{Credentials, Currency, Money, PspAccountId, TransactionId, TxnType};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+/// What the callback receiver saw.
+#[derive(Default)]
+struct Received {
+    /// Outcomes of callbacks answered 200.
+    outcomes: Mutex<Vec<Result<CallbackOutcome, ConnectorError>>>,
+    /// Requests to refuse with 503 before accepting (to exercise resends).
+    refuse_first: AtomicUsize,
+    hits: AtomicUsize,
+}
+
+struct Harness {
+    base: String,
+    connector: Arc<PaymentSoft>,
+    account: AccountContext,
+    received: Arc<Received>,
+    client: reqwest::Client,
+}
+
+fn account(base: &str, callback_url: &str, overrides: &[(&str, &str)]) -> AccountContext {
+    let mut creds: BTreeMap<String, SecretString> = PaymentSoftSandbox
+        .credentials()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
+        .collect();
+    for (k, v) in overrides {
+        creds.insert((*k).to_owned(), SecretString::from(*v));
+    }
+    AccountContext {
+        account_id: PspAccountId::generate(),
+        base_url: base.to_owned(),
+        credentials: Credentials(creds),
+        callback_url: callback_url.to_owned(),
+    }
+}
+
+async fn harness() -> Harness {
+    let connector = Arc::new(PaymentSoft::new(PspHttp::new(Duration::from_secs(5))));
+    let received = Arc::new(Received::default());
+
+    // The sandbox's base URL must be known before its router is built: bind first.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "http://{}/sandbox/paymentsoft",
+        listener.local_addr().unwrap()
+    );
+    let config = SimConfig {
+        base_url: base.clone(),
+        processing_delay: Duration::from_millis(50),
+        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
+        ..SimConfig::default()
+    };
+    let sandbox = Router::new().nest("/sandbox/paymentsoft", PaymentSoftSandbox.router(config));
+    tokio::spawn(async move { axum::serve(listener, sandbox).await.unwrap() });
+
+    let cb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback_url = format!("http://{}/cb", cb_listener.local_addr().unwrap());
+    let account = account(&base, &callback_url, &[]);
+    let (c, a, r) = (connector.clone(), account.clone(), received.clone());
+    let receiver = Router::new().route(
+        "/cb",
+        any(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| async move {
+                r.hits.fetch_add(1, Ordering::SeqCst);
+                let refuse = r.refuse_first.load(Ordering::SeqCst);
+                if refuse > 0 {
+                    r.refuse_first.store(refuse - 1, Ordering::SeqCst);
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let request = CallbackRequest {
+                    method: method.to_string(),
+                    query: uri.query().unwrap_or_default().to_owned(),
+                    headers: headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                        .collect(),
+                    body: body.to_vec(),
+                };
+                r.outcomes
+                    .lock()
+                    .unwrap()
+                    .push(c.parse_callback(&a, &request));
+                StatusCode::OK
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(cb_listener, receiver).await.unwrap() });
+
+    Harness {
+        base,
+        connector,
+        account,
+        received,
+        client: reqwest::Client::new(),
+    }
+}
+
+fn payout(amount: &str) -> PaymentRequest {
+    PaymentRequest {
+        transaction_id: TransactionId::generate(),
+        txn_type: TxnType::Payout,
+        amount: Money::parse_major(amount, Currency::from_code("EUR").unwrap()).unwrap(),
+        user_id: "user-42".into(),
+        email: "ada@example.com".into(),
+        country: Some("DE".into()),
+        return_url: None,
+        merchant_reference: None,
+        extras: BTreeMap::from([("firstName".to_owned(), "Ada".to_owned())]),
+    }
+}
+
+fn order_ref(request: &PaymentRequest, psp_id: Option<String>) -> OrderRef {
+    OrderRef {
+        transaction_id: request.transaction_id.clone(),
+        txn_type: request.txn_type,
+        amount: request.amount,
+        psp_transaction_id: psp_id,
+        stage: None,
+        extras: BTreeMap::new(),
+    }
+}
+
+impl Harness {
+    async fn submit(&self, request: &PaymentRequest) -> Result<PspUpdate, ConnectorError> {
+        self.connector.submit_payout(&self.account, request).await
+    }
+
+    async fn sync(&self, request: &PaymentRequest, psp_id: Option<String>) -> PspUpdate {
+        self.connector
+            .sync(&self.account, &order_ref(request, psp_id))
+            .await
+            .unwrap()
+    }
+
+    async fn orders(&self) -> Vec<serde_json::Value> {
+        let url = format!("{}/_orders", self.base);
+        let body = self.client.get(url).send().await.unwrap().text().await;
+        serde_json::from_str(&body.unwrap()).unwrap()
+    }
+
+    async fn order(&self, request: &PaymentRequest) -> serde_json::Value {
+        let id = request.transaction_id.as_str();
+        let orders = self.orders().await;
+        let mut matching = orders.into_iter().filter(|o| o["client_orderid"] == id);
+        let order = matching.next().expect("order exists at the sandbox");
+        assert!(matching.next().is_none(), "one order per client_orderid");
+        order
+    }
+
+    /// Waits until `n` callbacks were accepted, then a little longer so extra ones would show.
+    async fn callbacks(&self, n: usize) -> Vec<Result<CallbackOutcome, ConnectorError>> {
+        for _ in 0..500 {
+            if self.received.outcomes.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.received.outcomes.lock().unwrap().clone()
+    }
+
+    /// Waits until the sandbox reports the order's status as `status`.
+    async fn wait_status(&self, request: &PaymentRequest, status: &str) {
+        for _ in 0..500 {
+            if self.order(request).await["status"] == status {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("order never reached {status}");
+    }
+}
+
+fn verified(outcome: &Result<CallbackOutcome, ConnectorError>) -> (&TransactionId, &PspUpdate) {
+    match outcome {
+        Ok(CallbackOutcome::Verified {
+            transaction_id,
+            update,
+        }) => (transaction_id, update),
+        other => panic!("expected a verified callback, got {other:?}"),
+    }
+}
+
+/// Submits, expects acceptance, waits for exactly one verified callback with `outcome`.
+async fn final_via_callback(amount: &str, outcome: PspOutcome, raw: &str) {
+    let h = harness().await;
+    let request = payout(amount);
+    let accepted = h.submit(&request).await.unwrap();
+    assert_eq!(accepted.outcome, PspOutcome::Pending);
+    assert_eq!(accepted.raw_status, "processing");
+    let psp_id = accepted.psp_transaction_id.clone().unwrap();
+
+    let callbacks = h.callbacks(1).await;
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    let (txn, update) = verified(&callbacks[0]);
+    assert_eq!(txn, &request.transaction_id);
+    assert_eq!((update.outcome, update.raw_status.as_str()), (outcome, raw));
+    assert_eq!(update.psp_transaction_id.as_deref(), Some(psp_id.as_str()));
+
+    let status = h.sync(&request, Some(psp_id)).await;
+    assert_eq!(status.outcome, outcome);
+    assert_eq!(status.stage.as_deref(), Some(STAGE_FINISHED));
+    if outcome != PspOutcome::Approved {
+        assert!(status.message.is_some());
+    }
+    let order = h.order(&request).await;
+    assert_eq!(order["executions"], 1);
+    assert_eq!(order["amount"], request.amount.to_major_string());
+}
+
+#[tokio::test]
+async fn approved_payout_calls_back_once_and_status_agrees() {
+    final_via_callback("10.00", PspOutcome::Approved, "approved").await;
+}
+
+#[tokio::test]
+async fn declined_payout() {
+    final_via_callback("10.51", PspOutcome::Declined, "declined").await;
+}
+
+#[tokio::test]
+async fn error_payout_fails() {
+    final_via_callback("10.52", PspOutcome::Failed, "error").await;
+}
+
+#[tokio::test]
+async fn stays_processing() {
+    let h = harness().await;
+    let request = payout("10.53");
+    let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(h.received.outcomes.lock().unwrap().is_empty());
+    let status = h.sync(&request, psp_id).await;
+    assert_eq!(
+        (status.outcome, status.raw_status.as_str()),
+        (PspOutcome::Pending, "processing")
+    );
+}
+
+#[tokio::test]
+async fn http_500_on_create_then_status_says_not_found() {
+    let h = harness().await;
+    let request = payout("10.54");
+    let err = h.submit(&request).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Unavailable { status: 500 }),
+        "{err:?}"
+    );
+    // The create answer was lost: ask by client_orderid alone.
+    assert_eq!(h.sync(&request, None).await.outcome, PspOutcome::NotFound);
+    assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn no_callback_but_status_finds_approved() {
+    let h = harness().await;
+    let request = payout("10.55");
+    h.submit(&request).await.unwrap();
+    h.wait_status(&request, "approved").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.received.hits.load(Ordering::SeqCst), 0);
+    // Without the paynet id too, as after a crash between the call and the commit.
+    assert_eq!(h.sync(&request, None).await.outcome, PspOutcome::Approved);
+}
+
+#[tokio::test]
+async fn duplicate_callback_arrives_twice_verified() {
+    let h = harness().await;
+    let request = payout("10.56");
+    h.submit(&request).await.unwrap();
+    let callbacks = h.callbacks(2).await;
+    assert_eq!(callbacks.len(), 2);
+    for c in &callbacks {
+        assert_eq!(verified(c).1.outcome, PspOutcome::Approved);
+    }
+    assert_eq!(h.order(&request).await["executions"], 1);
+}
+
+#[tokio::test]
+async fn forged_callback_is_unverified_and_status_says_approved() {
+    let h = harness().await;
+    let request = payout("10.57");
+    let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
+    let callbacks = h.callbacks(1).await;
+    assert_eq!(callbacks.len(), 1);
+    match &callbacks[0] {
+        Ok(CallbackOutcome::Unverified {
+            transaction_id,
+            why,
+        }) => {
+            assert_eq!(transaction_id, &request.transaction_id);
+            assert_eq!(*why, "bad control");
+        }
+        other => panic!("forged callback accepted: {other:?}"),
+    }
+    assert_eq!(h.sync(&request, psp_id).await.outcome, PspOutcome::Approved);
+}
+
+#[tokio::test]
+async fn callback_is_resent_until_answered_200() {
+    let h = harness().await;
+    h.received.refuse_first.store(2, Ordering::SeqCst);
+    let request = payout("12.00");
+    h.submit(&request).await.unwrap();
+    let callbacks = h.callbacks(1).await;
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(verified(&callbacks[0]).1.outcome, PspOutcome::Approved);
+    assert_eq!(h.received.hits.load(Ordering::SeqCst), 3);
+    assert_eq!(h.order(&request).await["callbacks_sent"], 3);
+}
+
+#[tokio::test]
+async fn same_client_orderid_is_not_executed_twice() {
+    let h = harness().await;
+    let request = payout("20.00");
+    let first = h.submit(&request).await.unwrap();
+    let second = h.submit(&request).await.unwrap();
+    // The second answer reports where the existing order stands, not a decline.
+    assert_ne!(second.outcome, PspOutcome::Declined);
+    assert_ne!(second.outcome, PspOutcome::NotFound);
+    assert_eq!(second.psp_transaction_id, first.psp_transaction_id);
+    h.wait_status(&request, "approved").await;
+    let orders = h.orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["executions"], 1);
+    assert_eq!(h.callbacks(1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn receiver_form_then_approved() {
+    let h = harness().await;
+    let request = payout("30.45");
+    let psp_id = h
+        .submit(&request)
+        .await
+        .unwrap()
+        .psp_transaction_id
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = h.sync(&request, Some(psp_id.clone())).await;
+    assert_eq!(status.outcome, PspOutcome::Pending);
+    assert_eq!(status.stage.as_deref(), Some(STAGE_RECEIVER_FORM));
+    let form_url = format!("{}/paynet/form/payout/{psp_id}", h.base);
+    assert_eq!(status.redirect_url.as_deref(), Some(form_url.as_str()));
+    assert_eq!(
+        h.received.hits.load(Ordering::SeqCst),
+        0,
+        "waits for the form"
+    );
+
+    let page = h.client.get(&form_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"account\""));
+    let empty = h.client.post(&form_url).form(&[("account", "")]).send();
+    assert_eq!(empty.await.unwrap().status(), 400);
+    let filled = h
+        .client
+        .post(&form_url)
+        .form(&[("account", "DE89370400440532013000")]);
+    assert_eq!(filled.send().await.unwrap().status(), 200);
+
+    let callbacks = h.callbacks(1).await;
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(verified(&callbacks[0]).1.outcome, PspOutcome::Approved);
+    let status = h.sync(&request, Some(psp_id)).await;
+    assert_eq!(status.outcome, PspOutcome::Approved);
+    assert_eq!(status.redirect_url, None);
+}
+
+#[tokio::test]
+async fn wrong_oauth_key_or_login_is_refused_and_creates_nothing() {
+    let h = harness().await;
+    let cases = [
+        ("oauth_private_key", keys::OTHER_PRIVATE_KEY),
+        ("login", "someone-else"),
+    ];
+    for (credential, value) in cases {
+        let wrong = account(&h.base, &h.account.callback_url, &[(credential, value)]);
+        let err = h
+            .connector
+            .submit_payout(&wrong, &payout("10.00"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+            "{credential}: {err:?}"
+        );
+    }
+    assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_status_control_is_refused() {
+    let h = harness().await;
+    let request = payout("10.00");
+    let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
+    let wrong = account(
+        &h.base,
+        &h.account.callback_url,
+        &[("merchant_control", "nope")],
+    );
+    let err = h
+        .connector
+        .sync(&wrong, &order_ref(&request, psp_id.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
+    assert_eq!(h.order(&request).await["status_queries"], 0);
+    h.sync(&request, psp_id).await;
+    assert_eq!(h.order(&request).await["status_queries"], 1);
+}
+
+#[tokio::test]
+async fn invalid_field_is_a_validation_error_and_declined() {
+    let h = harness().await;
+    let mut request = payout("10.00");
+    request.extras.insert("userIp".into(), "not-an-ip".into());
+    let update = h.submit(&request).await.unwrap();
+    assert_eq!(update.outcome, PspOutcome::Declined);
+    assert!(update.message.unwrap().contains("ipaddress"));
+    assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_paynet_order_id_is_not_found() {
+    let h = harness().await;
+    let request = payout("10.00");
+    let status = h.sync(&request, Some("999".into())).await;
+    assert_eq!(status.outcome, PspOutcome::NotFound);
+}
