@@ -8,6 +8,7 @@ mod approval;
 mod auth;
 mod bad_input;
 mod idempotency;
+mod multinode;
 mod payins;
 mod payouts;
 mod restart;

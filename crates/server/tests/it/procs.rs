@@ -4,6 +4,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A running `overture` child process.
 pub struct Proc {
@@ -68,3 +69,61 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, Strin
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A temporary directory with the database settings every child process shares.
+pub struct Env {
+    pub dir: std::path::PathBuf,
+    pub db: Vec<(&'static str, String)>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh directory and SQLite database (or, when `OVERTURE_TEST_POSTGRES_URL` is set and
+/// `postgres` is true, a fresh PostgreSQL schema).
+pub fn env() -> Env {
+    let dir = std::env::temp_dir().join(format!("overture-restart-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = vec![
+        ("OVERTURE_DATABASE_URL", format!("sqlite://{}", dir.join("overture.db").display())),
+        ("OVERTURE_MASTER_KEY_FILE", dir.join("master.key").display().to_string()),
+    ];
+    Env { dir, db }
+}
+
+/// Creates a PAYMENTSOFT payout through `url`; `None` when the node did not answer.
+pub async fn payout(http: &reqwest::Client, url: &str, token: &str, user_token: &str, amount: &str) -> Option<String> {
+    let body: Value = serde_json::from_str(&format!(
+        r#"{{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":{amount},"currency":"EUR","userId":"u1","email":"p@example.com"}}"#
+    ))
+    .unwrap();
+    let resp = http
+        .post(format!("{url}/v1/api/mozarto/cashier"))
+        .bearer_auth(token)
+        .header("x-user-authorization", user_token)
+        .json(&body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    let v: Value = resp.json().await.ok()?;
+    v["data"]["transactionId"].as_str().map(str::to_owned)
+}
+
+/// Every transaction of a company, through the back-office API.
+pub async fn list_all(http: &reqwest::Client, url: &str, operator: &str, company: &str) -> Vec<Value> {
+    let v: Value = http
+        .get(format!("{url}/v1/api/backoffice/transactions?company={company}&limit=500"))
+        .bearer_auth(operator)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"]["items"].as_array().unwrap().clone()
+}
+

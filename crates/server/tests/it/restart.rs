@@ -3,64 +3,12 @@
 //! final state, the sandbox executed each order once, and the MP got one event per payout.
 
 use crate::harness::{now_secs, FakeMp};
-use crate::procs::{free_port, run, spawn};
+use crate::procs::{env, free_port, list_all, payout, run, spawn};
 use overture_server::api::auth::issue_company_token;
 use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-struct Env {
-    dir: std::path::PathBuf,
-    db: Vec<(&'static str, String)>,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn env() -> Env {
-    let dir = std::env::temp_dir().join(format!("overture-restart-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = vec![
-        ("OVERTURE_DATABASE_URL", format!("sqlite://{}", dir.join("overture.db").display())),
-        ("OVERTURE_MASTER_KEY_FILE", dir.join("master.key").display().to_string()),
-    ];
-    Env { dir, db }
-}
-
-async fn payout(http: &reqwest::Client, url: &str, token: &str, user_token: &str, amount: &str) -> Option<String> {
-    let body: Value = serde_json::from_str(&format!(
-        r#"{{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":{amount},"currency":"EUR","userId":"u1","email":"p@example.com"}}"#
-    ))
-    .unwrap();
-    let resp = http
-        .post(format!("{url}/v1/api/mozarto/cashier"))
-        .bearer_auth(token)
-        .header("x-user-authorization", user_token)
-        .json(&body)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .ok()?;
-    let v: Value = resp.json().await.ok()?;
-    v["data"]["transactionId"].as_str().map(str::to_owned)
-}
-
-async fn list_all(http: &reqwest::Client, url: &str, operator: &str, company: &str) -> Vec<Value> {
-    let v: Value = http
-        .get(format!("{url}/v1/api/backoffice/transactions?company={company}&limit=500"))
-        .bearer_auth(operator)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["data"]["items"].as_array().unwrap().clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_payouts_then_restart() {
