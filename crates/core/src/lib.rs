@@ -2,6 +2,7 @@
 //! `Store` and `Connector` traits and the errors they speak. Nothing in this crate performs IO;
 //! the store, connectors and server crates implement and drive these types.
 
+pub mod backoffice;
 pub mod clock;
 pub mod connector;
 pub mod domain;

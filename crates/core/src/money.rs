@@ -143,7 +143,7 @@ impl Money {
         } else {
             Decimal::from_str_exact(text)
         }
-        .map_err(|_| MoneyError::NotANumber)?
+        .map_err(|_| unrepresentable(text, currency))?
         .normalize();
         if value.is_sign_negative() || value.is_zero() {
             return Err(MoneyError::NotPositive);
@@ -184,6 +184,31 @@ impl Money {
     /// The amount as an exact decimal in major units.
     pub fn to_decimal(&self) -> Decimal {
         Decimal::new(self.minor, self.currency.exponent)
+    }
+}
+
+/// Why a numeric-looking literal did not fit a decimal: a huge magnitude is `TooLarge`, a tiny
+/// one or one with too many decimals `TooPrecise`; anything else is not a number.
+fn unrepresentable(text: &str, currency: Currency) -> MoneyError {
+    let lower = text.to_ascii_lowercase();
+    let (mantissa, exponent) = match lower.split_once('e') {
+        Some((m, e)) => match e.parse::<i64>() {
+            Ok(e) => (m, e),
+            Err(_) => return MoneyError::NotANumber,
+        },
+        None => (lower.as_str(), 0),
+    };
+    let mantissa = mantissa.trim_start_matches(['-', '+']);
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int_part) || !(frac_part.is_empty() || digits(frac_part)) {
+        return MoneyError::NotANumber;
+    }
+    let magnitude = int_part.trim_start_matches('0').len() as i64 + exponent;
+    if magnitude > 0 && (exponent > 0 || frac_part.is_empty()) {
+        MoneyError::TooLarge
+    } else {
+        MoneyError::TooPrecise { currency: currency.code, exponent: currency.exponent }
     }
 }
 
@@ -251,6 +276,22 @@ mod tests {
         assert_eq!(
             Money::parse_major("1e30", eur()).unwrap_err(),
             MoneyError::TooLarge
+        );
+        assert_eq!(
+            Money::parse_major("123456789012345678901234567890123", eur()).unwrap_err(),
+            MoneyError::TooLarge
+        );
+        assert!(matches!(
+            Money::parse_major("1e-40", eur()),
+            Err(MoneyError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            Money::parse_major("0.0000000000000000000000000000001", eur()),
+            Err(MoneyError::TooPrecise { .. })
+        ));
+        assert_eq!(
+            Money::parse_major("1.2.3", eur()).unwrap_err(),
+            MoneyError::NotANumber
         );
         assert_eq!(
             Money::parse_major("", eur()).unwrap_err(),
