@@ -3,9 +3,13 @@
 //! Shared HTTP and error classification live in [`http`]; the [`registry`] is the only place
 //! that lists the PSPs.
 
+pub mod brite;
+pub mod cardzo;
 pub mod forumpay;
+pub mod gigadat;
 pub mod http;
 pub mod paymentsoft;
+pub mod payone;
 pub mod registry;
 
 pub use registry::Registry;

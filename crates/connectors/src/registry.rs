@@ -17,6 +17,10 @@ impl Registry {
         let all: Vec<Arc<dyn Connector>> = vec![
             Arc::new(crate::paymentsoft::PaymentSoft::new(http.clone())),
             Arc::new(crate::forumpay::ForumPay::new(http.clone())),
+            Arc::new(crate::gigadat::Gigadat::new(http.clone())),
+            Arc::new(crate::brite::Brite::new(http.clone())),
+            Arc::new(crate::cardzo::Cardzo::new(http.clone())),
+            Arc::new(crate::payone::Payone::new(http.clone())),
         ];
         Self {
             connectors: all

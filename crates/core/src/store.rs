@@ -1,6 +1,7 @@
 //! The `Store` trait: every persistent operation Overture performs. Implemented for SQLite and
 //! PostgreSQL in `overture-store`, and checked on both by one conformance suite.
 
+use crate::backoffice::BackofficeStore;
 use crate::domain::*;
 use crate::ids::*;
 use crate::state::TxnState;
@@ -114,9 +115,9 @@ pub struct TxnFilter {
 
 /// Every persistent operation Overture performs. All times are milliseconds since the Unix
 /// epoch. Implemented by anything that implements the three parts.
-pub trait Store: CompanyStore + TransactionStore + WorkStore {}
+pub trait Store: CompanyStore + TransactionStore + WorkStore + BackofficeStore {}
 
-impl<T: CompanyStore + TransactionStore + WorkStore> Store for T {}
+impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore> Store for T {}
 
 /// Companies, PSP accounts and operators.
 #[async_trait]

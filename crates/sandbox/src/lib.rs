@@ -2,8 +2,12 @@
 //! mounts each under `/sandbox/<psp>/`; `overture sandbox` runs them alone. Outcomes follow the
 //! cents of the amount (DESIGN.md §5, see [`Scenario`]).
 
+pub mod brite;
+pub mod cardzo;
 pub mod forumpay;
+pub mod gigadat;
 pub mod paymentsoft;
+pub mod payone;
 pub mod scenario;
 
 pub use scenario::{Scenario, SimConfig};
@@ -31,6 +35,10 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
     vec![
         Arc::new(paymentsoft::PaymentSoftSandbox),
         Arc::new(forumpay::ForumPaySandbox),
+        Arc::new(gigadat::GigadatSandbox::default()),
+        Arc::new(brite::BriteSandbox::default()),
+        Arc::new(cardzo::CardzoSandbox),
+        Arc::new(payone::PayoneSandbox),
     ]
 }
 

@@ -22,11 +22,18 @@ pub struct App {
     pub webhook_wakeup: Arc<Notify>,
     /// Woken when a transaction needs a poll soon.
     pub poll_wakeup: Arc<Notify>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub companies: Arc<crate::cache::CompanyCache>,
 }
 
 impl App {
     /// Milliseconds since the epoch, from the injected clock.
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// A company through the TTL cache.
+    pub async fn company(&self, id: &overture_core::CompanyId) -> Result<Option<overture_core::Company>, overture_core::store::StoreError> {
+        self.companies.get(self.store.as_ref(), id).await
     }
 }

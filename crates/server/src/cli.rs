@@ -4,6 +4,9 @@
 use crate::api::auth::{issue_company_token, token_digest};
 use crate::config::{parse_duration, DbArgs, SandboxArgs, ServeArgs};
 use crate::demo::{self, NewCompany};
+use crate::service::audit::{self, Channel};
+use crate::backoffice;
+use overture_core::backoffice::AuditAction;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use overture_core::store::Store;
@@ -72,6 +75,10 @@ pub enum CompanyCommand {
         /// Payouts with baseamount at or above this (major units) wait for an operator.
         #[arg(long)]
         payout_approval_threshold: Option<Decimal>,
+        /// Held payouts at or above this (major units) need two different operators'
+        /// approvals (four-eyes). Needs --payout-approval-threshold, and at least it.
+        #[arg(long)]
+        four_eyes_threshold: Option<Decimal>,
         /// Also verify users with the MP before pay-ins.
         #[arg(long)]
         verify_payins: bool,
@@ -132,6 +139,17 @@ pub enum OperatorCommand {
         /// viewer, approver or admin.
         #[arg(long)]
         role: String,
+        /// Read a back-office login password from standard input (at least 12 characters).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set (or reset) an operator's back-office password from standard input; also lifts a
+    /// lockout. Prints {"operatorId"}.
+    SetPassword {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -163,8 +181,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => run_sandbox(listen, public_url, sandbox).await,
         Command::Companies(c) => companies(c).await,
         Command::PspAccounts(c) => psp_accounts(c).await,
-        Command::Operators(OperatorCommand::Create { db, email, role }) => {
+        Command::Operators(c) => operators(c).await,
+    }
+}
+
+/// The password on standard input, without its final line break.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .context("reading the password from standard input")?;
+    let password = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    backoffice::password::check_policy(password)?;
+    Ok(password.to_owned())
+}
+
+/// Hashes and stores a password, and audits it (channel cli).
+async fn set_password(store: &dyn Store, operator: &Operator, password: &str) -> anyhow::Result<()> {
+    let hash = backoffice::password::hash_password(password)?;
+    store.set_operator_password(&operator.id, &hash).await?;
+    let entry = audit::entry(
+        operator,
+        AuditAction::SetPassword,
+        Some(operator.id.to_string()),
+        None,
+        Channel::Cli.as_str().to_owned(),
+        now_ms(),
+    );
+    store.append_audit(&entry).await?;
+    Ok(())
+}
+
+async fn operators(command: OperatorCommand) -> anyhow::Result<()> {
+    match command {
+        OperatorCommand::Create {
+            db,
+            email,
+            role,
+            password_stdin,
+        } => {
             let role = Role::parse(&role).context("--role must be viewer, approver or admin")?;
+            // Read first, so a bad password creates nothing.
+            let password = password_stdin.then(password_from_stdin).transpose()?;
             let token = format!(
                 "opt_{}",
                 Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
@@ -176,10 +236,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 token_sha256: token_digest(&token),
                 created_at: now_ms(),
             };
-            store(&db).await?.insert_operator(&operator).await?;
+            let store = store(&db).await?;
+            store.insert_operator(&operator).await?;
+            if let Some(password) = password {
+                set_password(store.as_ref(), &operator, &password).await?;
+            }
             println!("{}", json!({ "operatorId": operator.id, "token": token }));
             Ok(())
         }
+        OperatorCommand::SetPassword { db, email } => {
+            let password = password_from_stdin()?;
+            let store = store(&db).await?;
+            let login = store
+                .operator_login(&email)
+                .await?
+                .with_context(|| format!("no operator with email {email}"))?;
+            set_password(store.as_ref(), &login.operator, &password).await?;
+            println!("{}", json!({ "operatorId": login.operator.id }));
+            Ok(())
+        }
+    }
+}
+
+/// Four-eyes applies to held payouts, so it needs a hold threshold at or below its own.
+fn check_four_eyes(held: Option<Decimal>, four_eyes: Option<Decimal>) -> anyhow::Result<()> {
+    match (held, four_eyes) {
+        (_, None) => Ok(()),
+        (None, Some(_)) => bail!(
+            "--four-eyes-threshold needs --payout-approval-threshold (only held payouts are approved)"
+        ),
+        (Some(h), Some(f)) if f < h => {
+            bail!("--four-eyes-threshold must be at least --payout-approval-threshold")
+        }
+        (Some(_), Some(_)) => Ok(()),
     }
 }
 
@@ -192,10 +281,12 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
             verify_user_url,
             webhook_authorization,
             payout_approval_threshold,
+            four_eyes_threshold,
             verify_payins,
             with_sandbox_psps,
             sandbox_url,
         } => {
+            check_four_eyes(payout_approval_threshold, four_eyes_threshold)?;
             for (flag, url) in [
                 ("--webhook-url", &webhook_url),
                 ("--verify-user-url", &verify_user_url),
@@ -215,6 +306,11 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
                 verify_payins,
             };
             let company = demo::create_company(store.as_ref(), new, now_ms()).await?;
+            if four_eyes_threshold.is_some() {
+                store
+                    .set_four_eyes_threshold(&company.id, four_eyes_threshold)
+                    .await?;
+            }
             if with_sandbox_psps {
                 let base = sandbox_url
                     .or_else(|| std::env::var("OVERTURE_PUBLIC_URL").ok())

@@ -35,9 +35,10 @@ pub struct DbArgs {
         default_value = "sqlite://overture-data/overture.db"
     )]
     pub database_url: String,
-    /// Connection pool size.
-    #[arg(long, env = "OVERTURE_DB_MAX_CONNECTIONS", default_value_t = 8)]
-    pub db_max_connections: u32,
+    /// Connection pool size (default: 1 for SQLite, whose single writer is fastest without
+    /// lock contention; 16 for PostgreSQL).
+    #[arg(long, env = "OVERTURE_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
     /// File holding the base64 AES-256 master key that seals secrets at rest; created when
     /// missing. Ignored when `OVERTURE_MASTER_KEY` is set (use that for several nodes).
     #[arg(
@@ -83,6 +84,8 @@ pub struct ServeArgs {
     pub tuning: Tuning,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub backoffice: crate::backoffice::BackofficeArgs,
 }
 
 /// Timeouts, schedules and worker settings.

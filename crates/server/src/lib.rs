@@ -2,10 +2,13 @@
 //! workers, the PSP sandboxes' mounting, and the `overture` command line.
 
 pub mod api;
+pub mod backoffice;
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod metrics;
 pub mod serve;
 pub mod service;
 pub mod telemetry;

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
-use crate::{api, demo, workers};
+use crate::{api, backoffice, demo, workers};
 use anyhow::Context;
 use overture_connectors::http::PspHttp;
 use overture_connectors::Registry;
@@ -65,7 +65,7 @@ pub async fn open_store(db: &DbArgs) -> anyhow::Result<SqlStore> {
     let cipher = master_key(db)?;
     let options = StoreOptions {
         url: db.database_url.clone(),
-        max_connections: db.db_max_connections,
+        max_connections: db.db_max_connections.unwrap_or(if db.database_url.starts_with("sqlite") { 1 } else { 16 }),
         schema: db.db_schema.clone(),
     };
     SqlStore::connect(&options, cipher)
@@ -108,11 +108,15 @@ pub async fn start(
             .build()?,
         webhook_wakeup: Arc::new(Notify::new()),
         poll_wakeup: Arc::new(Notify::new()),
+        metrics: Arc::default(),
+        companies: Arc::default(),
     };
     if !args.production {
         demo::seed_demo(app.store.as_ref(), &public_url, app.now()).await?;
     }
-    let mut router = api::router().with_state(app.clone());
+    let mut router = api::router()
+        .with_state(app.clone())
+        .merge(backoffice::router(app.clone(), &args.backoffice));
     if !args.production {
         router = router
             .merge(overture_sandbox::router(

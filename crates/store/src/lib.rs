@@ -6,6 +6,7 @@
 //! since the Unix epoch; booleans are BIGINT 0/1 (portable through `Any`); secrets are sealed
 //! with [`Cipher`] before they reach a column.
 
+mod backoffice;
 mod companies;
 mod crypto;
 mod rows;

@@ -85,7 +85,6 @@ impl FromRequestParts<App> for CompanyAuth {
             unverified_subject(&token).ok_or(ApiError::Unauthorized("malformed token"))?;
         let id = CompanyId::parse(&subject).ok_or(ApiError::Unauthorized("invalid token"))?;
         let company = app
-            .store
             .company(&id)
             .await?
             .ok_or(ApiError::Unauthorized("invalid token"))?;

@@ -1,15 +1,19 @@
 //! Back-office JSON API: `POST /v1/api/backoffice/transactions/{id}/approve|reject` with an
 //! operator bearer token (role approver or admin) and `{"reason"}` (required to reject), and
-//! `GET /v1/api/backoffice/transactions?state=awaiting_approval` for any operator.
+//! `GET /v1/api/backoffice/transactions?state=awaiting_approval` for any operator. Under the
+//! company's four-eyes rule a first approval answers 202 with `data.approvals` `{given,
+//! required}` and the payout keeps waiting for a different operator. Every decision is audited.
 
 use crate::api::auth::OperatorAuth;
 use crate::api::cashier::json_body;
 use crate::api::error::{success, ApiError};
 use crate::app::App;
-use crate::service::{approval, views};
+use crate::service::approval::{self, Approved};
+use crate::service::audit::Channel;
+use crate::service::views;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use overture_core::store::TxnFilter;
@@ -70,15 +74,28 @@ async fn approve(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let (id, reason) = decision(&headers, body, &operator, &id).await?;
-    let (txn, psp_error) = approval::approve(&app, &operator, &id, reason).await?;
-    let mut data = view(&app, &txn).await?;
-    if let Some(e) = psp_error {
-        data["pspError"] =
-            serde_json::json!({ "errorCode": e.error_code(), "message": e.to_string() });
+    match approval::approve(&app, &operator, &id, reason, Channel::Api).await? {
+        Approved::Submitted { txn, psp_error } => {
+            let mut data = view(&app, &txn).await?;
+            if let Some(e) = psp_error {
+                data["pspError"] =
+                    serde_json::json!({ "errorCode": e.error_code(), "message": e.to_string() });
+            }
+            Ok((StatusCode::OK, Json(success(data))))
+        }
+        // Four-eyes: recorded, still held; 202 tells the caller a second approver is needed.
+        Approved::NeedsSecond {
+            txn,
+            given,
+            required,
+        } => {
+            let mut data = view(&app, &txn).await?;
+            data["approvals"] = serde_json::json!({ "given": given, "required": required });
+            Ok((StatusCode::ACCEPTED, Json(success(data))))
+        }
     }
-    Ok(Json(success(data)))
 }
 
 async fn reject(
@@ -91,7 +108,7 @@ async fn reject(
     let (id, reason) = decision(&headers, body, &operator, &id).await?;
     let reason = reason
         .ok_or_else(|| ApiError::field("reason", "a reason is required to reject a payout"))?;
-    let txn = approval::reject(&app, &operator, &id, reason).await?;
+    let txn = approval::reject(&app, &operator, &id, reason, Channel::Api).await?;
     Ok(Json(success(view(&app, &txn).await?)))
 }
 

@@ -19,4 +19,8 @@ pub fn router() -> Router<App> {
         .merge(backoffice::router())
         .merge(psps::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            axum::routing::get(|axum::extract::State(app): axum::extract::State<App>| async move { app.metrics.render() }),
+        )
 }

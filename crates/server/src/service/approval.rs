@@ -1,13 +1,40 @@
-//! Operator decisions on held payouts (`awaiting_approval`). Approval moves the payout to
-//! `submitting` (committed first) and sends it to the PSP; rejection ends it with the
-//! `Rejected` webhook and nothing is sent to the PSP. Both record the operator and reason.
+//! Operator decisions on held payouts (`awaiting_approval`), shared by the JSON API and the
+//! back-office pages. Approval moves the payout to `submitting` (committed first) and sends it
+//! to the PSP; rejection ends it with the `Rejected` webhook and nothing is sent to the PSP.
+//! Both record the operator and reason in the history and the audit log.
+//!
+//! Four-eyes: when the company has a four-eyes threshold and the payout is at or above it, the
+//! first approval is only recorded (the payout keeps waiting) and a different operator's
+//! approval submits it. One rejection is enough to end it.
 
 use crate::api::error::ApiError;
 use crate::app::App;
+use crate::service::audit::{self, Channel};
 use crate::service::progress;
+use overture_core::backoffice::{AuditAction, PayoutApproval};
 use overture_core::connector::ConnectorError;
 use overture_core::store::{StoreError, Transition};
 use overture_core::*;
+
+/// Distinct operators whose approvals a four-eyes payout needs.
+pub const FOUR_EYES_APPROVALS: usize = 2;
+
+/// What an approval did.
+#[derive(Debug)]
+pub enum Approved {
+    /// The payout went to the PSP; `psp_error` when the PSP call failed (the approval stands,
+    /// the poller resolves it).
+    Submitted {
+        txn: Transaction,
+        psp_error: Option<ConnectorError>,
+    },
+    /// Four-eyes: this approval is recorded; a different operator must approve too.
+    NeedsSecond {
+        txn: Transaction,
+        given: usize,
+        required: usize,
+    },
+}
 
 /// Why a decision could not be applied.
 fn not_awaiting(txn: &Transaction) -> ApiError {
@@ -34,15 +61,81 @@ fn conflict_as_state(txn: &Transaction, e: StoreError) -> ApiError {
     }
 }
 
-/// Approves a held payout and submits it. Returns the payout after the PSP's answer and the
-/// PSP error, if any (the approval itself stands either way).
+/// Whether this payout needs two different approvers.
+pub async fn needs_four_eyes(app: &App, txn: &Transaction) -> Result<bool, ApiError> {
+    if txn.txn_type != TxnType::Payout {
+        return Ok(false);
+    }
+    let threshold = app.store.four_eyes_threshold(&txn.company_id).await?;
+    Ok(threshold.is_some_and(|t| txn.amount.to_decimal() >= t))
+}
+
+/// Records this operator's approval; returns how many distinct operators approved so far.
+async fn count_approval(
+    app: &App,
+    operator: &Operator,
+    txn: &Transaction,
+    reason: &Option<String>,
+) -> Result<usize, ApiError> {
+    let approval = PayoutApproval {
+        transaction_id: txn.id.clone(),
+        operator_id: operator.id.clone(),
+        reason: reason.clone(),
+        at: app.now(),
+    };
+    match app.store.record_approval(&approval).await {
+        Ok(all) => Ok(all.len()),
+        Err(StoreError::Duplicate(_)) => {
+            // Already approved by this operator. If a second approver already exists (their
+            // submit was interrupted), this retry may complete it; else it is the same pair
+            // of eyes twice.
+            let all = app.store.approvals(&txn.id).await?;
+            if all.len() >= FOUR_EYES_APPROVALS {
+                Ok(all.len())
+            } else {
+                Err(ApiError::InvalidState(format!(
+                    "you already approved {}; the four-eyes rule needs a different operator's approval",
+                    txn.id
+                )))
+            }
+        }
+        Err(e) => Err(conflict_as_state(txn, e)),
+    }
+}
+
+/// Approves a held payout: submits it to the PSP, or under four-eyes records the first
+/// approval and keeps it waiting.
 pub async fn approve(
     app: &App,
     operator: &Operator,
     id: &TransactionId,
     reason: Option<String>,
-) -> Result<(Transaction, Option<ConnectorError>), ApiError> {
+    channel: Channel,
+) -> Result<Approved, ApiError> {
     let txn = load_held(app, id).await?;
+    let four_eyes = needs_four_eyes(app, &txn).await?;
+    if four_eyes {
+        let given = count_approval(app, operator, &txn, &reason).await?;
+        if given < FOUR_EYES_APPROVALS {
+            let detail = format!("four-eyes: approval {given} of {FOUR_EYES_APPROVALS}");
+            audit::operator_action(
+                app,
+                operator,
+                channel,
+                AuditAction::Approve,
+                Some(id.to_string()),
+                reason,
+                Some(&detail),
+            )
+            .await;
+            tracing::info!(transaction_id = %id, operator = %operator.id, "first of two approvals");
+            return Ok(Approved::NeedsSecond {
+                txn,
+                given,
+                required: FOUR_EYES_APPROVALS,
+            });
+        }
+    }
     let now = app.now();
     let mut t = Transition::of(
         &txn,
@@ -50,7 +143,7 @@ pub async fn approve(
         Actor::Operator(operator.id.clone()),
         now,
     );
-    t.reason = reason;
+    t.reason = reason.clone();
     t.next_poll_at = Some(progress::safety_poll_at(app, now));
     let submitting = app
         .store
@@ -58,9 +151,21 @@ pub async fn approve(
         .await
         .map_err(|e| conflict_as_state(&txn, e))?;
     tracing::info!(transaction_id = %id, operator = %operator.id, "payout approved");
-    progress::submit_payout(app, submitting)
+    let detail = four_eyes.then_some("four-eyes: deciding approval; submitted to the PSP");
+    audit::operator_action(
+        app,
+        operator,
+        channel,
+        AuditAction::Approve,
+        Some(id.to_string()),
+        reason,
+        Some(detail.unwrap_or("submitted to the PSP")),
+    )
+    .await;
+    let (txn, psp_error) = progress::submit_payout(app, submitting)
         .await
-        .map_err(ApiError::Internal)
+        .map_err(ApiError::Internal)?;
+    Ok(Approved::Submitted { txn, psp_error })
 }
 
 /// Rejects a held payout: final `rejected`, webhook `Rejected`, nothing sent to the PSP.
@@ -69,12 +174,30 @@ pub async fn reject(
     operator: &Operator,
     id: &TransactionId,
     reason: String,
+    channel: Channel,
 ) -> Result<Transaction, ApiError> {
     let txn = load_held(app, id).await?;
     let actor = Actor::Operator(operator.id.clone());
-    let rejected = progress::finalize(app, &txn, TxnState::Rejected, actor, Some(reason), None)
-        .await
-        .map_err(|e| conflict_as_state(&txn, e))?;
+    let rejected = progress::finalize(
+        app,
+        &txn,
+        TxnState::Rejected,
+        actor,
+        Some(reason.clone()),
+        None,
+    )
+    .await
+    .map_err(|e| conflict_as_state(&txn, e))?;
     tracing::info!(transaction_id = %id, operator = %operator.id, "payout rejected");
+    audit::operator_action(
+        app,
+        operator,
+        channel,
+        AuditAction::Reject,
+        Some(id.to_string()),
+        Some(reason),
+        None,
+    )
+    .await;
     Ok(rejected)
 }

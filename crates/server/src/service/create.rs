@@ -35,7 +35,7 @@ pub async fn create(
         ApiError::MalformedJson(what)
     })?;
     let user = user_auth(headers, company)?;
-    let request_hash = canonical_hash(body);
+    let request_hash = idempotency_key.as_ref().map(|_| canonical_hash(body)).unwrap_or_default();
     if let Some(key) = &idempotency_key {
         if let Some(reply) = replay(app, company, key, &request_hash).await? {
             return Ok(reply);
@@ -112,6 +112,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
+    app.metrics.transactions_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, state = txn.state.as_str(), "transaction created");
     let reply = run_first_step(app, txn).await;
     if let Some(key) = &idempotency_key {

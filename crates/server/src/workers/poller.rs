@@ -25,6 +25,8 @@ async fn round(app: App, permits: Arc<Semaphore>) -> anyhow::Result<bool> {
         .claim_due_polls(now, now + ms(app.tuning.lease), batch)
         .await?;
     let full = due.len() as i64 == batch;
+    app.metrics
+        .record_poll_round(due.iter().map(|t| now - t.next_poll_at.unwrap_or(now)));
     for txn in due {
         let permit = permits.clone().acquire_owned().await?;
         let app = app.clone();

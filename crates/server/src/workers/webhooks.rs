@@ -58,7 +58,6 @@ pub fn retry_delay_ms(app: &App, attempt: i32) -> Option<i64> {
 
 async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
     let company = app
-        .store
         .company(&d.company_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("company {} is gone", d.company_id))?;
@@ -116,5 +115,13 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
         next,
     };
     app.store.record_webhook_attempt(&result).await?;
+    let counter = match next {
+        DeliveryNext::Delivered => Some(&app.metrics.webhooks_delivered),
+        DeliveryNext::Dead => Some(&app.metrics.webhooks_dead),
+        DeliveryNext::RetryAt(_) => None,
+    };
+    for c in [Some(&app.metrics.webhook_attempts), counter].into_iter().flatten() {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(())
 }

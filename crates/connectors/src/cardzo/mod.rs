@@ -1,0 +1,535 @@
+//! CARDZO connector: Cardzo, a PaynetEasy white label, payouts **with bank confirmation**
+//! (seed 004 "1.9. Payout with bank confirmation"; wire details in [`wire`]).
+//!
+//! Flow:
+//! 1. `submit_payout` sends `POST {base}/paynet/api/v4/payout-check/{endpoint_id}` (the payout
+//!    fields, OAuth 1.0a RSA-SHA256 signed as PAYMENTSOFT's payout) and returns pending with the
+//!    `paynet-order-id` and marker [`wire::marker::CHECK_SENT`]. No money moves yet.
+//! 2. `sync` asks `/paynet/api/v2/status/{endpoint_id}`. While `order-stage` is
+//!    `payout_check_validating` the payout stays pending. Once it is `payout_check_validated`,
+//!    `sync` sends `POST {base}/paynet/api/v4/payout-pay/{endpoint_id}` (`client_orderid`,
+//!    `orderid`, `login`; OAuth signed) and returns pending with marker
+//!    [`wire::marker::PAY_SENT`].
+//! 3. From then on statuses, callbacks (`control = sha1(status + orderid + client_orderid +
+//!    merchant_control)`) and the conditional `redirect-to` form work exactly as PAYMENTSOFT.
+//!
+//! Crash safety (DESIGN.md §3): payout-pay is what moves money, so the decision to send it is
+//! taken from the PSP's recorded `order-stage`, not from Overture's marker. If Overture crashed
+//! after payout-pay reached Cardzo but before the marker was stored, the status shows a stage
+//! after validation and `sync` only reports it. A payout-pay that Cardzo refuses as already
+//! received is never retried; the order's status is read again instead. A bank that never
+//! validates ends the payout `failed` with the PSP's reason (`payout_check_failed`); if the
+//! PSP never says so, Overture's poll deadline fails it, and as payout-pay was never sent no
+//! money can move afterwards.
+
+pub mod wire;
+
+use crate::http::PspHttp;
+use crate::paymentsoft::oauth;
+use async_trait::async_trait;
+use overture_core::connector::*;
+use overture_core::{Clock, SystemClock, TransactionId, TxnType};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use wire::{callback_params, marker, payout_check_request, report, PayoutPayRequest};
+use wire::{StatusRequest, Step};
+use wire::{WireResponse, TYPE_ASYNC_RESPONSE, TYPE_ERROR, TYPE_VALIDATION_ERROR};
+
+/// Capability row of CARDZO. Currencies are those Cardzo's payout endpoints are commonly
+/// configured for; the account's endpoint decides in the end.
+const CAPABILITIES: Capabilities = Capabilities {
+    psp_type: "CARDZO",
+    display_name: "Cardzo",
+    payin: false,
+    payout: true,
+    currencies: &["EUR", "USD", "GBP", "CAD", "PLN", "CZK"],
+    countries: &[],
+    payin_fields: &[],
+    payout_fields: &[],
+    async_model: "payout-check ⇒ bank confirmation (order-stage polling) ⇒ payout-pay; \
+                  signed callback (control=sha1) + /api/v2/status polling",
+    credential_fields: &[
+        "login",
+        "merchant_control",
+        "endpoint_id",
+        "oauth_private_key",
+    ],
+    poll_schedule: PollSchedule::PAYNETEASY,
+};
+
+/// The CARDZO connector (PaynetEasy v4 payout-check / payout-pay).
+pub struct Cardzo {
+    http: PspHttp,
+    clock: Arc<dyn Clock>,
+    caps: Capabilities,
+}
+
+/// The account's credentials, exposed only for the duration of one call.
+struct Creds<'a> {
+    login: &'a str,
+    merchant_control: &'a str,
+    endpoint_id: &'a str,
+}
+
+impl<'a> Creds<'a> {
+    fn of(account: &'a AccountContext) -> Result<Self, ConnectorError> {
+        let endpoint_id = account.credential("endpoint_id")?.expose_secret();
+        // It becomes a path segment: refuse anything that could change the path.
+        if endpoint_id.is_empty() || !endpoint_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConnectorError::Config(
+                "endpoint_id must be a non-empty alphanumeric id".into(),
+            ));
+        }
+        Ok(Self {
+            login: account.credential("login")?.expose_secret(),
+            merchant_control: account.credential("merchant_control")?.expose_secret(),
+            endpoint_id,
+        })
+    }
+}
+
+/// What a status query found.
+enum Found {
+    /// A `status-response`.
+    Order(WireResponse),
+    /// The PSP does not know the order; the text is its message.
+    NotFound(String),
+}
+
+impl Cardzo {
+    /// A connector using `http` for every PSP call and the wall clock for OAuth timestamps.
+    pub fn new(http: PspHttp) -> Self {
+        Self::with_clock(http, Arc::new(SystemClock))
+    }
+
+    /// A connector whose OAuth timestamps come from `clock`.
+    pub fn with_clock(http: PspHttp, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            http,
+            clock,
+            caps: CAPABILITIES,
+        }
+    }
+
+    /// `POST {base}{path}/{endpoint_id}` with `pairs` as the form body, OAuth 1.0a RSA-SHA256
+    /// signed (consumer key = `login`), and the answer parsed.
+    async fn signed_post(
+        &self,
+        account: &AccountContext,
+        path: &str,
+        pairs: &[(String, String)],
+    ) -> Result<WireResponse, ConnectorError> {
+        let creds = Creds::of(account)?;
+        let key = oauth::load_private_key(account.credential("oauth_private_key")?.expose_secret())
+            .map_err(|e| ConnectorError::Config(format!("oauth_private_key: {e}")))?;
+        let url = format!("{}{}/{}", account.base_url, path, creds.endpoint_id);
+        let body = serde_urlencoded::to_string(pairs)
+            .map_err(|e| ConnectorError::Protocol(format!("{path} body: {e}")))?;
+        let timestamp = u64::try_from(self.clock.now_ms() / 1000).unwrap_or(0);
+        let authorization =
+            oauth::sign_request(&url, pairs, creds.login, &key, timestamp, &nonce())
+                .map_err(|e| ConnectorError::Config(format!("OAuth signing: {e}")))?;
+        let request = self
+            .http
+            .client()
+            .post(&url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .body(body);
+        parse_answer(&self.http.send(request).await?.body)
+    }
+
+    /// `/api/v2/status` for `transaction_id` (and `paynet-order-id` when known).
+    async fn status(
+        &self,
+        account: &AccountContext,
+        transaction_id: &TransactionId,
+        paynet_order_id: Option<&str>,
+    ) -> Result<Found, ConnectorError> {
+        let creds = Creds::of(account)?;
+        let request = StatusRequest::new(
+            creds.login,
+            transaction_id.as_str(),
+            paynet_order_id.unwrap_or_default(),
+            creds.merchant_control,
+        );
+        let url = format!(
+            "{}{}/{}",
+            account.base_url,
+            wire::STATUS_PATH,
+            creds.endpoint_id
+        );
+        let response = self
+            .http
+            .send(self.http.client().post(&url).form(&request.to_pairs()))
+            .await?;
+        let answer = parse_answer(&response.body)?;
+        check_order(&answer, transaction_id)?;
+        match answer.kind() {
+            wire::TYPE_STATUS_RESPONSE => Ok(Found::Order(answer)),
+            TYPE_VALIDATION_ERROR | TYPE_ERROR
+                if answer.get("error-code") == Some(wire::CODE_ORDER_NOT_FOUND) =>
+            {
+                Ok(Found::NotFound(answer.error_text()))
+            }
+            // A status request carries only credentials and ids: a refusal means the account
+            // is misconfigured (wrong login or merchant_control).
+            TYPE_VALIDATION_ERROR => Err(ConnectorError::Config(format!(
+                "CARDZO refused the status request: {}",
+                answer.error_text()
+            ))),
+            other => Err(ConnectorError::Protocol(format!(
+                "CARDZO status answer type {other:?}: {}",
+                answer.error_text()
+            ))),
+        }
+    }
+
+    /// `/api/v4/payout-check` alone (what [`Connector::submit_payout`] sends), returning the
+    /// PSP's raw answer; public so crash-recovery tests and tooling can create an order
+    /// without Overture recording anything.
+    pub async fn payout_check(
+        &self,
+        account: &AccountContext,
+        request: &PaymentRequest,
+    ) -> Result<WireResponse, ConnectorError> {
+        let pairs = payout_check_request(account, request).to_pairs();
+        let answer = self
+            .signed_post(account, wire::PAYOUT_CHECK_PATH, &pairs)
+            .await?;
+        check_order(&answer, &request.transaction_id)?;
+        Ok(answer)
+    }
+
+    /// Sends payout-pay for an order whose status answer showed `payout_check_validated`, and
+    /// reports where the order stands. Never sends a second one within this call.
+    async fn pay_step(
+        &self,
+        account: &AccountContext,
+        order: &OrderRef,
+        paynet_order_id: &str,
+    ) -> Result<PspUpdate, ConnectorError> {
+        let creds = Creds::of(account)?;
+        let body = PayoutPayRequest {
+            client_orderid: order.transaction_id.to_string(),
+            orderid: paynet_order_id.to_owned(),
+            login: creds.login.to_owned(),
+        };
+        let sent = self
+            .signed_post(account, wire::PAYOUT_PAY_PATH, &body.to_pairs())
+            .await;
+        let refusal = match sent {
+            Ok(answer) if answer.kind() == TYPE_ASYNC_RESPONSE => {
+                check_order(&answer, &order.transaction_id)?;
+                tracing::info!(transaction_id = %order.transaction_id, "CARDZO payout-pay accepted");
+                return Ok(PspUpdate {
+                    psp_transaction_id: Some(paynet_order_id.to_owned()),
+                    stage: Some(marker::PAY_SENT.to_owned()),
+                    ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
+                });
+            }
+            Ok(answer) if matches!(answer.kind(), TYPE_VALIDATION_ERROR | TYPE_ERROR) => {
+                answer.error_text()
+            }
+            Ok(answer) => {
+                return Err(ConnectorError::Protocol(format!(
+                    "unexpected payout-pay answer type {:?}",
+                    answer.kind()
+                )))
+            }
+            // Certainly not sent (credentials, connection refused): nothing happened at the
+            // PSP; the poller retries and the PSP's stage still says validated.
+            Err(e) if e.certainly_not_processed() => return Err(e),
+            // Timeout, 5xx, unreadable answer: the payout-pay may have arrived. The marker is
+            // left as it was, so the next sync decides from the PSP's stage: validated means it
+            // never arrived (sending it then is the first execution), later means it did.
+            Err(e) => {
+                tracing::warn!(transaction_id = %order.transaction_id, error = %e,
+                    "CARDZO payout-pay outcome unknown; the next status query decides");
+                return Ok(PspUpdate {
+                    psp_transaction_id: Some(paynet_order_id.to_owned()),
+                    message: Some(format!("payout-pay outcome unknown: {e}")),
+                    ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
+                });
+            }
+        };
+        // Refused: typically a concurrent sync's payout-pay got there first. Read the status
+        // again and report it, without acting on it.
+        tracing::warn!(transaction_id = %order.transaction_id, %refusal,
+            "CARDZO refused payout-pay; reporting the order's status instead");
+        let mut update = match self
+            .status(account, &order.transaction_id, Some(paynet_order_id))
+            .await?
+        {
+            Found::Order(answer) => report(&answer, order)?,
+            Found::NotFound(message) => PspUpdate {
+                message: Some(message),
+                ..PspUpdate::new(PspOutcome::NotFound, "not-found")
+            },
+        };
+        if update.outcome == PspOutcome::Pending && update.message.is_none() {
+            update.message = Some(format!("payout-pay refused: {refusal}"));
+        }
+        Ok(update)
+    }
+}
+
+/// A fresh OAuth nonce: 128 random bits as hex.
+fn nonce() -> String {
+    let mut bytes = [0_u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn parse_answer(body: &str) -> Result<WireResponse, ConnectorError> {
+    WireResponse::parse(body).ok_or_else(|| {
+        let head: String = body.chars().take(120).collect();
+        ConnectorError::Protocol(format!("CARDZO answer is not a key=value list: {head:?}"))
+    })
+}
+
+/// An answer about another order than the one asked for must never update this one.
+fn check_order(answer: &WireResponse, expected: &TransactionId) -> Result<(), ConnectorError> {
+    match answer.get("merchant-order-id") {
+        Some(id) if id != expected.as_str() => Err(ConnectorError::Protocol(format!(
+            "CARDZO answered for order {id}, not {expected}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Connector for Cardzo {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn start_payin(
+        &self,
+        _account: &AccountContext,
+        _request: &PaymentRequest,
+    ) -> Result<PayinStarted, ConnectorError> {
+        Err(ConnectorError::Unsupported(
+            "CARDZO offers payouts only".into(),
+        ))
+    }
+
+    /// payout-check only; payout-pay follows in [`Connector::sync`] once the bank validated.
+    async fn submit_payout(
+        &self,
+        account: &AccountContext,
+        request: &PaymentRequest,
+    ) -> Result<PspUpdate, ConnectorError> {
+        if request.txn_type != TxnType::Payout {
+            return Err(ConnectorError::Unsupported(
+                "CARDZO submit_payout needs a PAYOUT".into(),
+            ));
+        }
+        let answer = self.payout_check(account, request).await?;
+        let paynet_order_id = answer.get("paynet-order-id").map(str::to_owned);
+        let update = match answer.kind() {
+            TYPE_ASYNC_RESPONSE => {
+                let Some(id) = paynet_order_id else {
+                    return Err(ConnectorError::Protocol(
+                        "payout-check async-response without paynet-order-id".into(),
+                    ));
+                };
+                PspUpdate {
+                    psp_transaction_id: Some(id),
+                    stage: Some(marker::CHECK_SENT.to_owned()),
+                    ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
+                }
+            }
+            // The order exists already (an earlier payout-check got through): continue from
+            // where *that* order stands instead of declining a payout that may be paid.
+            TYPE_VALIDATION_ERROR
+                if answer.get("error-code") == Some(wire::CODE_DUPLICATE_ORDER) =>
+            {
+                tracing::warn!(transaction_id = %request.transaction_id,
+                    "CARDZO reports the order exists already; asking its status");
+                let order = OrderRef {
+                    transaction_id: request.transaction_id.clone(),
+                    txn_type: request.txn_type,
+                    amount: request.amount,
+                    psp_transaction_id: paynet_order_id,
+                    stage: None,
+                    extras: request.extras.clone(),
+                };
+                return self.sync(account, &order).await;
+            }
+            // Both mean the PSP did not create the order ("/api/v4/payout-check").
+            kind @ (TYPE_VALIDATION_ERROR | TYPE_ERROR) => PspUpdate {
+                message: Some(answer.error_text()),
+                psp_transaction_id: paynet_order_id,
+                ..PspUpdate::new(
+                    if kind == TYPE_ERROR {
+                        PspOutcome::Failed
+                    } else {
+                        PspOutcome::Declined
+                    },
+                    kind,
+                )
+            },
+            other => {
+                return Err(ConnectorError::Protocol(format!(
+                    "unexpected payout-check answer type {other:?}"
+                )))
+            }
+        };
+        tracing::info!(transaction_id = %request.transaction_id, outcome = ?update.outcome,
+            "CARDZO payout-check submitted");
+        Ok(update)
+    }
+
+    /// Status query; sends payout-pay when the PSP's `order-stage` is
+    /// `payout_check_validated` and Overture recorded none (see [`wire::next_step`]).
+    async fn sync(
+        &self,
+        account: &AccountContext,
+        order: &OrderRef,
+    ) -> Result<PspUpdate, ConnectorError> {
+        let answer = match self
+            .status(
+                account,
+                &order.transaction_id,
+                order.psp_transaction_id.as_deref(),
+            )
+            .await?
+        {
+            Found::Order(answer) => answer,
+            Found::NotFound(message) => {
+                return Ok(PspUpdate {
+                    message: Some(message),
+                    ..PspUpdate::new(PspOutcome::NotFound, "not-found")
+                })
+            }
+        };
+        let update = report(&answer, order)?;
+        let step = wire::next_step(
+            update.outcome,
+            answer.get("order-stage"),
+            order.stage.as_deref(),
+        );
+        tracing::debug!(transaction_id = %order.transaction_id, ?step, "CARDZO status");
+        match step {
+            Step::SendPay => {
+                let Some(paynet_order_id) = update.psp_transaction_id.clone() else {
+                    return Err(ConnectorError::Protocol(
+                        "validated order without paynet-order-id".into(),
+                    ));
+                };
+                self.pay_step(account, order, &paynet_order_id).await
+            }
+            Step::AwaitBank => Ok(PspUpdate {
+                stage: Some(marker::CHECK_SENT.to_owned()),
+                ..update
+            }),
+            Step::PayNotYetVisible => {
+                tracing::warn!(transaction_id = %order.transaction_id,
+                    "CARDZO still shows the order validated after an accepted payout-pay; waiting");
+                Ok(update)
+            }
+            Step::Final | Step::CheckFailed | Step::AfterPay | Step::Unknown => Ok(update),
+        }
+    }
+
+    /// Same callback as PAYMENTSOFT: HTTP GET (or a form POST) with
+    /// `control = sha1(status + orderid + client_orderid + merchant_control)`; a bad or
+    /// missing `control` ⇒ [`CallbackOutcome::Unverified`].
+    fn parse_callback(
+        &self,
+        account: &AccountContext,
+        request: &CallbackRequest,
+    ) -> Result<CallbackOutcome, ConnectorError> {
+        let merchant_control = account.credential("merchant_control")?.expose_secret();
+        let params = callback_params(request)?;
+        let transaction_id = TransactionId::parse(&params.client_orderid).ok_or_else(|| {
+            ConnectorError::BadCallback("client_orderid is missing or not an Overture id".into())
+        })?;
+        if params.control.is_empty() || !params.control_matches(merchant_control) {
+            tracing::warn!(transaction_id = %transaction_id,
+                "CARDZO callback with a bad control; will query the status instead");
+            return Ok(CallbackOutcome::Unverified {
+                transaction_id,
+                why: "bad control",
+            });
+        }
+        if params.status.is_empty() {
+            return Err(ConnectorError::BadCallback(
+                "callback without status".into(),
+            ));
+        }
+        let update = PspUpdate {
+            outcome: wire::map_status(&params.status),
+            raw_status: params.status.clone(),
+            psp_transaction_id: Some(params.orderid.clone()).filter(|id| !id.is_empty()),
+            stage: None,
+            message: params.error_message.clone().filter(|m| !m.is_empty()),
+            redirect_url: None,
+        };
+        Ok(CallbackOutcome::Verified {
+            transaction_id,
+            update,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overture_core::{Credentials, PspAccountId};
+    use secrecy::SecretString;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    const TXN: &str = "txn_0190f0e0a1b2c3d4e5f60718293a4b5c";
+    const KEY: &str = "SANDBOX-CONTROL";
+    /// `control` = sha1("approved" + "1234567" + TXN + KEY), pinned in paymentsoft/wire.rs.
+    const GOOD: &str = "91f65352be959da107ead8aa13e95660eaf14874";
+
+    fn account() -> AccountContext {
+        AccountContext {
+            account_id: PspAccountId::generate(),
+            base_url: "http://127.0.0.1:9".into(),
+            credentials: Credentials(BTreeMap::from([(
+                "merchant_control".to_owned(),
+                SecretString::from(KEY),
+            )])),
+            callback_url: "http://127.0.0.1:9/cb".into(),
+        }
+    }
+
+    fn callback(query: &str) -> Result<CallbackOutcome, ConnectorError> {
+        Cardzo::new(PspHttp::new(Duration::from_secs(1))).parse_callback(
+            &account(),
+            &CallbackRequest {
+                method: "GET".into(),
+                query: query.into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn callbacks_verify_like_paymentsoft() {
+        let good = format!("status=approved&orderid=1234567&client_orderid={TXN}&control={GOOD}");
+        assert!(matches!(
+            callback(&good),
+            Ok(CallbackOutcome::Verified { update, .. }) if update.outcome == PspOutcome::Approved
+        ));
+        let forged = good.replace("approved", "declined");
+        assert!(matches!(
+            callback(&forged),
+            Ok(CallbackOutcome::Unverified { .. })
+        ));
+        assert!(matches!(
+            callback("status=approved"),
+            Err(ConnectorError::BadCallback(_))
+        ));
+    }
+}

@@ -1,0 +1,228 @@
+//! CARDZO simulator: Cardzo's PaynetEasy v4 "payout with bank confirmation" (seed 004
+//! "1.9. Payout with bank confirmation"; doc.payneteasy.com "/api/v4/payout-check",
+//! "/api/v4/payout-pay", "/api/v2/status", "Connecting Party Callback").
+//!
+//! Routes, relative to the simulator's base URL (`/sandbox/cardzo` in `overture serve`):
+//! - `POST /paynet/api/v4/payout-check/{endpoint_id}`: OAuth 1.0a RSA-SHA256 signed form (the
+//!   payout fields); creates the order in `order-stage=payout_check_validating` and answers
+//!   `type=async-response` with a `paynet-order-id`;
+//! - `POST /paynet/api/v4/payout-pay/{endpoint_id}`: OAuth signed `client_orderid`, `orderid`,
+//!   `login`; executes the payout **once**, only in `payout_check_validated`;
+//! - `POST /paynet/api/v2/status/{endpoint_id}`: `control`-checked status query;
+//! - `GET|POST /paynet/form/payout/{paynet_order_id}`: the receiver form behind `redirect-to`;
+//! - `GET /_orders`: JSON inspection (`check_executions`, `pay_requests`, `pay_executions`,
+//!   `callbacks_sent`, `status_queries`); not part of the PSP's protocol.
+//!
+//! Life of an order: `payout_check_validating` for `config.processing_delay` (the bank's
+//! confirmation delay), then `payout_check_validated` (waits for payout-pay, no expiry), then
+//! on payout-pay `payout_processing` and after another `processing_delay` the final status
+//! with `payout_finished` and a callback. Outcomes follow the cents (DESIGN.md §5, applied
+//! after payout-pay: `.51` declined, `.52` error, `.53` stays processing, `.54` HTTP 500 on
+//! payout-check, `.55`–`.57` callback faults), plus two rules of this simulator:
+//! - **`.58`: the bank never validates.** The order stays `payout_check_validating` for the
+//!   PSP's validation window ([`VALIDATION_WINDOW_FACTOR`] × `processing_delay`), then ends
+//!   `status=error`, `order-stage=payout_check_failed` with an `error-message`, and the
+//!   callback is sent; payout-pay is refused throughout.
+//! - **`.45`: receiver form** (as PAYMENTSOFT): after payout-pay the order waits in
+//!   `payout_receiver_form` and its status carries `redirect-to`.
+//!
+//! Choices where the public docs are silent (as the connector's `wire.rs` says): a second
+//! payout-pay ⇒ `type=validation-error&error-code=409` (nothing executed again); payout-pay
+//! before validation or after a failed one ⇒ `error-code=422`; the other codes, the OAuth and
+//! `control` checks and the empty-`orderid` lookup are those of the PAYMENTSOFT simulator. The
+//! sandbox reuses PAYMENTSOFT's sandbox-only OAuth key pair ([`crate::paymentsoft::keys`]).
+
+mod api;
+mod form;
+mod process;
+#[cfg(test)]
+mod tests;
+
+use crate::{Scenario, SimConfig, Simulator};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Sandbox-only `login` (OAuth consumer key and status `login`).
+pub const SANDBOX_LOGIN: &str = "overture-cardzo-sandbox";
+/// Sandbox-only `merchant_control` (the shared key of every `control` checksum).
+pub const SANDBOX_MERCHANT_CONTROL: &str = "SANDBOX-CARDZO-CONTROL-5d1c7a93";
+/// Sandbox-only `endpoint_id`.
+pub const SANDBOX_ENDPOINT_ID: &str = "4301";
+/// Cents whose bank never validates (a rule of this simulator, not of DESIGN.md §5).
+pub const BANK_NEVER_VALIDATES_CENTS: i64 = 58;
+/// Cents that ask for the receiver form after payout-pay (as the PAYMENTSOFT simulator).
+pub const RECEIVER_FORM_CENTS: i64 = 45;
+/// The PSP's validation window, in multiples of `config.processing_delay`.
+pub const VALIDATION_WINDOW_FACTOR: u32 = 3;
+
+/// The CARDZO simulator.
+pub struct CardzoSandbox;
+
+impl Simulator for CardzoSandbox {
+    fn psp_type(&self) -> &'static str {
+        "CARDZO"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("login", SANDBOX_LOGIN.to_owned()),
+            ("merchant_control", SANDBOX_MERCHANT_CONTROL.to_owned()),
+            ("endpoint_id", SANDBOX_ENDPOINT_ID.to_owned()),
+            (
+                "oauth_private_key",
+                crate::paymentsoft::keys::SANDBOX_OAUTH_PRIVATE_KEY.to_owned(),
+            ),
+        ]
+    }
+
+    fn router(&self, config: SimConfig) -> Router {
+        let sim = Arc::new(Sim {
+            config,
+            orders: Mutex::new(Orders::default()),
+            // Paynet order ids are plain numbers; start high so they look like real ones.
+            next_order_id: AtomicU64::new(3_000_001),
+            http: reqwest::Client::new(),
+        });
+        Router::new()
+            .route(
+                "/paynet/api/v4/payout-check/{endpoint_id}",
+                post(api::payout_check),
+            )
+            .route(
+                "/paynet/api/v4/payout-pay/{endpoint_id}",
+                post(api::payout_pay),
+            )
+            .route("/paynet/api/v2/status/{endpoint_id}", post(api::status))
+            .route(
+                "/paynet/form/payout/{paynet_order_id}",
+                get(form::show).post(form::submit),
+            )
+            .route("/_orders", get(list_orders))
+            .with_state(sim)
+    }
+}
+
+/// Shared simulator state.
+pub(crate) struct Sim {
+    pub(crate) config: SimConfig,
+    orders: Mutex<Orders>,
+    next_order_id: AtomicU64,
+    /// Client for callbacks.
+    pub(crate) http: reqwest::Client,
+}
+
+/// In-memory orders, by `client_orderid`, with an index by `paynet-order-id`.
+#[derive(Default)]
+pub(crate) struct Orders {
+    pub(crate) by_client: HashMap<String, Order>,
+    pub(crate) client_by_paynet: HashMap<String, String>,
+}
+
+impl Orders {
+    /// The order with this `paynet-order-id`.
+    pub(crate) fn by_paynet_mut(&mut self, paynet_order_id: &str) -> Option<&mut Order> {
+        let client = self.client_by_paynet.get(paynet_order_id)?;
+        self.by_client.get_mut(client)
+    }
+}
+
+/// One payout at the simulated PSP. Amount in major units as received.
+#[derive(Clone, Debug)]
+pub(crate) struct Order {
+    pub(crate) client_orderid: String,
+    pub(crate) paynet_order_id: String,
+    pub(crate) amount: String,
+    pub(crate) currency: String,
+    /// PaynetEasy status word (`processing`, `approved`, …).
+    pub(crate) status: String,
+    /// `order-stage` (see `overture_connectors::cardzo::wire::stage`).
+    pub(crate) stage: &'static str,
+    pub(crate) scenario: Scenario,
+    /// `.58`: the bank never answers.
+    pub(crate) bank_never_validates: bool,
+    /// `.45`: a receiver form after payout-pay.
+    pub(crate) receiver_form: bool,
+    pub(crate) callback_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
+    pub(crate) error_message: Option<String>,
+    /// payout-check requests that created this order (must stay 1).
+    pub(crate) check_executions: u32,
+    /// payout-pay requests received for this order, refused ones included.
+    pub(crate) pay_requests: u32,
+    /// payout-pay requests executed (must never exceed 1).
+    pub(crate) pay_executions: u32,
+    /// Callback HTTP requests sent, retries included.
+    pub(crate) callbacks_sent: u32,
+    pub(crate) status_queries: u32,
+}
+
+impl Sim {
+    /// The order table; a poisoned lock (a panic elsewhere) still yields the data, which stays
+    /// consistent because every critical section only assigns fields.
+    pub(crate) fn orders(&self) -> MutexGuard<'_, Orders> {
+        self.orders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A fresh `paynet-order-id`.
+    pub(crate) fn next_order_id(&self) -> String {
+        self.next_order_id
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string()
+    }
+
+    /// `{base}/paynet/form/payout/{paynet_order_id}`.
+    pub(crate) fn form_url(&self, paynet_order_id: &str) -> String {
+        format!(
+            "{}/paynet/form/payout/{}",
+            self.config.base_url.trim_end_matches('/'),
+            paynet_order_id
+        )
+    }
+}
+
+/// One row of `GET /_orders`.
+#[derive(Serialize)]
+struct OrderView {
+    client_orderid: String,
+    paynet_order_id: String,
+    amount: String,
+    currency: String,
+    status: String,
+    order_stage: &'static str,
+    check_executions: u32,
+    pay_requests: u32,
+    pay_executions: u32,
+    callbacks_sent: u32,
+    status_queries: u32,
+}
+
+/// `GET /_orders`: every order, sorted by `paynet-order-id` (creation order).
+async fn list_orders(State(sim): State<Arc<Sim>>) -> Json<Vec<OrderView>> {
+    let mut rows: Vec<OrderView> = sim
+        .orders()
+        .by_client
+        .values()
+        .map(|o| OrderView {
+            client_orderid: o.client_orderid.clone(),
+            paynet_order_id: o.paynet_order_id.clone(),
+            amount: o.amount.clone(),
+            currency: o.currency.clone(),
+            status: o.status.clone(),
+            order_stage: o.stage,
+            check_executions: o.check_executions,
+            pay_requests: o.pay_requests,
+            pay_executions: o.pay_executions,
+            callbacks_sent: o.callbacks_sent,
+            status_queries: o.status_queries,
+        })
+        .collect();
+    rows.sort_by_key(|r| r.paynet_order_id.parse::<u64>().unwrap_or(u64::MAX));
+    Json(rows)
+}

@@ -1,0 +1,391 @@
+//! Connector ⇄ sandbox over real HTTP on 127.0.0.1: the PAYONE connector drives this simulator
+//! (webflow pay-ins, e-Transfer payouts), and a webhook receiver feeds every webhook into
+//! `parse_callback`.
+
+use super::PayoneSandbox;
+use crate::{SimConfig, Simulator};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use overture_connectors::http::PspHttp;
+use overture_connectors::payone::Payone;
+use overture_core::connector::*;
+use overture_core::{Credentials, Currency, Money, PspAccountId, TransactionId, TxnType};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const RETURN_URL: &str = "https://merchant.example/return";
+
+struct Receiver {
+    connector: Arc<Payone>,
+    account: AccountContext,
+    outcomes: Mutex<Vec<Result<CallbackOutcome, ConnectorError>>>,
+    /// Answer this many webhooks with HTTP 500 before accepting.
+    fail_next: AtomicU32,
+}
+
+struct Harness {
+    connector: Arc<Payone>,
+    account: AccountContext,
+    base: String,
+    rx: Arc<Receiver>,
+    web: reqwest::Client,
+}
+
+async fn receive(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if rx
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let request = CallbackRequest {
+        method: "POST".into(),
+        query: String::new(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: body.to_vec(),
+    };
+    let outcome = rx.connector.parse_callback(&rx.account, &request);
+    rx.outcomes.lock().unwrap().push(outcome);
+    StatusCode::OK
+}
+
+fn account(base: &str, callback_url: &str, api_key: Option<&str>) -> AccountContext {
+    let mut creds: BTreeMap<String, SecretString> = PayoneSandbox
+        .credentials()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
+        .collect();
+    if let Some(key) = api_key {
+        creds.insert("api_key".into(), SecretString::from(key));
+    }
+    AccountContext {
+        account_id: PspAccountId::generate(),
+        base_url: base.to_owned(),
+        credentials: Credentials(creds),
+        callback_url: callback_url.to_owned(),
+    }
+}
+
+async fn harness() -> Harness {
+    let connector = Arc::new(Payone::new(PspHttp::new(Duration::from_secs(5))));
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "http://{}/sandbox/payone",
+        sandbox_listener.local_addr().unwrap()
+    );
+    let hook_url = format!("http://{}/hook", hook_listener.local_addr().unwrap());
+    let account = account(&base, &hook_url, None);
+    let rx = Arc::new(Receiver {
+        connector: Arc::clone(&connector),
+        account: account.clone(),
+        outcomes: Mutex::new(Vec::new()),
+        fail_next: AtomicU32::new(0),
+    });
+    let hook_app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(Arc::clone(&rx));
+    tokio::spawn(async move { axum::serve(hook_listener, hook_app).await });
+    let config = SimConfig {
+        base_url: base.clone(),
+        processing_delay: Duration::from_millis(50),
+        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
+        ..SimConfig::default()
+    };
+    let app = Router::new().nest("/sandbox/payone", PayoneSandbox.router(config));
+    tokio::spawn(async move { axum::serve(sandbox_listener, app).await });
+    let web = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Harness {
+        connector,
+        account,
+        base,
+        rx,
+        web,
+    }
+}
+
+fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
+    PaymentRequest {
+        transaction_id: TransactionId::generate(),
+        txn_type,
+        amount: Money::parse_major(amount, Currency::from_code("CAD").unwrap()).unwrap(),
+        user_id: "user-1".into(),
+        email: "user@example.ca".into(),
+        country: Some("CA".into()),
+        return_url: Some(RETURN_URL.into()),
+        merchant_reference: None,
+        extras: BTreeMap::from([("phone".to_owned(), "416-555-0199".to_owned())]),
+    }
+}
+
+fn order_ref(req: &PaymentRequest, psp_id: Option<String>) -> OrderRef {
+    OrderRef {
+        transaction_id: req.transaction_id.clone(),
+        txn_type: req.txn_type,
+        amount: req.amount,
+        psp_transaction_id: psp_id,
+        stage: None,
+        extras: req.extras.clone(),
+    }
+}
+
+impl Harness {
+    async fn sync(&self, req: &PaymentRequest, psp_id: Option<String>) -> PspUpdate {
+        let order = order_ref(req, psp_id);
+        self.connector.sync(&self.account, &order).await.unwrap()
+    }
+
+    /// Waits until `n` webhooks arrived, then a little longer so extra ones would show.
+    async fn webhooks(&self, n: usize) -> Vec<Result<CallbackOutcome, ConnectorError>> {
+        for _ in 0..300 {
+            if self.rx.outcomes.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        self.rx.outcomes.lock().unwrap().clone()
+    }
+
+    async fn orders(&self) -> Vec<serde_json::Value> {
+        let body = self.web.get(format!("{}/_orders", self.base)).send().await;
+        serde_json::from_str(&body.unwrap().text().await.unwrap()).unwrap()
+    }
+
+    /// Starts a pay-in, opens the webflow page like a browser and submits `outcome`.
+    async fn pay(&self, amount: &str, outcome: &str) -> (PaymentRequest, String) {
+        let req = request(TxnType::Payin, amount);
+        let started = self
+            .connector
+            .start_payin(&self.account, &req)
+            .await
+            .unwrap();
+        assert_eq!(started.update.outcome, PspOutcome::Pending);
+        let url = started.redirect_url;
+        assert!(url.starts_with(&format!("{}/webflow/", self.base)), "{url}");
+        let page = self.web.get(&url).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("value=\"approve\""));
+        let done = self.web.post(&url).form(&[("outcome", outcome)]).send();
+        let done = done.await.unwrap();
+        assert_eq!(done.status(), 303);
+        assert_eq!(done.headers()["location"], RETURN_URL);
+        (req, started.update.psp_transaction_id.unwrap())
+    }
+}
+
+fn verified(outcome: &Result<CallbackOutcome, ConnectorError>) -> &PspUpdate {
+    match outcome {
+        Ok(CallbackOutcome::Verified { update, .. }) => update,
+        other => panic!("expected a verified webhook, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn payin_approved_on_the_webflow_page() {
+    let h = harness().await;
+    let (req, psp_id) = h.pay("25.00", "approve").await;
+    let hooks = h.webhooks(1).await;
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(verified(&hooks[0]).outcome, PspOutcome::Approved);
+    assert_eq!(verified(&hooks[0]).raw_status, "confirmed");
+    assert_eq!(
+        h.sync(&req, Some(psp_id)).await.outcome,
+        PspOutcome::Approved
+    );
+    assert_eq!(h.orders().await[0]["executions"], 1);
+}
+
+#[tokio::test]
+async fn payin_cancelled_on_the_page_or_declined_by_the_bank() {
+    let h = harness().await;
+    let (cancelled, id) = h.pay("25.00", "decline").await;
+    let update = h.sync(&cancelled, Some(id)).await;
+    assert_eq!(
+        (update.outcome, update.raw_status.as_str()),
+        (PspOutcome::Declined, "cancelled")
+    );
+    let (declined, id) = h.pay("25.51", "approve").await;
+    let hooks = h.webhooks(2).await;
+    assert_eq!(hooks.len(), 2);
+    assert!(hooks
+        .iter()
+        .all(|o| verified(o).outcome == PspOutcome::Declined));
+    let update = h.sync(&declined, Some(id)).await;
+    assert_eq!(update.outcome, PspOutcome::Declined);
+    assert!(update.message.is_some());
+}
+
+#[tokio::test]
+async fn payout_approved_by_webhook_and_status() {
+    let h = harness().await;
+    let req = request(TxnType::Payout, "100.00");
+    let accepted = h.connector.submit_payout(&h.account, &req).await.unwrap();
+    assert_eq!(accepted.outcome, PspOutcome::Pending);
+    let hooks = h.webhooks(1).await;
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(verified(&hooks[0]).outcome, PspOutcome::Approved);
+    let update = h.sync(&req, accepted.psp_transaction_id).await;
+    assert_eq!(update.outcome, PspOutcome::Approved);
+    let orders = h.orders().await;
+    assert_eq!(
+        (orders[0]["kind"].as_str(), orders[0]["amount"].as_str()),
+        (Some("PAYOUT"), Some("100.00"))
+    );
+}
+
+#[tokio::test]
+async fn payout_error_fails_and_stays_processing_stays_pending() {
+    let h = harness().await;
+    let failed = request(TxnType::Payout, "10.52");
+    let id = h
+        .connector
+        .submit_payout(&h.account, &failed)
+        .await
+        .unwrap()
+        .psp_transaction_id;
+    assert_eq!(
+        verified(&h.webhooks(1).await[0]).outcome,
+        PspOutcome::Failed
+    );
+    assert_eq!(h.sync(&failed, id).await.outcome, PspOutcome::Failed);
+    let stuck = request(TxnType::Payout, "10.53");
+    let id = h
+        .connector
+        .submit_payout(&h.account, &stuck)
+        .await
+        .unwrap()
+        .psp_transaction_id;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.sync(&stuck, id).await.raw_status, "processing");
+    assert_eq!(h.webhooks(1).await.len(), 1, "no webhook for .53");
+}
+
+#[tokio::test]
+async fn http_500_on_create_then_not_found_by_reference() {
+    let h = harness().await;
+    let req = request(TxnType::Payout, "10.54");
+    let err = h
+        .connector
+        .submit_payout(&h.account, &req)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Unavailable { status: 500 }),
+        "{err:?}"
+    );
+    assert_eq!(h.sync(&req, None).await.outcome, PspOutcome::NotFound);
+    assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn no_webhook_but_lookup_by_reference_finds_it() {
+    let h = harness().await;
+    let req = request(TxnType::Payout, "10.55");
+    h.connector.submit_payout(&h.account, &req).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(h.rx.outcomes.lock().unwrap().is_empty());
+    // Without Payone's id, as after a crash between the call and the commit.
+    assert_eq!(h.sync(&req, None).await.outcome, PspOutcome::Approved);
+}
+
+#[tokio::test]
+async fn duplicate_webhook_arrives_twice_verified() {
+    let h = harness().await;
+    let req = request(TxnType::Payout, "10.56");
+    h.connector.submit_payout(&h.account, &req).await.unwrap();
+    let hooks = h.webhooks(2).await;
+    assert_eq!(hooks.len(), 2);
+    assert!(hooks
+        .iter()
+        .all(|o| verified(o).outcome == PspOutcome::Approved));
+    assert_eq!(h.orders().await[0]["executions"], 1);
+}
+
+#[tokio::test]
+async fn forged_webhook_is_unverified_and_status_says_approved() {
+    let h = harness().await;
+    let req = request(TxnType::Payout, "10.57");
+    let id = h
+        .connector
+        .submit_payout(&h.account, &req)
+        .await
+        .unwrap()
+        .psp_transaction_id;
+    let hooks = h.webhooks(1).await;
+    match &hooks[..] {
+        [Ok(CallbackOutcome::Unverified {
+            transaction_id,
+            why,
+        })] => {
+            assert_eq!(transaction_id, &req.transaction_id);
+            assert_eq!(*why, "bad signature");
+        }
+        other => panic!("forged webhook accepted: {other:?}"),
+    }
+    assert_eq!(h.sync(&req, id).await.outcome, PspOutcome::Approved);
+}
+
+#[tokio::test]
+async fn webhook_is_resent_until_answered_2xx() {
+    let h = harness().await;
+    h.rx.fail_next.store(2, Ordering::SeqCst);
+    let req = request(TxnType::Payout, "12.00");
+    h.connector.submit_payout(&h.account, &req).await.unwrap();
+    let hooks = h.webhooks(1).await;
+    assert_eq!(hooks.len(), 1);
+    let order = &h.orders().await[0];
+    assert_eq!(
+        (
+            order["webhook_attempts"].as_u64(),
+            order["webhooks_sent"].as_u64()
+        ),
+        (Some(3), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn same_reference_is_not_paid_twice() {
+    let h = harness().await;
+    let req = request(TxnType::Payout, "20.00");
+    let first = h.connector.submit_payout(&h.account, &req).await.unwrap();
+    let second = h.connector.submit_payout(&h.account, &req).await.unwrap();
+    assert_eq!(second.psp_transaction_id, first.psp_transaction_id);
+    assert_ne!(second.outcome, PspOutcome::Declined);
+    let orders = h.orders().await;
+    assert_eq!(
+        (orders.len(), orders[0]["executions"].as_u64()),
+        (1, Some(1))
+    );
+}
+
+#[tokio::test]
+async fn wrong_api_key_is_refused_and_bad_fields_decline() {
+    let h = harness().await;
+    let wrong = account(&h.base, &h.account.callback_url, Some("nope"));
+    let req = request(TxnType::Payout, "10.00");
+    let err = h.connector.submit_payout(&wrong, &req).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+        "{err:?}"
+    );
+    let mut euro = request(TxnType::Payout, "10.00");
+    euro.amount = Money::parse_major("10.00", Currency::from_code("EUR").unwrap()).unwrap();
+    let update = h.connector.submit_payout(&h.account, &euro).await.unwrap();
+    assert_eq!(update.outcome, PspOutcome::Declined);
+    assert!(update.message.unwrap().contains("currency"));
+    assert!(h.orders().await.is_empty());
+}

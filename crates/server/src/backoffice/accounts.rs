@@ -1,0 +1,168 @@
+//! PSP accounts per company: enabled or not, the connector's capabilities, the recent success
+//! rate; admins enable or disable them. Routing reads the flag on every request, so a disabled
+//! account is out of routing at once.
+
+use crate::backoffice::error::PageError;
+use crate::backoffice::lookup;
+use crate::backoffice::session::{Posted, Signed};
+use crate::backoffice::views::*;
+use crate::backoffice::Backoffice;
+use crate::service::audit::{self, Channel};
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use overture_core::backoffice::{AuditAction, CompanySummary, PspAccountStats};
+use overture_core::connector::Capabilities;
+use overture_core::store::StoreError;
+use overture_core::*;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Deserialize, Default)]
+pub struct AccountsQuery {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+fn directions(c: &Capabilities) -> String {
+    match (c.payin, c.payout) {
+        (true, true) => "pay-in and payout",
+        (true, false) => "pay-in only",
+        (false, true) => "payout only",
+        (false, false) => "none",
+    }
+    .to_owned()
+}
+
+fn account_row(
+    a: &PspAccount,
+    caps: Option<&Capabilities>,
+    stats: &HashMap<PspAccountId, PspAccountStats>,
+) -> AccountRow {
+    let success = match stats.get(&a.id) {
+        Some(s) => match s.success_percent() {
+            Some(p) => format!("{p}% ({} of {})", s.approved, s.approved + s.unsuccessful),
+            None => "no outcomes".into(),
+        },
+        None => "no outcomes".into(),
+    };
+    AccountRow {
+        id: a.id.to_string(),
+        psp: a.psp_type.to_string(),
+        name: caps.map(|c| c.display_name.to_owned()).unwrap_or_default(),
+        enabled: a.enabled,
+        priority: a.priority,
+        base_url: a.base_url.clone(),
+        directions: caps
+            .map(directions)
+            .unwrap_or_else(|| "unknown PSP".into()),
+        currencies: caps
+            .map(|c| c.currencies.join(", "))
+            .unwrap_or_default(),
+        countries: caps
+            .map(|c| {
+                if c.countries.is_empty() {
+                    "any country".to_owned()
+                } else {
+                    c.countries.join(", ")
+                }
+            })
+            .unwrap_or_default(),
+        async_model: caps.map(|c| c.async_model.to_owned()).unwrap_or_default(),
+        success,
+    }
+}
+
+fn thresholds(c: &CompanySummary) -> String {
+    let held = c
+        .payout_approval_threshold
+        .map(|t| format!("payouts from {t} wait for approval"))
+        .unwrap_or_else(|| "no payout approval".into());
+    let four = c
+        .four_eyes_threshold
+        .map(|t| format!("; from {t} two different approvers (four-eyes)"))
+        .unwrap_or_default();
+    format!("{held}{four}")
+}
+
+/// `GET /backoffice/psp-accounts`.
+pub async fn page(
+    State(bo): State<Backoffice>,
+    signed: Signed,
+    Query(q): Query<AccountsQuery>,
+) -> Result<Html<String>, PageError> {
+    let app = &bo.app;
+    let since = app.now() - bo.settings.stats_window_ms;
+    let stats: HashMap<_, _> = app
+        .store
+        .psp_account_stats(since)
+        .await?
+        .into_iter()
+        .map(|s| (s.psp_account_id.clone(), s))
+        .collect();
+    let mut companies: Vec<_> = lookup::companies(app).await?.into_values().collect();
+    companies.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut blocks = Vec::with_capacity(companies.len());
+    for c in companies {
+        let accounts = app.store.psp_accounts(&c.id).await?;
+        blocks.push(CompanyBlock {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            thresholds: thresholds(&c),
+            accounts: accounts
+                .iter()
+                .map(|a| {
+                    let caps = app.registry.get(a.psp_type.as_str()).map(|k| k.capabilities());
+                    account_row(a, caps, &stats)
+                })
+                .collect(),
+        });
+    }
+    let mut layout = Layout::new(&signed, "accounts", "PSP accounts");
+    layout.notice = notice(q.done.as_deref(), q.id.as_deref());
+    render(&AccountsPage {
+        layout,
+        companies: blocks,
+        window: humantime::format_duration(std::time::Duration::from_millis(
+            bo.settings.stats_window_ms.max(0) as u64,
+        ))
+        .to_string(),
+    })
+}
+
+/// `POST /backoffice/psp-accounts/{id}/enable|disable` (admins).
+pub async fn switch(
+    State(bo): State<Backoffice>,
+    Path((id, action)): Path<(String, String)>,
+    Posted { signed, form }: Posted<lookup::ReasonForm>,
+) -> Result<Response, PageError> {
+    signed.require(&[Role::Admin], "enable or disable PSP accounts")?;
+    let (enabled, audit_action, done) = match action.as_str() {
+        "enable" => (true, AuditAction::EnableAccount, "enabled"),
+        "disable" => (false, AuditAction::DisableAccount, "disabled"),
+        _ => return Err(PageError::NotFound),
+    };
+    let id = PspAccountId::parse(&id).ok_or(PageError::NotFound)?;
+    let reason = lookup::required_reason(&form.reason)?;
+    let app = &bo.app;
+    app.store
+        .set_psp_account_enabled(&id, enabled)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => PageError::NotFound,
+            other => other.into(),
+        })?;
+    tracing::info!(psp_account = %id, enabled, operator = %signed.operator.id, "PSP account switched");
+    audit::operator_action(
+        app,
+        &signed.operator,
+        Channel::Web,
+        audit_action,
+        Some(id.to_string()),
+        Some(reason),
+        None,
+    )
+    .await;
+    Ok(Redirect::to(&format!("/backoffice/psp-accounts?done={done}&id={id}")).into_response())
+}

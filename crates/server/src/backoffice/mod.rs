@@ -1,0 +1,108 @@
+//! The operator back office at `/backoffice`: server-rendered pages (askama templates compiled
+//! into the binary, one small script, no build step) for the approval queue, transaction
+//! search and detail, problem webhooks, PSP accounts and the audit log.
+//!
+//! Security: email + password login (argon2id) with lockout after repeated failures; an
+//! HttpOnly, SameSite=Lax session cookie (Secure over https) with idle and absolute expiry; a
+//! per-session CSRF token on every form; roles checked on the server for every page and
+//! action; strict security headers (CSP without inline script, no framing, no caching).
+
+mod accounts;
+mod audit_page;
+mod error;
+mod format;
+mod login;
+mod lookup;
+pub mod password;
+mod queue;
+pub mod session;
+mod settings;
+mod transactions;
+mod views;
+mod webhooks;
+
+pub use error::PageError;
+pub use settings::{BackofficeArgs, Settings};
+
+use crate::app::App;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+
+/// Router state: the application plus the back-office settings.
+#[derive(Clone)]
+pub struct Backoffice {
+    pub app: App,
+    pub settings: Arc<Settings>,
+}
+
+/// Every back-office route, ready to merge into the server's router.
+pub fn router(app: App, args: &BackofficeArgs) -> Router {
+    let settings = Arc::new(Settings::new(args, &app.public_url));
+    let pages = Router::new()
+        .route("/backoffice", get(|| async { Redirect::to("/backoffice/queue") }))
+        .route("/backoffice/", get(|| async { Redirect::to("/backoffice/queue") }))
+        .route("/backoffice/login", get(login::form).post(login::submit))
+        .route("/backoffice/logout", post(login::logout))
+        .route("/backoffice/queue", get(queue::page))
+        .route("/backoffice/transactions", get(transactions::search))
+        .route("/backoffice/transactions/{id}", get(transactions::detail))
+        .route("/backoffice/transactions/{id}/decide", post(queue::decide))
+        .route("/backoffice/webhooks", get(webhooks::page))
+        .route("/backoffice/webhooks/{id}/redeliver", post(webhooks::redeliver))
+        .route("/backoffice/psp-accounts", get(accounts::page))
+        .route("/backoffice/psp-accounts/{id}/{action}", post(accounts::switch))
+        .route("/backoffice/audit", get(audit_page::page))
+        .layer(axum::middleware::map_response(harden))
+        .with_state(Backoffice { app, settings });
+    let assets = Router::new()
+        .route("/backoffice/static/app.css", get(css))
+        .route("/backoffice/static/app.js", get(js));
+    pages.merge(assets)
+}
+
+/// Security headers on every page: no inline script or style, no framing, no caching of
+/// pages that show payment data.
+async fn harden(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    for (name, value) in set {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("static/app.css"))
+}
+
+async fn js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("static/app.js"),
+    )
+}

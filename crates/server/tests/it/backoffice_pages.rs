@@ -1,0 +1,242 @@
+//! Back-office pages over HTTP: decisions (double click, two operators at once, four-eyes on
+//! pages and JSON API), search and detail, redelivery of a dead webhook, PSP account switches
+//! and the audit log.
+
+use crate::backoffice_support::*;
+use crate::harness::*;
+use overture_core::backoffice::{AuditAction, AuditQuery};
+use overture_core::*;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn backoffice_double_click_and_two_operators_decide_once() {
+    let app = TestApp::start().await;
+    let id = app.payout("1500.00").await;
+    let op = operator_with_password(&app, Role::Approver).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+    let first = b.decide(&id, "approve", "KYC checked").await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    assert_eq!(
+        first.location.as_deref(),
+        Some(format!("/backoffice/queue?done=approved&id={id}").as_str())
+    );
+    let notice = b.get(first.location.as_deref().unwrap()).await;
+    assert!(notice.body.contains(&format!("Payout {id} approved and sent to the PSP.")));
+    let again = b.decide(&id, "approve", "KYC checked").await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.error_code.as_deref(), Some("INVALID_STATE"));
+    assert!(again.body.contains("not awaiting approval. Nothing was changed."), "{}", again.body);
+    assert_eq!(app.wait_final(&id).await["transactionStatus"], "Approved");
+    assert_eq!(app.mp.wait_delivered(&id, 1).await.len(), 1);
+
+    // Two operators at once on another payout: exactly one decision wins.
+    let id2 = app.payout("1600.00").await;
+    let other = operator_with_password(&app, Role::Admin).await;
+    let mut c = Browser::new(&app);
+    c.login_as(&other).await;
+    let (ra, rb) = tokio::join!(
+        b.decide(&id2, "approve", "fine by me"),
+        c.decide(&id2, "reject", "not fine")
+    );
+    let mut statuses = vec![ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, vec![303, 409], "{ra:?} {rb:?}");
+    app.wait_final(&id2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.mp.wait_delivered(&id2, 1).await.len(), 1, "one webhook");
+    let executed = app.sandbox_orders("paymentsoft").await;
+    assert!(executed.iter().filter(|o| o["client_orderid"] == id2.as_str()).count() <= 1);
+}
+
+#[tokio::test]
+async fn backoffice_four_eyes_needs_two_different_operators() {
+    let app = TestApp::start().await;
+    let store = &app.running.app.store;
+    store
+        .set_four_eyes_threshold(&app.company.id, Some(1500.into()))
+        .await
+        .unwrap();
+    let small = app.payout("1200.00").await;
+    let big = app.payout("1500.00").await;
+    let first = operator_with_password(&app, Role::Approver).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&first).await;
+
+    assert_eq!(b.decide(&small, "approve", "below four-eyes").await.status, 303);
+    assert_eq!(app.wait_final(&small).await["transactionStatus"], "Approved");
+
+    let queue = b.get("/backoffice/queue").await;
+    assert!(queue.body.contains("four-eyes: 0 of 2 approvals"), "{}", queue.body);
+    let one = b.decide(&big, "approve", "first look ok").await;
+    assert_eq!(
+        one.location.as_deref(),
+        Some(format!("/backoffice/queue?done=first_approval&id={big}").as_str())
+    );
+    assert_eq!(state_of(&app, &big).await, TxnState::AwaitingApproval);
+    let same = b.decide(&big, "approve", "me again").await;
+    assert_eq!(same.status, 409);
+    assert!(same.body.contains("the four-eyes rule needs a different operator"), "{}", same.body);
+    assert!(b.get("/backoffice/queue").await.body.contains("1 of 2 approvals"));
+
+    // The second pair of eyes uses the JSON API (same service, same rule).
+    let token = app.operator(Role::Admin).await;
+    let (status, body) = app.decide(&token, &big, "approve", Some("second look ok")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.wait_final(&big).await["transactionStatus"], "Approved");
+    assert_eq!(app.mp.wait_delivered(&big, 1).await.len(), 1);
+
+    // JSON API first, page second.
+    let big2 = app.payout("2000.00").await;
+    let (status, body) = app.decide(&token, &big2, "approve", Some("api first")).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["approvals"], json!({ "given": 1, "required": 2 }));
+    assert_eq!(body["data"]["state"], "awaiting_approval");
+    assert_eq!(b.decide(&big2, "approve", "page second").await.status, 303);
+    assert_eq!(app.wait_final(&big2).await["transactionStatus"], "Approved");
+    let detail = b.get(&format!("/backoffice/transactions/{big2}")).await;
+    assert!(detail.body.contains("Four-eyes approvals"));
+    assert!(detail.body.contains("api first"));
+}
+
+#[tokio::test]
+async fn backoffice_search_and_detail_show_history_and_webhook_attempts() {
+    let app = TestApp::start().await;
+    let held = app.payout("1500.00").await;
+    let plain = app.payout("10.00").await;
+    app.wait_final(&plain).await;
+    app.mp.wait_delivered(&plain, 1).await;
+    let op = operator_with_password(&app, Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+
+    let by_state = b.get("/backoffice/transactions?state=awaiting_approval").await;
+    assert!(by_state.body.contains(&held) && !by_state.body.contains(&plain));
+    let by_ref = b.get("/backoffice/transactions?reference=ref-10.00").await;
+    assert!(by_ref.body.contains(&plain) && !by_ref.body.contains(&held));
+    let by_user = b
+        .get(&format!(
+            "/backoffice/transactions?user=user-1&psp=PAYMENTSOFT&company={}",
+            app.company.id
+        ))
+        .await;
+    assert!(by_user.body.contains(&plain) && by_user.body.contains(&held));
+    let by_id = b.get(&format!("/backoffice/transactions?id={held}")).await;
+    assert!(by_id.body.contains(&held) && !by_id.body.contains(&plain));
+    let future = b.get("/backoffice/transactions?from=2999-01-01").await;
+    assert!(future.body.contains("No transaction matches."));
+    let bad = b.get("/backoffice/transactions?id=nonsense").await;
+    assert!(bad.body.contains("Transaction id (txn_…) is not valid"), "{}", bad.body);
+
+    let detail = b.get(&format!("/backoffice/transactions/{plain}")).await;
+    assert_eq!(detail.status, 200);
+    let hook = &app.mp.webhooks_for(&plain)[0];
+    assert!(detail.body.contains(&hook.id), "webhook id shown");
+    assert!(detail.body.contains("ms</td>"), "latency shown");
+    assert!(detail.body.contains(">200<"), "HTTP status shown");
+    assert!(detail.body.contains("submitting") && detail.body.contains("approved"));
+    assert_eq!(b.get("/backoffice/transactions/txn_nope").await.status, 404);
+}
+
+#[tokio::test]
+async fn backoffice_redelivers_a_dead_webhook_with_the_same_id() {
+    let app = TestApp::start().await;
+    app.mp.fail_next.store(100, std::sync::atomic::Ordering::SeqCst);
+    let id = app.payout("10.00").await;
+    app.wait_final(&id).await;
+    let txn = TransactionId::parse(&id).unwrap();
+    let store = &app.running.app.store;
+    let mut dead = None;
+    for _ in 0..200 {
+        let d = store.webhooks_for_transaction(&txn).await.unwrap();
+        if d.first().is_some_and(|d| d.state == DeliveryState::Dead) {
+            dead = d.into_iter().next();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dead = dead.expect("the webhook was dead-lettered");
+    app.mp.fail_next.store(0, std::sync::atomic::Ordering::SeqCst);
+
+    let op = operator_with_password(&app, Role::Approver).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+    let page = b.get("/backoffice/webhooks?problem=dead").await;
+    assert!(page.body.contains(dead.id.as_str()), "{}", page.body);
+    let csrf = b.csrf().await;
+    let path = format!("/backoffice/webhooks/{}/redeliver", dead.id);
+    let answer = b.post(&path, &[("csrf", &csrf), ("reason", "MP fixed their endpoint")]).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let got = app.mp.wait_delivered(&id, 1).await;
+    assert!(got.iter().all(|w| w.id == dead.id.as_str()), "same webhook-id");
+    assert!(got.len() > 1, "failed attempts, then the redelivery");
+    for _ in 0..100 {
+        let d = store.webhook_delivery(&dead.id).await.unwrap().unwrap();
+        if d.state == DeliveryState::Delivered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let again = b.post(&path, &[("csrf", &csrf), ("reason", "again")]).await;
+    assert_eq!(again.status, 409, "a delivered webhook is not redelivered");
+    assert!(again.body.contains("delivered"));
+}
+
+#[tokio::test]
+async fn backoffice_disabling_an_account_takes_it_out_of_routing_and_is_audited() {
+    let app = TestApp::start().await;
+    let store = &app.running.app.store;
+    let account = store
+        .psp_accounts(&app.company.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.psp_type.as_str() == "PAYMENTSOFT")
+        .unwrap();
+    let admin = operator_with_password(&app, Role::Admin).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&admin).await;
+    let page = b.get("/backoffice/psp-accounts").await;
+    assert!(page.body.contains(account.id.as_str()) && page.body.contains("enabled"));
+    let csrf = b.csrf().await;
+    let off = b
+        .post(
+            &format!("/backoffice/psp-accounts/{}/disable", account.id),
+            &[("csrf", &csrf), ("reason", "PSP outage")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    let (status, body) = app.cashier(&TestApp::payout_body("10.00")).await;
+    assert_eq!((status, body["errorCode"].as_str()), (422, Some("PSP_NOT_CONFIGURED")));
+    let on = b
+        .post(
+            &format!("/backoffice/psp-accounts/{}/enable", account.id),
+            &[("csrf", &csrf), ("reason", "PSP back")],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    let id = app.payout("10.00").await;
+    assert_eq!(app.wait_final(&id).await["transactionStatus"], "Approved");
+    let after = b.get("/backoffice/psp-accounts").await;
+    assert!(after.body.contains("100% (1 of 1)"), "success rate shown");
+
+    let audit = b.get("/backoffice/audit").await;
+    assert_eq!(audit.status, 200);
+    assert!(audit.body.contains("disable_account") && audit.body.contains("PSP outage"));
+    let entries = store
+        .audit_log(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let switch = entries
+        .iter()
+        .find(|e| e.action == AuditAction::EnableAccount)
+        .unwrap();
+    assert_eq!(switch.operator_id.as_ref(), Some(&admin.id));
+    assert_eq!(switch.target.as_deref(), Some(account.id.as_str()));
+    assert_eq!(switch.reason.as_deref(), Some("PSP back"));
+}

@@ -1,0 +1,366 @@
+//! [`BackofficeStore`] on SQL: operator passwords and lockout, sessions, the append-only audit
+//! log (the database refuses UPDATE and DELETE on it), transaction search, four-eyes
+//! approvals, problem webhook deliveries and PSP account switches.
+
+mod decode;
+mod filter;
+mod search;
+
+use crate::rows::{self, DELIVERY_COLUMNS};
+use crate::{db_err, decode_all, SqlStore};
+use async_trait::async_trait;
+use overture_core::backoffice::*;
+use overture_core::store::StoreError;
+use overture_core::*;
+use rust_decimal::Decimal;
+
+#[async_trait]
+impl BackofficeStore for SqlStore {
+    async fn operator(&self, id: &OperatorId) -> Result<Option<Operator>, StoreError> {
+        let row = sqlx::query("SELECT * FROM operators WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| rows::operator(&r)).transpose()
+    }
+
+    async fn operator_login(&self, email: &str) -> Result<Option<OperatorLogin>, StoreError> {
+        // An exact match wins over a case-insensitive one (emails are unique as typed).
+        let row = sqlx::query(
+            "SELECT * FROM operators WHERE lower(email) = lower($1) \
+             ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END, created_at LIMIT 1",
+        )
+        .bind(email.trim())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| decode::operator_login(&r)).transpose()
+    }
+
+    async fn set_operator_password(
+        &self,
+        id: &OperatorId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE operators SET password_hash = $1, failed_logins = 0, locked_until = NULL \
+             WHERE id = $2",
+        )
+        .bind(password_hash)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found(done.rows_affected(), id.as_str())
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: &OperatorId,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<LoginFailure, StoreError> {
+        let lock_until = now + policy.lock_ms;
+        // One statement, so concurrent wrong guesses are all counted. SET expressions read
+        // the old row; RETURNING gives the new one.
+        let row = sqlx::query(
+            "UPDATE operators SET \
+               failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END, \
+               locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
+             WHERE id = $3 RETURNING failed_logins, locked_until",
+        )
+        .bind(i64::from(policy.max_failures))
+        .bind(lock_until)
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let count: i64 = sqlx::Row::try_get(&row, "failed_logins").map_err(db_err)?;
+        let locked: Option<i64> = sqlx::Row::try_get(&row, "locked_until").map_err(db_err)?;
+        let just_locked = locked == Some(lock_until) && count == 0;
+        Ok(LoginFailure {
+            failed_logins: if just_locked {
+                policy.max_failures
+            } else {
+                count as i32
+            },
+            locked_until: just_locked.then_some(lock_until),
+        })
+    }
+
+    async fn clear_login_failures(&self, id: &OperatorId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_session(&self, s: &OperatorSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO operator_sessions (id_sha256, operator_id, csrf_token, created_at, \
+             last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id_sha256)
+        .bind(s.operator_id.as_str())
+        .bind(&s.csrf_token)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session(&self, id_sha256: &str) -> Result<Option<OperatorSession>, StoreError> {
+        let row = sqlx::query("SELECT * FROM operator_sessions WHERE id_sha256 = $1")
+            .bind(id_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| decode::session(&r)).transpose()
+    }
+
+    async fn touch_session(&self, id_sha256: &str, at: i64) -> Result<(), StoreError> {
+        // Never moves backwards when two requests of one session race.
+        sqlx::query(
+            "UPDATE operator_sessions SET last_seen_at = $1 WHERE id_sha256 = $2 AND last_seen_at < $1",
+        )
+        .bind(at)
+        .bind(id_sha256)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM operator_sessions WHERE id_sha256 = $1")
+            .bind(id_sha256)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_before: i64,
+    ) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
+                .bind(now)
+                .bind(idle_before)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, operator_id, operator_email, action, target, reason, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.at)
+        .bind(e.operator_id.as_ref().map(|o| o.as_str()))
+        .bind(&e.operator_email)
+        .bind(e.action.as_str())
+        .bind(e.target.as_deref())
+        .bind(e.reason.as_deref())
+        .bind(e.detail.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
+        self.audit_page(query).await
+    }
+
+    async fn search_transactions(
+        &self,
+        query: &TxnSearch,
+    ) -> Result<Page<Transaction>, StoreError> {
+        self.search_txns(query).await
+    }
+
+    async fn company_summaries(&self) -> Result<Vec<CompanySummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, payout_approval_threshold, four_eyes_threshold FROM companies \
+             ORDER BY name, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, decode::company_summary)
+    }
+
+    async fn four_eyes_threshold(
+        &self,
+        company: &CompanyId,
+    ) -> Result<Option<Decimal>, StoreError> {
+        let row = sqlx::query("SELECT four_eyes_threshold FROM companies WHERE id = $1")
+            .bind(company.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(company.to_string()))?;
+        decode::four_eyes(&row)
+    }
+
+    async fn set_four_eyes_threshold(
+        &self,
+        company: &CompanyId,
+        threshold: Option<Decimal>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE companies SET four_eyes_threshold = $1 WHERE id = $2")
+            .bind(threshold.map(|t| t.to_string()))
+            .bind(company.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found(done.rows_affected(), company.as_str())
+    }
+
+    async fn record_approval(&self, a: &PayoutApproval) -> Result<Vec<PayoutApproval>, StoreError> {
+        let mut db = self.pool.begin().await.map_err(db_err)?;
+        // A no-op write first: it locks the transaction row (PostgreSQL) or takes the write
+        // lock (SQLite), so concurrent approvals of one payout run one after the other and
+        // the second sees the first. It also checks the payout is still held.
+        let held = sqlx::query(
+            "UPDATE transactions SET version = version WHERE id = $1 AND state = 'awaiting_approval'",
+        )
+        .bind(a.transaction_id.as_str())
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        if held.rows_affected() == 0 {
+            return Err(StoreError::Conflict(a.transaction_id.to_string()));
+        }
+        sqlx::query(
+            "INSERT INTO payout_approvals (transaction_id, operator_id, reason, at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(a.transaction_id.as_str())
+        .bind(a.operator_id.as_str())
+        .bind(a.reason.as_deref())
+        .bind(a.at)
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT * FROM payout_approvals WHERE transaction_id = $1 ORDER BY at, operator_id",
+        )
+        .bind(a.transaction_id.as_str())
+        .fetch_all(&mut *db)
+        .await
+        .map_err(db_err)?;
+        let all = decode_all(rows, decode::approval)?;
+        db.commit().await.map_err(db_err)?;
+        Ok(all)
+    }
+
+    async fn approvals(&self, id: &TransactionId) -> Result<Vec<PayoutApproval>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM payout_approvals WHERE transaction_id = $1 ORDER BY at, operator_id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, decode::approval)
+    }
+
+    async fn problem_deliveries(
+        &self,
+        query: &DeliveryQuery,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        self.problem_page(query).await
+    }
+
+    async fn webhook_delivery(
+        &self,
+        id: &WebhookId,
+    ) -> Result<Option<WebhookDelivery>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| rows::delivery(&r)).transpose()
+    }
+
+    async fn redeliver_webhook(
+        &self,
+        id: &WebhookId,
+        now: i64,
+    ) -> Result<WebhookDelivery, StoreError> {
+        // A live lease means a worker is sending it right now: leave it alone, or two
+        // attempts would share one attempt number.
+        let row = sqlx::query(&format!(
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, lease_until = NULL \
+             WHERE id = $2 AND state IN ('dead', 'pending') \
+             AND (lease_until IS NULL OR lease_until <= $1) RETURNING {DELIVERY_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => rows::delivery(&r),
+            None => match self.webhook_delivery(id).await? {
+                Some(d) => Err(StoreError::Conflict(format!(
+                    "webhook {id} is {} and cannot be redelivered now",
+                    d.state.as_str()
+                ))),
+                None => Err(StoreError::NotFound(id.to_string())),
+            },
+        }
+    }
+
+    async fn set_psp_account_enabled(
+        &self,
+        id: &PspAccountId,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE psp_accounts SET enabled = $1 WHERE id = $2")
+            .bind(i64::from(enabled))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found(done.rows_affected(), id.as_str())
+    }
+
+    async fn psp_account_stats(&self, since: i64) -> Result<Vec<PspAccountStats>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT psp_account_id, \
+               SUM(CASE WHEN state = 'approved' THEN 1 ELSE 0 END) AS approved, \
+               SUM(CASE WHEN state IN ('declined', 'failed') THEN 1 ELSE 0 END) AS unsuccessful \
+             FROM transactions WHERE created_at >= $1 GROUP BY psp_account_id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, decode::stats)
+    }
+}
+
+/// `NotFound` when an UPDATE touched no row.
+fn found(rows_affected: u64, what: &str) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound(what.to_owned()))
+    } else {
+        Ok(())
+    }
+}
