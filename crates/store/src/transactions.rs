@@ -8,21 +8,33 @@ use overture_core::store::{ProgressUpdate, StoreError, TransactionStore, Transit
 use overture_core::*;
 use sqlx::{Any, Transaction as DbTxn};
 
-async fn insert_event(db: &mut DbTxn<'_, Any>, e: &TransactionEvent) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(e.transaction_id.as_str())
-    .bind(e.from_state.map(TxnState::as_str))
-    .bind(e.to_state.as_str())
-    .bind(e.actor.to_db())
-    .bind(e.reason.as_deref())
-    .bind(e.psp_status.as_deref())
-    .bind(e.at)
-    .execute(&mut **db)
-    .await
-    .map_err(db_err)?;
+/// Inserts events in one multi-row statement (one round trip, whatever their number).
+async fn insert_events(db: &mut DbTxn<'_, Any>, events: &[TransactionEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len())
+        .map(|i| {
+            let b = i * 7;
+            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for e in events {
+        query = query
+            .bind(e.transaction_id.as_str())
+            .bind(e.from_state.map(TxnState::as_str))
+            .bind(e.to_state.as_str())
+            .bind(e.actor.to_db())
+            .bind(e.reason.as_deref())
+            .bind(e.psp_status.as_deref())
+            .bind(e.at);
+    }
+    query.execute(&mut **db).await.map_err(db_err)?;
     Ok(())
 }
 
@@ -87,9 +99,7 @@ impl TransactionStore for SqlStore {
         .execute(&mut *db)
         .await
         .map_err(db_err)?;
-        for e in events {
-            insert_event(&mut db, e).await?;
-        }
+        insert_events(&mut db, events).await?;
         db.commit().await.map_err(db_err)
     }
 
@@ -174,9 +184,9 @@ impl TransactionStore for SqlStore {
         .map_err(db_err)?
         .ok_or_else(|| StoreError::Conflict(t.transaction_id.to_string()))?;
         let updated = rows::transaction(&row)?;
-        insert_event(
+        insert_events(
             &mut db,
-            &TransactionEvent {
+            &[TransactionEvent {
                 transaction_id: t.transaction_id.clone(),
                 from_state: Some(t.from),
                 to_state: t.to,
@@ -184,7 +194,7 @@ impl TransactionStore for SqlStore {
                 reason: t.reason.clone(),
                 psp_status: t.psp_status.clone(),
                 at: t.at,
-            },
+            }],
         )
         .await?;
         if let Some(webhook) = &t.webhook {

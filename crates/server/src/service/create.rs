@@ -54,7 +54,7 @@ pub async fn create(
         .get(&input.psp_type)
         .cloned()
         .ok_or_else(|| ApiError::field("pspType", "unknown pspType"))?;
-    let request = check_capabilities(connector.as_ref(), &input)?;
+    let request = check_capabilities(connector.as_ref(), &input, &user)?;
     let account = route(app, company, &input).await?;
     let must_verify = match input.txn_type {
         TxnType::Payout => true,
@@ -80,7 +80,6 @@ pub async fn create(
         company,
         &account,
         &input,
-        &user,
         request,
         idempotency_key.clone(),
         held,
@@ -159,6 +158,7 @@ async fn replay(
 fn check_capabilities(
     connector: &dyn Connector,
     input: &CashierIn,
+    user: &UserAuth,
 ) -> Result<connector::PaymentRequest, ApiError> {
     let caps = connector.capabilities();
     let supported = match input.txn_type {
@@ -196,7 +196,7 @@ fn check_capabilities(
         country: input.country.clone(),
         return_url: input.return_url.clone(),
         merchant_reference: input.merchant_reference.clone(),
-        extras: input.extras.clone(),
+        extras: with_profile(input, user),
     };
     connector
         .validate(&request)
@@ -219,34 +219,33 @@ async fn route(app: &App, company: &Company, input: &CashierIn) -> Result<PspAcc
         })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The body's PSP fields plus the profile fields PSPs may need from a verified user token
+/// (Gigadat name/phone, Brite country); the body's own values win. Done before `validate`, so a
+/// field the token carries is not reported missing.
+fn with_profile(input: &CashierIn, user: &UserAuth) -> std::collections::BTreeMap<String, String> {
+    let mut extras = input.extras.clone();
+    if let UserAuth::Token { claims, .. } = user {
+        for (k, v) in [("firstName", &claims.first_name), ("lastName", &claims.last_name), ("phone", &claims.phone)] {
+            extras.entry(k.to_owned()).or_insert_with(|| v.clone());
+        }
+        if input.country.is_none() {
+            extras.entry("countryCode".to_owned()).or_insert_with(|| claims.country_code.clone());
+        }
+    }
+    extras
+}
+
 fn new_transaction(
     app: &App,
     company: &Company,
     account: &PspAccount,
     input: &CashierIn,
-    user: &UserAuth,
     request: connector::PaymentRequest,
     idempotency_key: Option<String>,
     held: bool,
 ) -> Transaction {
     let now = app.now();
-    let mut extras = request.extras;
-    if let UserAuth::Token { claims, .. } = user {
-        // Profile fields PSPs may need (Gigadat name/phone); the body's own values win.
-        for (k, v) in [
-            ("firstName", &claims.first_name),
-            ("lastName", &claims.last_name),
-            ("phone", &claims.phone),
-        ] {
-            extras.entry(k.to_owned()).or_insert_with(|| v.clone());
-        }
-        if input.country.is_none() {
-            extras
-                .entry("countryCode".to_owned())
-                .or_insert_with(|| claims.country_code.clone());
-        }
-    }
+    let extras = request.extras;
     let state = if held {
         TxnState::AwaitingApproval
     } else {

@@ -86,3 +86,27 @@ async fn payin_requires_country_for_forumpay() {
     assert_eq!(resp["errors"][0]["field"], "country");
     assert_eq!(app.stored_count().await, 0);
 }
+
+#[tokio::test]
+async fn gigadat_payin_takes_name_and_phone_from_the_user_token() {
+    let app = TestApp::start().await;
+    let body = serde_json::json!({"pspType":"GIGADAT","type":"PAYIN","baseamount":50.00,"currency":"CAD",
+        "userId":"user-ca","email":"player@example.com","country":"CA","userIp":"203.0.113.7"});
+    // The token carries firstName, lastName and phone: nothing is missing.
+    let (status, resp) = app.cashier(&body).await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp["data"]["url"].as_str().unwrap().contains("/sandbox/gigadat/"), "{resp}");
+    // An MP session token carries no profile: the PSP's required fields are named.
+    let resp = app
+        .http
+        .post(format!("{}/v1/api/mozarto/cashier", app.url))
+        .bearer_auth(&app.token)
+        .header("x-user-authorization", "mp-session")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert!(["name", "phone"].contains(&err["errors"][0]["field"].as_str().unwrap()), "{err}");
+}
