@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Signed headers reused for every request (a client signs its tokens once).
@@ -28,15 +31,26 @@ pub struct Client {
 impl Client {
     pub fn new(target: &Target) -> anyhow::Result<Self> {
         let key = EncodingKey::from_secret(target.api_secret.as_bytes());
-        let company_jwt = encode(&Header::default(), &json!({ "sub": target.company_id, "exp": now_secs() + 86_400 }), &key)?;
+        let company_jwt = encode(
+            &Header::default(),
+            &json!({ "sub": target.company_id, "exp": now_secs() + 86_400 }),
+            &key,
+        )?;
         let user_jwt = encode(
             &Header::default(),
             &json!({ "userId": "bench-user", "email": "bench@example.com", "firstName": "B", "lastName": "M",
                      "phone": "4165550123", "countryCode": "DE", "exp": now_secs() + 86_400 }),
             &key,
         )?;
-        let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
-        Ok(Self { http, url: target.url.trim_end_matches('/').to_owned(), company_jwt, user_jwt })
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()?;
+        Ok(Self {
+            http,
+            url: target.url.trim_end_matches('/').to_owned(),
+            company_jwt,
+            user_jwt,
+        })
     }
 
     /// POSTs one Cashier request; returns the transaction id on a 2xx.
@@ -55,7 +69,10 @@ impl Client {
         if !status.is_success() {
             return Err(format!("{status} {}", v["errorCode"]));
         }
-        v["data"]["transactionId"].as_str().map(str::to_owned).ok_or_else(|| "no transactionId".into())
+        v["data"]["transactionId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "no transactionId".into())
     }
 }
 
@@ -85,7 +102,9 @@ where
     Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
     let request = Arc::new(request);
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")));
+    let hist = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+    ));
     let errors = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(Mutex::new(None::<String>));
     let start = Instant::now();
@@ -141,7 +160,9 @@ where
                 tokio::time::sleep_until(next.into()).await;
                 let scheduled = next;
                 next += interval;
-                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
                 let (request, record) = (request.clone(), record.clone());
                 tasks.spawn(async move {
                     let result = request().await;
@@ -152,9 +173,17 @@ where
             while tasks.join_next().await.is_some() {}
         }
     }
-    let latency_us = hist.lock().map(|h| h.clone()).unwrap_or_else(|_| Histogram::new(3).expect("histogram"));
+    let latency_us = hist
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_else(|_| Histogram::new(3).expect("histogram"));
     let first_error = first_error.lock().ok().and_then(|f| f.clone());
-    Outcome { latency_us, errors: errors.load(Ordering::Relaxed), first_error, elapsed: end.saturating_duration_since(measure_from) }
+    Outcome {
+        latency_us,
+        errors: errors.load(Ordering::Relaxed),
+        first_error,
+        elapsed: end.saturating_duration_since(measure_from),
+    }
 }
 
 fn ms(us: u64) -> f64 {
@@ -177,7 +206,10 @@ fn report(title: &str, load: &Load, o: &Outcome, rss: &Sampler) -> Value {
                         "p99": ms(h.value_at_quantile(0.99)), "max": ms(h.max()) },
         "serverPeakRssMiB": (rss.peak_mib() * 10.0).round() / 10.0,
     });
-    println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
     summary
 }
 
@@ -192,19 +224,32 @@ pub async fn payins(target: &Target, load: &Load, psp: &str) -> anyhow::Result<(
         async move { client.cashier(&body).await.map(|_| ()) }
     })
     .await;
-    let cpu = cpu_before.zip(target.pid.and_then(crate::rss::cpu_ms)).map(|(a, b)| b - a);
+    let cpu = cpu_before
+        .zip(target.pid.and_then(crate::rss::cpu_ms))
+        .map(|(a, b)| b - a);
     let mut summary = report("pay-in creation", load, &outcome, &rss);
     if let Some(cpu) = cpu {
         // Includes the warm-up requests: CPU is read around the whole run.
-        let requests = outcome.latency_us.len() as f64 * (load.warmup + outcome.elapsed).as_secs_f64() / outcome.elapsed.as_secs_f64();
-        summary["serverCpuMsPerPayin (approx.)"] = json!((cpu as f64 / requests.max(1.0) * 100.0).round() / 100.0);
-        println!("{}", json!({ "serverCpuMs": cpu, "serverCpuMsPerPayin (approx.)": summary["serverCpuMsPerPayin (approx.)"] }));
+        let requests = outcome.latency_us.len() as f64
+            * (load.warmup + outcome.elapsed).as_secs_f64()
+            / outcome.elapsed.as_secs_f64();
+        summary["serverCpuMsPerPayin (approx.)"] =
+            json!((cpu as f64 / requests.max(1.0) * 100.0).round() / 100.0);
+        println!(
+            "{}",
+            json!({ "serverCpuMs": cpu, "serverCpuMsPerPayin (approx.)": summary["serverCpuMsPerPayin (approx.)"] })
+        );
     }
     Ok(())
 }
 
 /// `overture-bench payouts`: every approved payout's webhook must reach the sink.
-pub async fn payouts(target: &Target, load: &Load, sink_addr: std::net::SocketAddr, drain: Duration) -> anyhow::Result<()> {
+pub async fn payouts(
+    target: &Target,
+    load: &Load,
+    sink_addr: std::net::SocketAddr,
+    drain: Duration,
+) -> anyhow::Result<()> {
     let sink = Sink::start(sink_addr).await?;
     let client = Client::new(target)?;
     let created: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
@@ -244,7 +289,10 @@ pub async fn payouts(target: &Target, load: &Load, sink_addr: std::net::SocketAd
             None => missing += 1,
         }
     }
-    let span = last.saturating_duration_since(started).as_secs_f64().max(0.001);
+    let span = last
+        .saturating_duration_since(started)
+        .as_secs_f64()
+        .max(0.001);
     summary = json!({
         "benchmark": "payout pipeline (create → PSP → callback → webhook at the sink)",
         "payoutsCreated": total,
@@ -260,7 +308,13 @@ pub async fn payouts(target: &Target, load: &Load, sink_addr: std::net::SocketAd
 }
 
 /// `overture-bench pending`: payouts that stay processing (.53), then memory and polling.
-pub async fn pending(target: &Target, count: usize, concurrency: usize, watch: Duration, sink_addr: std::net::SocketAddr) -> anyhow::Result<()> {
+pub async fn pending(
+    target: &Target,
+    count: usize,
+    concurrency: usize,
+    watch: Duration,
+    sink_addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let _sink = Sink::start(sink_addr).await?;
     let client = Client::new(target)?;
     let rss = Sampler::start(target.pid);
@@ -284,24 +338,47 @@ pub async fn pending(target: &Target, count: usize, concurrency: usize, watch: D
         errors += t.await.unwrap_or(0);
     }
     let created_in = started.elapsed();
-    println!("{}", json!({ "created": count, "errors": errors, "secs": created_in.as_secs_f64(), "rssMiB": rss.last_mib() }));
+    println!(
+        "{}",
+        json!({ "created": count, "errors": errors, "secs": created_in.as_secs_f64(), "rssMiB": rss.last_mib() })
+    );
     let watch_start = Instant::now();
     while watch_start.elapsed() < watch {
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let metrics = client.http.get(format!("{}/metrics", client.url)).send().await;
+        let metrics = client
+            .http
+            .get(format!("{}/metrics", client.url))
+            .send()
+            .await;
         let text = match metrics {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
-        let pick = |name: &str| text.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?").to_owned();
+        let pick = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .unwrap_or("?")
+                .to_owned()
+        };
         println!(
             "{}",
             json!({ "t": watch_start.elapsed().as_secs(), "rssMiB": rss.last_mib(), "peakRssMiB": rss.peak_mib(),
                     "polls": pick("overture_polls_total"), "pollLagMsMax": pick("overture_poll_lag_ms_max") })
         );
     }
-    let orders: Vec<Value> = client.http.get(format!("{}/sandbox/paymentsoft/_orders", client.url)).send().await?.json().await?;
-    let queries: Vec<u64> = orders.iter().filter(|o| o["amount"] == "10.53").filter_map(|o| o["status_queries"].as_u64()).collect();
+    let orders: Vec<Value> = client
+        .http
+        .get(format!("{}/sandbox/paymentsoft/_orders", client.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let queries: Vec<u64> = orders
+        .iter()
+        .filter(|o| o["amount"] == "10.53")
+        .filter_map(|o| o["status_queries"].as_u64())
+        .collect();
     let max = queries.iter().max().copied().unwrap_or(0);
     let total_secs = started.elapsed().as_secs_f64();
     println!(

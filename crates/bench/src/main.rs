@@ -110,11 +110,24 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Payins { target, load, psp_type } => load::payins(&target, &load, &psp_type).await,
-        Command::Payouts { target, load, sink, drain } => load::payouts(&target, &load, sink, drain).await,
-        Command::Pending { target, count, concurrency, watch, sink } => {
-            load::pending(&target, count, concurrency, watch, sink).await
-        }
+        Command::Payins {
+            target,
+            load,
+            psp_type,
+        } => load::payins(&target, &load, &psp_type).await,
+        Command::Payouts {
+            target,
+            load,
+            sink,
+            drain,
+        } => load::payouts(&target, &load, sink, drain).await,
+        Command::Pending {
+            target,
+            count,
+            concurrency,
+            watch,
+            sink,
+        } => load::pending(&target, count, concurrency, watch, sink).await,
         Command::SqliteBaseline { path, duration } => sqlite_baseline::run(&path, duration).await,
     }
 }

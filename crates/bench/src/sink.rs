@@ -18,7 +18,10 @@ impl Sink {
     pub async fn start(addr: std::net::SocketAddr) -> anyhow::Result<Self> {
         let sink = Self::default();
         let router = Router::new()
-            .route("/verify", post(|| async { Json(serde_json::json!({ "allowed": true })) }))
+            .route(
+                "/verify",
+                post(|| async { Json(serde_json::json!({ "allowed": true })) }),
+            )
             .route("/webhook", post(receive))
             .with_state(sink.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -24,7 +24,9 @@ pub async fn run(path: &str, duration: Duration) -> anyhow::Result<()> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(10));
     let mut conn = options.connect().await?;
-    sqlx::migrate!("../store/migrations/sqlite").run(&mut conn).await?;
+    sqlx::migrate!("../store/migrations/sqlite")
+        .run(&mut conn)
+        .await?;
     for s in SETUP {
         sqlx::query(s).execute(&mut conn).await?;
     }
@@ -70,6 +72,9 @@ pub async fn run(path: &str, duration: Duration) -> anyhow::Result<()> {
         n += 1;
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{}", json!({ "benchmark": "SQLite baseline (2 commits, 1 insert + 3 events + 1 update per pay-in)", "payins": n, "secs": secs, "payinsPerSec": (n as f64 / secs).round() }));
+    println!(
+        "{}",
+        json!({ "benchmark": "SQLite baseline (2 commits, 1 insert + 3 events + 1 update per pay-in)", "payins": n, "secs": secs, "payinsPerSec": (n as f64 / secs).round() })
+    );
     Ok(())
 }

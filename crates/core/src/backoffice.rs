@@ -271,8 +271,7 @@ pub trait BackofficeStore: Send + Sync + 'static {
     async fn touch_session(&self, id_sha256: &str, at: i64) -> Result<(), StoreError>;
     async fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError>;
     /// Deletes sessions past `expires_at <= now` or idle since before `idle_before`.
-    async fn delete_expired_sessions(&self, now: i64, idle_before: i64)
-        -> Result<u64, StoreError>;
+    async fn delete_expired_sessions(&self, now: i64, idle_before: i64) -> Result<u64, StoreError>;
 
     /// Appends one audit record. There is no update or delete.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

@@ -208,7 +208,10 @@ fn unrepresentable(text: &str, currency: Currency) -> MoneyError {
     if magnitude > 0 && (exponent > 0 || frac_part.is_empty()) {
         MoneyError::TooLarge
     } else {
-        MoneyError::TooPrecise { currency: currency.code, exponent: currency.exponent }
+        MoneyError::TooPrecise {
+            currency: currency.code,
+            exponent: currency.exponent,
+        }
     }
 }
 

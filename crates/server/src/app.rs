@@ -33,7 +33,10 @@ impl App {
     }
 
     /// A company through the TTL cache.
-    pub async fn company(&self, id: &overture_core::CompanyId) -> Result<Option<overture_core::Company>, overture_core::store::StoreError> {
+    pub async fn company(
+        &self,
+        id: &overture_core::CompanyId,
+    ) -> Result<Option<overture_core::Company>, overture_core::store::StoreError> {
         self.companies.get(self.store.as_ref(), id).await
     }
 }

@@ -19,7 +19,11 @@ pub struct CompanyCache {
 
 impl CompanyCache {
     /// The company, from the cache when fresh, else from the store.
-    pub async fn get(&self, store: &dyn Store, id: &CompanyId) -> Result<Option<Company>, StoreError> {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        id: &CompanyId,
+    ) -> Result<Option<Company>, StoreError> {
         if let Ok(entries) = self.entries.lock() {
             if let Some((at, company)) = entries.get(id) {
                 if at.elapsed() < COMPANY_TTL {

@@ -2,13 +2,13 @@
 //! `operators`. Admin commands print one JSON document on stdout; logs go to stderr.
 
 use crate::api::auth::{issue_company_token, token_digest};
+use crate::backoffice;
 use crate::config::{parse_duration, DbArgs, SandboxArgs, ServeArgs};
 use crate::demo::{self, NewCompany};
 use crate::service::audit::{self, Channel};
-use crate::backoffice;
-use overture_core::backoffice::AuditAction;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use overture_core::backoffice::AuditAction;
 use overture_core::store::Store;
 use overture_core::*;
 use rand::distributions::{Alphanumeric, DistString};
@@ -52,6 +52,8 @@ pub enum Command {
     /// Manage PSP accounts.
     #[command(subcommand, name = "psp-accounts")]
     PspAccounts(PspAccountCommand),
+    /// Print the PSP capability table (Markdown) generated from the connector registry.
+    Psps,
     /// Manage back-office operators.
     #[command(subcommand)]
     Operators(OperatorCommand),
@@ -180,6 +182,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             sandbox,
         } => run_sandbox(listen, public_url, sandbox).await,
         Command::Companies(c) => companies(c).await,
+        Command::Psps => {
+            let registry = overture_connectors::Registry::builtin(
+                overture_connectors::http::PspHttp::new(Duration::from_secs(30)),
+            );
+            print!(
+                "{}",
+                crate::api::psps::capability_markdown(&registry.capabilities())
+            );
+            Ok(())
+        }
         Command::PspAccounts(c) => psp_accounts(c).await,
         Command::Operators(c) => operators(c).await,
     }
@@ -199,7 +211,11 @@ fn password_from_stdin() -> anyhow::Result<String> {
 }
 
 /// Hashes and stores a password, and audits it (channel cli).
-async fn set_password(store: &dyn Store, operator: &Operator, password: &str) -> anyhow::Result<()> {
+async fn set_password(
+    store: &dyn Store,
+    operator: &Operator,
+    password: &str,
+) -> anyhow::Result<()> {
     let hash = backoffice::password::hash_password(password)?;
     store.set_operator_password(&operator.id, &hash).await?;
     let entry = audit::entry(

@@ -2,8 +2,8 @@
 //! workers, the PSP sandboxes' mounting, and the `overture` command line.
 
 pub mod api;
-pub mod backoffice;
 pub mod app;
+pub mod backoffice;
 pub mod cache;
 pub mod cli;
 pub mod config;

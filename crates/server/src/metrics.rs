@@ -34,15 +34,49 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let rows: [(&str, &str, String); 7] = [
-            ("overture_transactions_created_total", "counter", self.transactions_created.load(Ordering::Relaxed).to_string()),
-            ("overture_polls_total", "counter", self.polls.load(Ordering::Relaxed).to_string()),
-            ("overture_poll_lag_ms_last_round", "gauge", self.poll_lag_ms_last_round.load(Ordering::Relaxed).to_string()),
-            ("overture_poll_lag_ms_max", "gauge", self.poll_lag_ms_max.load(Ordering::Relaxed).to_string()),
-            ("overture_webhook_attempts_total", "counter", self.webhook_attempts.load(Ordering::Relaxed).to_string()),
-            ("overture_webhooks_delivered_total", "counter", self.webhooks_delivered.load(Ordering::Relaxed).to_string()),
-            ("overture_webhooks_dead_total", "counter", self.webhooks_dead.load(Ordering::Relaxed).to_string()),
+            (
+                "overture_transactions_created_total",
+                "counter",
+                self.transactions_created
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "overture_polls_total",
+                "counter",
+                self.polls.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "overture_poll_lag_ms_last_round",
+                "gauge",
+                self.poll_lag_ms_last_round
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "overture_poll_lag_ms_max",
+                "gauge",
+                self.poll_lag_ms_max.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "overture_webhook_attempts_total",
+                "counter",
+                self.webhook_attempts.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "overture_webhooks_delivered_total",
+                "counter",
+                self.webhooks_delivered.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "overture_webhooks_dead_total",
+                "counter",
+                self.webhooks_dead.load(Ordering::Relaxed).to_string(),
+            ),
         ];
-        rows.iter().map(|(name, kind, value)| format!("# TYPE {name} {kind}\n{name} {value}\n")).collect()
+        rows.iter()
+            .map(|(name, kind, value)| format!("# TYPE {name} {kind}\n{name} {value}\n"))
+            .collect()
     }
 }
 

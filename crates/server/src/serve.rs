@@ -65,7 +65,13 @@ pub async fn open_store(db: &DbArgs) -> anyhow::Result<SqlStore> {
     let cipher = master_key(db)?;
     let options = StoreOptions {
         url: db.database_url.clone(),
-        max_connections: db.db_max_connections.unwrap_or(if db.database_url.starts_with("sqlite") { 1 } else { 16 }),
+        max_connections: db.db_max_connections.unwrap_or(
+            if db.database_url.starts_with("sqlite") {
+                1
+            } else {
+                16
+            },
+        ),
         schema: db.db_schema.clone(),
     };
     SqlStore::connect(&options, cipher)

@@ -147,18 +147,15 @@ impl BackofficeStore for SqlStore {
         Ok(())
     }
 
-    async fn delete_expired_sessions(
-        &self,
-        now: i64,
-        idle_before: i64,
-    ) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
-                .bind(now)
-                .bind(idle_before)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
+    async fn delete_expired_sessions(&self, now: i64, idle_before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen_at < $2",
+        )
+        .bind(now)
+        .bind(idle_before)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(done.rows_affected())
     }
 

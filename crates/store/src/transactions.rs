@@ -9,14 +9,26 @@ use overture_core::*;
 use sqlx::{Any, Transaction as DbTxn};
 
 /// Inserts events in one multi-row statement (one round trip, whatever their number).
-async fn insert_events(db: &mut DbTxn<'_, Any>, events: &[TransactionEvent]) -> Result<(), StoreError> {
+async fn insert_events(
+    db: &mut DbTxn<'_, Any>,
+    events: &[TransactionEvent],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
     let rows: Vec<String> = (0..events.len())
         .map(|i| {
             let b = i * 7;
-            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            )
         })
         .collect();
     let sql = format!(

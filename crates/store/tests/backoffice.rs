@@ -400,11 +400,14 @@ async fn four_eyes_settings_and_serialised_approvals() {
             Some("5000.50".into())
         );
         assert_eq!(
-            summaries[0].payout_approval_threshold.map(|d| d.to_string()),
+            summaries[0]
+                .payout_approval_threshold
+                .map(|d| d.to_string()),
             Some("1000".into())
         );
         assert!(matches!(
-            s.set_four_eyes_threshold(&CompanyId::generate(), None).await,
+            s.set_four_eyes_threshold(&CompanyId::generate(), None)
+                .await,
             Err(StoreError::NotFound(_))
         ));
 

@@ -21,6 +21,10 @@ pub fn router() -> Router<App> {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route(
             "/metrics",
-            axum::routing::get(|axum::extract::State(app): axum::extract::State<App>| async move { app.metrics.render() }),
+            axum::routing::get(
+                |axum::extract::State(app): axum::extract::State<App>| async move {
+                    app.metrics.render()
+                },
+            ),
         )
 }

@@ -27,6 +27,45 @@ pub fn capability_json(c: &Capabilities) -> Value {
     })
 }
 
+/// The capability table as Markdown (what `overture psps` prints and the README embeds).
+pub fn capability_markdown(caps: &[&Capabilities]) -> String {
+    let mut out = String::from(
+        "| pspType | PSP | pay-in | payout | currencies | countries | required fields | final status by |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    for c in caps {
+        let mut fields = Vec::new();
+        if !c.payin_fields.is_empty() {
+            fields.push(format!("pay-in: {}", c.payin_fields.join(", ")));
+        }
+        if !c.payout_fields.is_empty() {
+            fields.push(format!("payout: {}", c.payout_fields.join(", ")));
+        }
+        let countries = if c.countries.is_empty() {
+            "any".to_owned()
+        } else {
+            c.countries.join(" ")
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.psp_type,
+            c.display_name,
+            yes(c.payin),
+            yes(c.payout),
+            c.currencies.join(" "),
+            countries,
+            if fields.is_empty() {
+                "—".to_owned()
+            } else {
+                fields.join("; ")
+            },
+            c.async_model.replace('|', "/"),
+        ));
+    }
+    out
+}
+
 async fn list(State(app): State<App>) -> Json<Value> {
     let rows: Vec<Value> = app
         .registry
@@ -35,4 +74,21 @@ async fn list(State(app): State<App>) -> Json<Value> {
         .map(capability_json)
         .collect();
     Json(crate::api::error::success(json!({ "psps": rows })))
+}
+
+#[cfg(test)]
+mod tests {
+    use overture_connectors::http::PspHttp;
+    use overture_connectors::Registry;
+
+    #[test]
+    fn readme_capability_table_is_generated_from_the_registry() {
+        let registry = Registry::builtin(PspHttp::new(std::time::Duration::from_secs(1)));
+        let table = super::capability_markdown(&registry.capabilities());
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        assert!(
+            readme.contains(&table),
+            "README.md's PSP table is stale; replace it with the output of `overture psps`:\n{table}"
+        );
+    }
 }

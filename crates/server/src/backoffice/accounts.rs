@@ -54,12 +54,8 @@ fn account_row(
         enabled: a.enabled,
         priority: a.priority,
         base_url: a.base_url.clone(),
-        directions: caps
-            .map(directions)
-            .unwrap_or_else(|| "unknown PSP".into()),
-        currencies: caps
-            .map(|c| c.currencies.join(", "))
-            .unwrap_or_default(),
+        directions: caps.map(directions).unwrap_or_else(|| "unknown PSP".into()),
+        currencies: caps.map(|c| c.currencies.join(", ")).unwrap_or_default(),
         countries: caps
             .map(|c| {
                 if c.countries.is_empty() {
@@ -113,7 +109,10 @@ pub async fn page(
             accounts: accounts
                 .iter()
                 .map(|a| {
-                    let caps = app.registry.get(a.psp_type.as_str()).map(|k| k.capabilities());
+                    let caps = app
+                        .registry
+                        .get(a.psp_type.as_str())
+                        .map(|k| k.capabilities());
                     account_row(a, caps, &stats)
                 })
                 .collect(),

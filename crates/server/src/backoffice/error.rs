@@ -139,7 +139,10 @@ mod tests {
         assert_eq!(post.redirect(), None);
         assert_eq!(post.status_and_code().1, "SESSION_EXPIRED");
         let conflict: PageError = ApiError::InvalidState("txn_1 is approved".into()).into();
-        assert_eq!(conflict.to_string(), "txn_1 is approved. Nothing was changed.");
+        assert_eq!(
+            conflict.to_string(),
+            "txn_1 is approved. Nothing was changed."
+        );
         assert_eq!(
             PageError::Internal(anyhow::anyhow!("secret detail")).to_string(),
             "Something went wrong; the details are in the server log."

@@ -6,8 +6,7 @@ use crate::backoffice::error::PageError;
 use crate::backoffice::format;
 use crate::backoffice::password;
 use crate::backoffice::session::{
-    check_csrf, cookie, new_session, random_token, set_cookie, Posted, LOGIN_COOKIE,
-    SESSION_COOKIE,
+    check_csrf, cookie, new_session, random_token, set_cookie, Posted, LOGIN_COOKIE, SESSION_COOKIE,
 };
 use crate::backoffice::views::{render, LoginPage};
 use crate::backoffice::Backoffice;
@@ -176,7 +175,13 @@ async fn authenticate(
         return Ok(Err(Refusal::WrongCredentials));
     };
     if let Some(until) = login.locked_until.filter(|_| login.is_locked(now)) {
-        audit_login(bo, &login, AuditAction::LoginLocked, "refused: account locked").await;
+        audit_login(
+            bo,
+            &login,
+            AuditAction::LoginLocked,
+            "refused: account locked",
+        )
+        .await;
         return Ok(Err(Refusal::Locked { until }));
     }
     if password::verify_in_background(password, login.password_hash.clone()).await {
@@ -262,7 +267,10 @@ pub async fn logout(
         Err(e) => return Err(e),
     };
     let signed = posted.signed;
-    bo.app.store.delete_session(&signed.session.id_sha256).await?;
+    bo.app
+        .store
+        .delete_session(&signed.session.id_sha256)
+        .await?;
     audit::operator_action(
         &bo.app,
         &signed.operator,

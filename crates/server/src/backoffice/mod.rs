@@ -42,8 +42,14 @@ pub struct Backoffice {
 pub fn router(app: App, args: &BackofficeArgs) -> Router {
     let settings = Arc::new(Settings::new(args, &app.public_url));
     let pages = Router::new()
-        .route("/backoffice", get(|| async { Redirect::to("/backoffice/queue") }))
-        .route("/backoffice/", get(|| async { Redirect::to("/backoffice/queue") }))
+        .route(
+            "/backoffice",
+            get(|| async { Redirect::to("/backoffice/queue") }),
+        )
+        .route(
+            "/backoffice/",
+            get(|| async { Redirect::to("/backoffice/queue") }),
+        )
         .route("/backoffice/login", get(login::form).post(login::submit))
         .route("/backoffice/logout", post(login::logout))
         .route("/backoffice/queue", get(queue::page))
@@ -51,9 +57,15 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
         .route("/backoffice/transactions/{id}", get(transactions::detail))
         .route("/backoffice/transactions/{id}/decide", post(queue::decide))
         .route("/backoffice/webhooks", get(webhooks::page))
-        .route("/backoffice/webhooks/{id}/redeliver", post(webhooks::redeliver))
+        .route(
+            "/backoffice/webhooks/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/backoffice/psp-accounts", get(accounts::page))
-        .route("/backoffice/psp-accounts/{id}/{action}", post(accounts::switch))
+        .route(
+            "/backoffice/psp-accounts/{id}/{action}",
+            post(accounts::switch),
+        )
         .route("/backoffice/audit", get(audit_page::page))
         .layer(axum::middleware::map_response(harden))
         .with_state(Backoffice { app, settings });

@@ -198,7 +198,9 @@ mod tests {
         assert_eq!(cookie(&h, "c"), None);
         let set = set_cookie(SESSION_COOKIE, "v", 60, true);
         let set = set.to_str().unwrap();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.ends_with("Secure"));
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.ends_with("Secure")
+        );
         assert!(!set_cookie("x", "v", 0, false)
             .to_str()
             .unwrap()

@@ -54,7 +54,9 @@ fn text(s: &str) -> Option<String> {
 fn typed<T>(s: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, String> {
     match text(s) {
         None => Ok(None),
-        Some(v) => parse(&v).map(Some).ok_or_else(|| format!("{what} is not valid: {v:?}.")),
+        Some(v) => parse(&v)
+            .map(Some)
+            .ok_or_else(|| format!("{what} is not valid: {v:?}.")),
     }
 }
 
@@ -185,7 +187,11 @@ pub async fn detail(
 ) -> Result<Html<String>, PageError> {
     let app = &bo.app;
     let id = TransactionId::parse(&id).ok_or(PageError::NotFound)?;
-    let txn = app.store.transaction(&id).await?.ok_or(PageError::NotFound)?;
+    let txn = app
+        .store
+        .transaction(&id)
+        .await?
+        .ok_or(PageError::NotFound)?;
     let events = app.store.events(&id).await?;
     let approvals = app.store.approvals(&id).await?;
     let operator_ids = events
@@ -238,21 +244,30 @@ fn fields(t: &Transaction, company: &str) -> Vec<(&'static str, String)> {
     vec![
         ("Type", t.txn_type.as_str().to_owned()),
         ("Amount", format::amount(&t.amount)),
-        ("Merchant status", t.state.transaction_status().as_str().to_owned()),
+        (
+            "Merchant status",
+            t.state.transaction_status().as_str().to_owned(),
+        ),
         ("Company", company.to_owned()),
         ("Brand", or_dash(t.brand_id.as_deref())),
         ("User id", t.user_id.clone()),
         ("Country", or_dash(t.country.as_deref())),
         ("PSP", t.psp_type.to_string()),
         ("PSP account", t.psp_account_id.to_string()),
-        ("PSP transaction id", or_dash(t.psp_transaction_id.as_deref())),
+        (
+            "PSP transaction id",
+            or_dash(t.psp_transaction_id.as_deref()),
+        ),
         ("PSP status", or_dash(t.psp_status.as_deref())),
         ("Message", or_dash(t.message.as_deref())),
         (
             "Session id",
             or_dash(t.session_id.as_ref().map(|s| s.as_str())),
         ),
-        ("Merchant reference", or_dash(t.merchant_reference.as_deref())),
+        (
+            "Merchant reference",
+            or_dash(t.merchant_reference.as_deref()),
+        ),
         ("Idempotency key", or_dash(t.idempotency_key.as_deref())),
         // Names only: the values are PII (wallets, phones).
         ("Extra fields", or_dash(Some(extras.as_str()))),

@@ -35,7 +35,10 @@ pub async fn create(
         ApiError::MalformedJson(what)
     })?;
     let user = user_auth(headers, company)?;
-    let request_hash = idempotency_key.as_ref().map(|_| canonical_hash(body)).unwrap_or_default();
+    let request_hash = idempotency_key
+        .as_ref()
+        .map(|_| canonical_hash(body))
+        .unwrap_or_default();
     if let Some(key) = &idempotency_key {
         if let Some(reply) = replay(app, company, key, &request_hash).await? {
             return Ok(reply);
@@ -111,7 +114,9 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    app.metrics.transactions_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics
+        .transactions_created
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, state = txn.state.as_str(), "transaction created");
     let reply = run_first_step(app, txn).await;
     if let Some(key) = &idempotency_key {
@@ -225,11 +230,17 @@ async fn route(app: &App, company: &Company, input: &CashierIn) -> Result<PspAcc
 fn with_profile(input: &CashierIn, user: &UserAuth) -> std::collections::BTreeMap<String, String> {
     let mut extras = input.extras.clone();
     if let UserAuth::Token { claims, .. } = user {
-        for (k, v) in [("firstName", &claims.first_name), ("lastName", &claims.last_name), ("phone", &claims.phone)] {
+        for (k, v) in [
+            ("firstName", &claims.first_name),
+            ("lastName", &claims.last_name),
+            ("phone", &claims.phone),
+        ] {
             extras.entry(k.to_owned()).or_insert_with(|| v.clone());
         }
         if input.country.is_none() {
-            extras.entry("countryCode".to_owned()).or_insert_with(|| claims.country_code.clone());
+            extras
+                .entry("countryCode".to_owned())
+                .or_insert_with(|| claims.country_code.clone());
         }
     }
     extras

@@ -120,7 +120,10 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
         DeliveryNext::Dead => Some(&app.metrics.webhooks_dead),
         DeliveryNext::RetryAt(_) => None,
     };
-    for c in [Some(&app.metrics.webhook_attempts), counter].into_iter().flatten() {
+    for c in [Some(&app.metrics.webhook_attempts), counter]
+        .into_iter()
+        .flatten()
+    {
         c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! The back office in a real browser: Debian's `chromium` driven by `chromedriver` over
 //! WebDriver (fantoccini). An operator logs in, approves one payout and rejects another; the
 //! test checks the states through the API and the merchant's webhooks, and writes screenshots
-//! of the queue to `target/backoffice-queue.png` (laptop) and `target/backoffice-queue-phone.png`.
+//! of the queue to `target/backoffice-queue.png` (laptop) and `target/backoffice-queue-phone.png`,
+//! and of a transaction's detail page to `target/backoffice-transaction.png`.
 //!
 //! When chromium or chromedriver is missing the test fails (CI installs them): a browser test
 //! that silently skips proves nothing.
@@ -9,6 +10,7 @@
 use crate::backoffice_support::*;
 use crate::harness::*;
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use overture_core::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -88,8 +90,7 @@ async fn browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
         "goog:chromeOptions": { "binary": chromium, "args": args },
     });
     let caps = caps.as_object().cloned().unwrap_or_default();
-    ClientBuilder::rustls()
-        .expect("rustls client")
+    ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
@@ -149,10 +150,7 @@ async fn notice_about(c: &Client, id: &str) -> String {
 
 /// Types a reason into the payout's row and clicks approve or reject; returns the notice.
 async fn decide(c: &Client, id: &str, decision: &str, reason: &str) -> String {
-    let row = c
-        .find(Locator::Css(&format!("#row-{id}")))
-        .await
-        .unwrap();
+    let row = c.find(Locator::Css(&format!("#row-{id}"))).await.unwrap();
     row.find(Locator::Css("input[name=reason]"))
         .await
         .unwrap()
@@ -189,15 +187,19 @@ async fn backoffice_browser_operator_approves_one_payout_and_rejects_another() {
     }
 
     let approved = decide(&c, &to_approve, "approve", "KYC verified").await;
-    assert!(approved.contains(&format!("Payout {to_approve} approved")), "{approved}");
+    assert!(
+        approved.contains(&format!("Payout {to_approve} approved")),
+        "{approved}"
+    );
     let rejected = decide(&c, &to_reject, "reject", "suspected bonus abuse").await;
-    assert!(rejected.contains(&format!("Payout {to_reject} rejected")), "{rejected}");
+    assert!(
+        rejected.contains(&format!("Payout {to_reject} rejected")),
+        "{rejected}"
+    );
     assert!(c
         .find(Locator::Css(&format!("#row-{to_approve}")))
         .await
         .is_err());
-    c.close().await.unwrap();
-    drop(driver);
 
     let view = app.wait_final(&to_approve).await;
     assert_eq!(view["transactionStatus"], "Approved");
@@ -219,4 +221,23 @@ async fn backoffice_browser_operator_approves_one_payout_and_rejects_another() {
     let hook = &app.mp.wait_delivered(&to_reject, 1).await[0];
     assert_eq!(hook.json["transaction_status"], "Rejected");
     assert_eq!(hook.json["message"], "suspected bonus abuse");
+
+    // The detail page shows the decision and the delivered webhook's attempt.
+    c.goto(&format!("{}/backoffice/transactions/{to_approve}", app.url))
+        .await
+        .unwrap();
+    let history = c
+        .find(Locator::Id("history"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        history.contains("KYC verified") && history.contains(&op.email),
+        "{history}"
+    );
+    screenshot(&c, "backoffice-transaction.png").await;
+    c.close().await.unwrap();
+    drop(driver);
 }

@@ -23,11 +23,19 @@ async fn backoffice_double_click_and_two_operators_decide_once() {
         Some(format!("/backoffice/queue?done=approved&id={id}").as_str())
     );
     let notice = b.get(first.location.as_deref().unwrap()).await;
-    assert!(notice.body.contains(&format!("Payout {id} approved and sent to the PSP.")));
+    assert!(notice
+        .body
+        .contains(&format!("Payout {id} approved and sent to the PSP.")));
     let again = b.decide(&id, "approve", "KYC checked").await;
     assert_eq!(again.status, 409);
     assert_eq!(again.error_code.as_deref(), Some("INVALID_STATE"));
-    assert!(again.body.contains("not awaiting approval. Nothing was changed."), "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("not awaiting approval. Nothing was changed."),
+        "{}",
+        again.body
+    );
     assert_eq!(app.wait_final(&id).await["transactionStatus"], "Approved");
     assert_eq!(app.mp.wait_delivered(&id, 1).await.len(), 1);
 
@@ -47,7 +55,13 @@ async fn backoffice_double_click_and_two_operators_decide_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.mp.wait_delivered(&id2, 1).await.len(), 1, "one webhook");
     let executed = app.sandbox_orders("paymentsoft").await;
-    assert!(executed.iter().filter(|o| o["client_orderid"] == id2.as_str()).count() <= 1);
+    assert!(
+        executed
+            .iter()
+            .filter(|o| o["client_orderid"] == id2.as_str())
+            .count()
+            <= 1
+    );
 }
 
 #[tokio::test]
@@ -64,11 +78,21 @@ async fn backoffice_four_eyes_needs_two_different_operators() {
     let mut b = Browser::new(&app);
     b.login_as(&first).await;
 
-    assert_eq!(b.decide(&small, "approve", "below four-eyes").await.status, 303);
-    assert_eq!(app.wait_final(&small).await["transactionStatus"], "Approved");
+    assert_eq!(
+        b.decide(&small, "approve", "below four-eyes").await.status,
+        303
+    );
+    assert_eq!(
+        app.wait_final(&small).await["transactionStatus"],
+        "Approved"
+    );
 
     let queue = b.get("/backoffice/queue").await;
-    assert!(queue.body.contains("four-eyes: 0 of 2 approvals"), "{}", queue.body);
+    assert!(
+        queue.body.contains("four-eyes: 0 of 2 approvals"),
+        "{}",
+        queue.body
+    );
     let one = b.decide(&big, "approve", "first look ok").await;
     assert_eq!(
         one.location.as_deref(),
@@ -77,21 +101,37 @@ async fn backoffice_four_eyes_needs_two_different_operators() {
     assert_eq!(state_of(&app, &big).await, TxnState::AwaitingApproval);
     let same = b.decide(&big, "approve", "me again").await;
     assert_eq!(same.status, 409);
-    assert!(same.body.contains("the four-eyes rule needs a different operator"), "{}", same.body);
-    assert!(b.get("/backoffice/queue").await.body.contains("1 of 2 approvals"));
+    assert!(
+        same.body
+            .contains("the four-eyes rule needs a different operator"),
+        "{}",
+        same.body
+    );
+    assert!(b
+        .get("/backoffice/queue")
+        .await
+        .body
+        .contains("1 of 2 approvals"));
 
     // The second pair of eyes uses the JSON API (same service, same rule).
     let token = app.operator(Role::Admin).await;
-    let (status, body) = app.decide(&token, &big, "approve", Some("second look ok")).await;
+    let (status, body) = app
+        .decide(&token, &big, "approve", Some("second look ok"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(app.wait_final(&big).await["transactionStatus"], "Approved");
     assert_eq!(app.mp.wait_delivered(&big, 1).await.len(), 1);
 
     // JSON API first, page second.
     let big2 = app.payout("2000.00").await;
-    let (status, body) = app.decide(&token, &big2, "approve", Some("api first")).await;
+    let (status, body) = app
+        .decide(&token, &big2, "approve", Some("api first"))
+        .await;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(body["data"]["approvals"], json!({ "given": 1, "required": 2 }));
+    assert_eq!(
+        body["data"]["approvals"],
+        json!({ "given": 1, "required": 2 })
+    );
     assert_eq!(body["data"]["state"], "awaiting_approval");
     assert_eq!(b.decide(&big2, "approve", "page second").await.status, 303);
     assert_eq!(app.wait_final(&big2).await["transactionStatus"], "Approved");
@@ -111,7 +151,9 @@ async fn backoffice_search_and_detail_show_history_and_webhook_attempts() {
     let mut b = Browser::new(&app);
     b.login_as(&op).await;
 
-    let by_state = b.get("/backoffice/transactions?state=awaiting_approval").await;
+    let by_state = b
+        .get("/backoffice/transactions?state=awaiting_approval")
+        .await;
     assert!(by_state.body.contains(&held) && !by_state.body.contains(&plain));
     let by_ref = b.get("/backoffice/transactions?reference=ref-10.00").await;
     assert!(by_ref.body.contains(&plain) && !by_ref.body.contains(&held));
@@ -127,7 +169,11 @@ async fn backoffice_search_and_detail_show_history_and_webhook_attempts() {
     let future = b.get("/backoffice/transactions?from=2999-01-01").await;
     assert!(future.body.contains("No transaction matches."));
     let bad = b.get("/backoffice/transactions?id=nonsense").await;
-    assert!(bad.body.contains("Transaction id (txn_…) is not valid"), "{}", bad.body);
+    assert!(
+        bad.body.contains("Transaction id (txn_…) is not valid"),
+        "{}",
+        bad.body
+    );
 
     let detail = b.get(&format!("/backoffice/transactions/{plain}")).await;
     assert_eq!(detail.status, 200);
@@ -142,7 +188,9 @@ async fn backoffice_search_and_detail_show_history_and_webhook_attempts() {
 #[tokio::test]
 async fn backoffice_redelivers_a_dead_webhook_with_the_same_id() {
     let app = TestApp::start().await;
-    app.mp.fail_next.store(100, std::sync::atomic::Ordering::SeqCst);
+    app.mp
+        .fail_next
+        .store(100, std::sync::atomic::Ordering::SeqCst);
     let id = app.payout("10.00").await;
     app.wait_final(&id).await;
     let txn = TransactionId::parse(&id).unwrap();
@@ -157,7 +205,9 @@ async fn backoffice_redelivers_a_dead_webhook_with_the_same_id() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let dead = dead.expect("the webhook was dead-lettered");
-    app.mp.fail_next.store(0, std::sync::atomic::Ordering::SeqCst);
+    app.mp
+        .fail_next
+        .store(0, std::sync::atomic::Ordering::SeqCst);
 
     let op = operator_with_password(&app, Role::Approver).await;
     let mut b = Browser::new(&app);
@@ -166,10 +216,18 @@ async fn backoffice_redelivers_a_dead_webhook_with_the_same_id() {
     assert!(page.body.contains(dead.id.as_str()), "{}", page.body);
     let csrf = b.csrf().await;
     let path = format!("/backoffice/webhooks/{}/redeliver", dead.id);
-    let answer = b.post(&path, &[("csrf", &csrf), ("reason", "MP fixed their endpoint")]).await;
+    let answer = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("reason", "MP fixed their endpoint")],
+        )
+        .await;
     assert_eq!(answer.status, 303, "{}", answer.body);
     let got = app.mp.wait_delivered(&id, 1).await;
-    assert!(got.iter().all(|w| w.id == dead.id.as_str()), "same webhook-id");
+    assert!(
+        got.iter().all(|w| w.id == dead.id.as_str()),
+        "same webhook-id"
+    );
     assert!(got.len() > 1, "failed attempts, then the redelivery");
     for _ in 0..100 {
         let d = store.webhook_delivery(&dead.id).await.unwrap().unwrap();
@@ -208,7 +266,10 @@ async fn backoffice_disabling_an_account_takes_it_out_of_routing_and_is_audited(
         .await;
     assert_eq!(off.status, 303, "{}", off.body);
     let (status, body) = app.cashier(&TestApp::payout_body("10.00")).await;
-    assert_eq!((status, body["errorCode"].as_str()), (422, Some("PSP_NOT_CONFIGURED")));
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (422, Some("PSP_NOT_CONFIGURED"))
+    );
     let on = b
         .post(
             &format!("/backoffice/psp-accounts/{}/enable", account.id),

@@ -24,7 +24,11 @@ async fn backoffice_login_needs_the_right_password_and_locks_after_five_failures
 
     let wrong = b.login(&op.email, "not the password at all").await;
     assert_eq!(wrong.status, 401);
-    assert!(wrong.body.contains("Wrong email or password."), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("Wrong email or password."),
+        "{}",
+        wrong.body
+    );
     assert!(!b.has_session());
     let unknown = b.login("nobody@ops.example", PASSWORD).await;
     assert_eq!(unknown.status, 401, "same answer for an unknown email");
@@ -107,7 +111,9 @@ async fn backoffice_pages_need_a_session_and_sessions_expire_when_idle() {
         .await;
     assert_eq!(late.status, 401);
     assert_eq!(late.error_code.as_deref(), Some("SESSION_EXPIRED"));
-    assert!(late.body.contains("Your session has expired. Log in again; nothing was changed."));
+    assert!(late
+        .body
+        .contains("Your session has expired. Log in again; nothing was changed."));
     assert_eq!(state_of(&app, &id).await, TxnState::AwaitingApproval);
     let page = b.get("/backoffice/queue").await;
     assert_eq!(page.status, 303, "the expired session is gone");
@@ -124,7 +130,11 @@ async fn backoffice_forms_without_the_session_csrf_token_change_nothing() {
     let path = format!("/backoffice/transactions/{id}/decide");
     for fields in [
         vec![("decision", "approve"), ("reason", "ok")],
-        vec![("csrf", "forged"), ("decision", "approve"), ("reason", "ok")],
+        vec![
+            ("csrf", "forged"),
+            ("decision", "approve"),
+            ("reason", "ok"),
+        ],
     ] {
         let answer = b.post(&path, &fields).await;
         assert_eq!(answer.status, 403, "{fields:?}");
@@ -144,10 +154,10 @@ async fn backoffice_forms_without_the_session_csrf_token_change_nothing() {
     let logout = b.post("/backoffice/logout", &[]).await;
     assert_eq!(logout.error_code.as_deref(), Some("CSRF_INVALID"));
     assert_eq!(state_of(&app, &id).await, TxnState::AwaitingApproval);
-    assert!(audit_actions(&app)
-        .await
-        .iter()
-        .all(|a| !matches!(a, AuditAction::Approve | AuditAction::Reject | AuditAction::Logout)));
+    assert!(audit_actions(&app).await.iter().all(|a| !matches!(
+        a,
+        AuditAction::Approve | AuditAction::Reject | AuditAction::Logout
+    )));
 }
 
 #[tokio::test]
@@ -161,7 +171,10 @@ async fn backoffice_roles_are_enforced_on_the_server() {
     let queue = b.get("/backoffice/queue").await;
     assert!(queue.body.contains(&id), "viewers see the queue");
     assert!(queue.body.contains("view only"));
-    assert!(!queue.body.contains("value=\"approve\""), "no decision form for viewers");
+    assert!(
+        !queue.body.contains("value=\"approve\""),
+        "no decision form for viewers"
+    );
     let answer = b.decide(&id, "approve", "looks fine").await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_code.as_deref(), Some("FORBIDDEN"));
@@ -173,7 +186,13 @@ async fn backoffice_roles_are_enforced_on_the_server() {
         answer.body
     );
     assert_eq!(b.get("/backoffice/audit").await.status, 403);
-    let accounts = app.running.app.store.psp_accounts(&app.company.id).await.unwrap();
+    let accounts = app
+        .running
+        .app
+        .store
+        .psp_accounts(&app.company.id)
+        .await
+        .unwrap();
     let csrf = b.csrf().await;
     let switch = b
         .post(
@@ -182,7 +201,15 @@ async fn backoffice_roles_are_enforced_on_the_server() {
         )
         .await;
     assert_eq!(switch.status, 403);
-    assert!(app.running.app.store.psp_accounts(&app.company.id).await.unwrap()[0].enabled);
+    assert!(
+        app.running
+            .app
+            .store
+            .psp_accounts(&app.company.id)
+            .await
+            .unwrap()[0]
+            .enabled
+    );
 
     // An approver may decide but not switch accounts or read the audit log.
     let approver = operator_with_password(&app, Role::Approver).await;
@@ -193,7 +220,10 @@ async fn backoffice_roles_are_enforced_on_the_server() {
     assert_eq!(missing_reason.status, 400);
     assert!(missing_reason.body.contains("A reason is required"));
     assert_eq!(state_of(&app, &id).await, TxnState::AwaitingApproval);
-    assert_eq!(a.decide(&id, "reject", "duplicate payout").await.status, 303);
+    assert_eq!(
+        a.decide(&id, "reject", "duplicate payout").await.status,
+        303
+    );
     assert_eq!(state_of(&app, &id).await, TxnState::Rejected);
 }
 
@@ -211,9 +241,15 @@ async fn backoffice_logout_ends_the_session_and_pages_are_hardened() {
         .await
         .unwrap();
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain http test server");
-    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
 
     let saved = b.csrf().await;

@@ -14,7 +14,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub async fn operator_with_password(app: &TestApp, role: Role) -> Operator {
     let op = Operator {
         id: OperatorId::generate(),
-        email: format!("{}-{}@ops.example", role.as_str(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        email: format!(
+            "{}-{}@ops.example",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
         role,
         token_sha256: format!("unused-{}", uuid::Uuid::new_v4().simple()),
         created_at: SystemClock.now_ms(),

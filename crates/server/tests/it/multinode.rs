@@ -18,7 +18,12 @@ use std::time::{Duration, Instant};
 
 const POLL_MS: u64 = 300;
 
-async fn payin(http: &reqwest::Client, url: &str, token: &str, amount: &str) -> Option<(String, String)> {
+async fn payin(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    amount: &str,
+) -> Option<(String, String)> {
     let body = json!({"pspType":"FORUMPAY","type":"PAYIN","baseamount": serde_json::from_str::<Value>(amount).ok()?,
         "currency":"EUR","userId":"u2","email":"p@example.com","country":"DE"});
     let v: Value = http
@@ -32,7 +37,10 @@ async fn payin(http: &reqwest::Client, url: &str, token: &str, amount: &str) -> 
         .json()
         .await
         .ok()?;
-    Some((v["data"]["transactionId"].as_str()?.to_owned(), v["data"]["url"].as_str()?.to_owned()))
+    Some((
+        v["data"]["transactionId"].as_str()?.to_owned(),
+        v["data"]["url"].as_str()?.to_owned(),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,29 +50,58 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
     let pg = std::env::var("OVERTURE_TEST_POSTGRES_URL").ok();
     let schema = format!("multinode_{}", uuid::Uuid::new_v4().simple());
     if let Some(url) = &pg {
-        e.db = vec![("OVERTURE_DATABASE_URL", url.clone()), ("OVERTURE_DB_SCHEMA", schema.clone())];
+        e.db = vec![
+            ("OVERTURE_DATABASE_URL", url.clone()),
+            ("OVERTURE_DB_SCHEMA", schema.clone()),
+        ];
     }
     e.db.push(("OVERTURE_MASTER_KEY", key.clone()));
     let mp = FakeMp::start().await;
     let log = e.dir.join("logs.txt");
     let sandbox_env = vec![
         ("OVERTURE_SANDBOX_DELAY", "1500ms".to_owned()),
-        ("OVERTURE_SANDBOX_CALLBACK_RETRIES", "300ms,300ms,300ms".to_owned()),
+        (
+            "OVERTURE_SANDBOX_CALLBACK_RETRIES",
+            "300ms,300ms,300ms".to_owned(),
+        ),
     ];
-    let (_sandbox, sandbox_url) = spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
+    let (_sandbox, sandbox_url) =
+        spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
     let company = run(
         &[
-            "companies", "create", "--name", "Busy MP",
-            "--webhook-url", &format!("{}/webhook", mp.url),
-            "--verify-user-url", &format!("{}/verify", mp.url),
-            "--with-sandbox-psps", "--sandbox-url", &sandbox_url,
+            "companies",
+            "create",
+            "--name",
+            "Busy MP",
+            "--webhook-url",
+            &format!("{}/webhook", mp.url),
+            "--verify-user-url",
+            &format!("{}/verify", mp.url),
+            "--with-sandbox-psps",
+            "--sandbox-url",
+            &sandbox_url,
         ],
         &e.db,
     );
     let company_id = company["companyId"].as_str().unwrap().to_owned();
     let secret = SecretString::from(company["apiSecret"].as_str().unwrap().to_owned());
-    let token = issue_company_token(&overture_core::CompanyId::parse(&company_id).unwrap(), &secret, now_secs(), 3600);
-    let operator = run(&["operators", "create", "--email", "ops@example.com", "--role", "viewer"], &e.db)["token"]
+    let token = issue_company_token(
+        &overture_core::CompanyId::parse(&company_id).unwrap(),
+        &secret,
+        now_secs(),
+        3600,
+    );
+    let operator = run(
+        &[
+            "operators",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "viewer",
+        ],
+        &e.db,
+    )["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -78,7 +115,10 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
             ("OVERTURE_POLL_INTERVAL", format!("{POLL_MS}ms")),
             ("OVERTURE_WORKER_TICK", "50ms".to_owned()),
             ("OVERTURE_LEASE", "2s".to_owned()),
-            ("OVERTURE_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms".to_owned()),
+            (
+                "OVERTURE_WEBHOOK_RETRY_SCHEDULE",
+                "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms".to_owned(),
+            ),
         ]);
         nodes.push(spawn(&["serve"], &node_env, &log));
     }
@@ -91,17 +131,33 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
     for i in 0..18 {
         let url = &urls[i % 3];
         if i % 3 == 2 {
-            let (id, page) = payin(&http, url, &token, &format!("{}.{:02}", 30 + i, [0, 55, 56][i % 3])).await.expect("pay-in");
+            let (id, page) = payin(
+                &http,
+                url,
+                &token,
+                &format!("{}.{:02}", 30 + i, [0, 55, 56][i % 3]),
+            )
+            .await
+            .expect("pay-in");
             created.push(id);
             pages.push(page);
         } else {
             let amount = format!("{}.{:02}", 10 + i, [0, 51, 55, 56][i % 4]);
-            created.push(payout(&http, url, &token, "mp-session", &amount).await.expect("payout"));
+            created.push(
+                payout(&http, url, &token, "mp-session", &amount)
+                    .await
+                    .expect("payout"),
+            );
         }
     }
     // Payers complete their pages while the work is in flight; then node 0 dies.
     for page in &pages {
-        let resp = http.post(page).form(&[("outcome", "approve")]).send().await.unwrap();
+        let resp = http
+            .post(page)
+            .form(&[("outcome", "approve")])
+            .send()
+            .await
+            .unwrap();
         assert!(resp.status().is_success() || resp.status().is_redirection());
     }
     let (victim, _) = nodes.remove(0);
@@ -111,30 +167,81 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
     let mut finals = Vec::new();
     for _ in 0..300 {
         finals = list_all(&http, survivor, &operator, &company_id).await;
-        if finals.len() == created.len() && finals.iter().all(|t| matches!(t["state"].as_str(), Some("approved" | "declined" | "failed"))) {
+        if finals.len() == created.len()
+            && finals.iter().all(|t| {
+                matches!(
+                    t["state"].as_str(),
+                    Some("approved" | "declined" | "failed")
+                )
+            })
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let open: Vec<_> = finals.iter().filter(|t| !matches!(t["state"].as_str(), Some("approved" | "declined" | "failed"))).collect();
-    assert!(open.is_empty(), "not final: {open:?}\nlogs: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    let open: Vec<_> = finals
+        .iter()
+        .filter(|t| {
+            !matches!(
+                t["state"].as_str(),
+                Some("approved" | "declined" | "failed")
+            )
+        })
+        .collect();
+    assert!(
+        open.is_empty(),
+        "not final: {open:?}\nlogs: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     assert_eq!(finals.len(), created.len());
 
     // Each PSP order executed once; status queries bounded by one per due slot.
-    let orders: Vec<Value> = http.get(format!("{sandbox_url}/sandbox/paymentsoft/_orders")).send().await.unwrap().json().await.unwrap();
+    let orders: Vec<Value> = http
+        .get(format!("{sandbox_url}/sandbox/paymentsoft/_orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let max_queries = elapsed_ms / POLL_MS + 3;
     for o in &orders {
         assert_eq!(o["executions"], 1, "{o}");
         let q = o["status_queries"].as_u64().unwrap();
-        assert!(q <= max_queries, "status queried {q} times in {elapsed_ms} ms (≤ {max_queries} allowed): {o}");
+        assert!(
+            q <= max_queries,
+            "status queried {q} times in {elapsed_ms} ms (≤ {max_queries} allowed): {o}"
+        );
     }
-    let payins: Vec<Value> = http.get(format!("{sandbox_url}/sandbox/forumpay/_orders")).send().await.unwrap().json().await.unwrap();
-    assert!(payins.iter().all(|o| o["executions"].as_u64() <= Some(1)), "{payins:?}");
+    let payins: Vec<Value> = http
+        .get(format!("{sandbox_url}/sandbox/forumpay/_orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        payins.iter().all(|o| o["executions"].as_u64() <= Some(1)),
+        "{payins:?}"
+    );
 
     // One webhook event per transaction, delivered; attempts match what the MP saw.
     for _ in 0..100 {
-        let delivered: BTreeSet<String> = mp.webhooks.lock().unwrap().iter().filter(|w| w.answered == 200).map(|w| w.json["transaction_id"].as_str().unwrap_or_default().to_owned()).collect();
+        let delivered: BTreeSet<String> = mp
+            .webhooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.answered == 200)
+            .map(|w| {
+                w.json["transaction_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
         if delivered.len() >= created.len() {
             break;
         }
@@ -146,17 +253,32 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
         max_connections: 2,
         schema: pg.as_ref().map(|_| schema.clone()),
     };
-    let store = SqlStore::connect(&options, Cipher::from_base64(&key).unwrap()).await.unwrap();
+    let store = SqlStore::connect(&options, Cipher::from_base64(&key).unwrap())
+        .await
+        .unwrap();
     for t in &finals {
         let id = t["transactionId"].as_str().unwrap();
-        let ids: BTreeSet<_> = hooks.iter().filter(|w| w.json["transaction_id"] == id).map(|w| w.id.clone()).collect();
+        let ids: BTreeSet<_> = hooks
+            .iter()
+            .filter(|w| w.json["transaction_id"] == id)
+            .map(|w| w.id.clone())
+            .collect();
         assert_eq!(ids.len(), 1, "{id}: webhook ids {ids:?}");
         let webhook_id = ids.into_iter().next().unwrap();
         let seen = hooks.iter().filter(|w| w.id == webhook_id).count();
-        let recorded = store.webhook_attempts(&WebhookId::from_trusted(webhook_id.clone())).await.unwrap().len();
+        let recorded = store
+            .webhook_attempts(&WebhookId::from_trusted(webhook_id.clone()))
+            .await
+            .unwrap()
+            .len();
         // The killed node may have sent one attempt it never recorded; nothing else repeats.
-        assert!(seen == recorded || seen == recorded + 1, "{webhook_id}: MP saw {seen}, recorded {recorded}");
-        assert!(hooks.iter().any(|w| w.id == webhook_id && w.answered == 200));
+        assert!(
+            seen == recorded || seen == recorded + 1,
+            "{webhook_id}: MP saw {seen}, recorded {recorded}"
+        );
+        assert!(hooks
+            .iter()
+            .any(|w| w.id == webhook_id && w.answered == 200));
     }
     let per_txn: BTreeMap<String, usize> = hooks.iter().fold(BTreeMap::new(), |mut m, w| {
         *m.entry(w.id.clone()).or_default() += 1;

@@ -95,7 +95,13 @@ async fn gigadat_payin_takes_name_and_phone_from_the_user_token() {
     // The token carries firstName, lastName and phone: nothing is missing.
     let (status, resp) = app.cashier(&body).await;
     assert_eq!(status, 200, "{resp}");
-    assert!(resp["data"]["url"].as_str().unwrap().contains("/sandbox/gigadat/"), "{resp}");
+    assert!(
+        resp["data"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("/sandbox/gigadat/"),
+        "{resp}"
+    );
     // An MP session token carries no profile: the PSP's required fields are named.
     let resp = app
         .http
@@ -108,5 +114,8 @@ async fn gigadat_payin_takes_name_and_phone_from_the_user_token() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     let err: serde_json::Value = resp.json().await.unwrap();
-    assert!(["name", "phone"].contains(&err["errors"][0]["field"].as_str().unwrap()), "{err}");
+    assert!(
+        ["name", "phone"].contains(&err["errors"][0]["field"].as_str().unwrap()),
+        "{err}"
+    );
 }

@@ -33,15 +33,27 @@ pub fn bin() -> &'static str {
 
 /// Runs a one-shot command and parses its stdout (JSON, or a bare string).
 pub fn run(args: &[&str], envs: &[(&str, String)]) -> Value {
-    let out = Command::new(bin()).args(args).envs(envs.iter().map(|(k, v)| (*k, v))).output().unwrap();
-    assert!(out.status.success(), "overture {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "overture {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     serde_json::from_str(text.trim()).unwrap_or(Value::String(text.trim().to_owned()))
 }
 
 /// Starts a long-running command and waits for its `{"listening": url}` line; logs go to `log`.
 pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, String) {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     let mut child = Command::new(bin())
         .args(args)
         .envs(envs.iter().map(|(k, v)| (*k, v)))
@@ -53,7 +65,10 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, Strin
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines.next().expect("process exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("process exited before listening")
+            .unwrap();
         if let Ok(v) = serde_json::from_str::<Value>(&line) {
             if let Some(url) = v["listening"].as_str() {
                 break url.to_owned();
@@ -67,7 +82,11 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, Strin
 
 /// A free 127.0.0.1 port (bound and released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A temporary directory with the database settings every child process shares.
@@ -85,17 +104,32 @@ impl Drop for Env {
 /// A fresh directory and SQLite database (or, when `OVERTURE_TEST_POSTGRES_URL` is set and
 /// `postgres` is true, a fresh PostgreSQL schema).
 pub fn env() -> Env {
-    let dir = std::env::temp_dir().join(format!("overture-restart-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "overture-restart-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let db = vec![
-        ("OVERTURE_DATABASE_URL", format!("sqlite://{}", dir.join("overture.db").display())),
-        ("OVERTURE_MASTER_KEY_FILE", dir.join("master.key").display().to_string()),
+        (
+            "OVERTURE_DATABASE_URL",
+            format!("sqlite://{}", dir.join("overture.db").display()),
+        ),
+        (
+            "OVERTURE_MASTER_KEY_FILE",
+            dir.join("master.key").display().to_string(),
+        ),
     ];
     Env { dir, db }
 }
 
 /// Creates a PAYMENTSOFT payout through `url`; `None` when the node did not answer.
-pub async fn payout(http: &reqwest::Client, url: &str, token: &str, user_token: &str, amount: &str) -> Option<String> {
+pub async fn payout(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    user_token: &str,
+    amount: &str,
+) -> Option<String> {
     let body: Value = serde_json::from_str(&format!(
         r#"{{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":{amount},"currency":"EUR","userId":"u1","email":"p@example.com"}}"#
     ))
@@ -114,9 +148,16 @@ pub async fn payout(http: &reqwest::Client, url: &str, token: &str, user_token: 
 }
 
 /// Every transaction of a company, through the back-office API.
-pub async fn list_all(http: &reqwest::Client, url: &str, operator: &str, company: &str) -> Vec<Value> {
+pub async fn list_all(
+    http: &reqwest::Client,
+    url: &str,
+    operator: &str,
+    company: &str,
+) -> Vec<Value> {
     let v: Value = http
-        .get(format!("{url}/v1/api/backoffice/transactions?company={company}&limit=500"))
+        .get(format!(
+            "{url}/v1/api/backoffice/transactions?company={company}&limit=500"
+        ))
         .bearer_auth(operator)
         .send()
         .await
@@ -126,4 +167,3 @@ pub async fn list_all(http: &reqwest::Client, url: &str, operator: &str, company
         .unwrap();
     v["data"]["items"].as_array().unwrap().clone()
 }
-

@@ -18,24 +18,50 @@ async fn kill_9_during_payouts_then_restart() {
     let sandbox_env = vec![
         ("OVERTURE_SANDBOX_DELAY", "1500ms".to_owned()),
         ("OVERTURE_SANDBOX_RESPONSE_DELAY", "400ms".to_owned()),
-        ("OVERTURE_SANDBOX_CALLBACK_RETRIES", "300ms,300ms,300ms,300ms,300ms,300ms".to_owned()),
+        (
+            "OVERTURE_SANDBOX_CALLBACK_RETRIES",
+            "300ms,300ms,300ms,300ms,300ms,300ms".to_owned(),
+        ),
     ];
-    let (_sandbox, sandbox_url) = spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
+    let (_sandbox, sandbox_url) =
+        spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
 
     let company = run(
         &[
-            "companies", "create", "--name", "Crashy MP",
-            "--webhook-url", &format!("{}/webhook", mp.url),
-            "--verify-user-url", &format!("{}/verify", mp.url),
-            "--with-sandbox-psps", "--sandbox-url", &sandbox_url,
+            "companies",
+            "create",
+            "--name",
+            "Crashy MP",
+            "--webhook-url",
+            &format!("{}/webhook", mp.url),
+            "--verify-user-url",
+            &format!("{}/verify", mp.url),
+            "--with-sandbox-psps",
+            "--sandbox-url",
+            &sandbox_url,
         ],
         &e.db,
     );
     let company_id = company["companyId"].as_str().unwrap().to_owned();
     let secret = SecretString::from(company["apiSecret"].as_str().unwrap().to_owned());
-    let operator = run(&["operators", "create", "--email", "ops@example.com", "--role", "viewer"], &e.db);
+    let operator = run(
+        &[
+            "operators",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "viewer",
+        ],
+        &e.db,
+    );
     let operator = operator["token"].as_str().unwrap().to_owned();
-    let token = issue_company_token(&overture_core::CompanyId::parse(&company_id).unwrap(), &secret, now_secs(), 3600);
+    let token = issue_company_token(
+        &overture_core::CompanyId::parse(&company_id).unwrap(),
+        &secret,
+        now_secs(),
+        3600,
+    );
 
     let port = free_port();
     let mut serve_env = e.db.clone();
@@ -46,7 +72,10 @@ async fn kill_9_during_payouts_then_restart() {
         ("OVERTURE_WORKER_TICK", "50ms".to_owned()),
         // The killed node's claims are taken over once their lease ends.
         ("OVERTURE_LEASE", "3s".to_owned()),
-        ("OVERTURE_WEBHOOK_RETRY_SCHEDULE", "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms".to_owned()),
+        (
+            "OVERTURE_WEBHOOK_RETRY_SCHEDULE",
+            "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms".to_owned(),
+        ),
     ]);
     let (serve, url) = spawn(&["serve"], &serve_env, &log);
     let http = reqwest::Client::new();
@@ -61,21 +90,39 @@ async fn kill_9_during_payouts_then_restart() {
         }));
     }
     for f in first {
-        assert!(f.await.unwrap().is_some(), "first wave is accepted before the kill");
+        assert!(
+            f.await.unwrap().is_some(),
+            "first wave is accepted before the kill"
+        );
     }
     // Second wave: in flight (submitting: committed, PSP call not answered) at the kill.
     for i in 0..8 {
         let (http, url, token) = (http.clone(), url.clone(), token.clone());
-        tokio::spawn(async move { payout(&http, &url, &token, "mp-session", &format!("{}.00", 40 + i)).await });
+        tokio::spawn(async move {
+            payout(&http, &url, &token, "mp-session", &format!("{}.00", 40 + i)).await
+        });
     }
     tokio::time::sleep(Duration::from_millis(250)).await;
     let before = list_all(&http, &url, &operator, &company_id).await;
     serve.kill9();
 
-    let states: BTreeMap<String, String> =
-        before.iter().map(|t| (t["transactionId"].as_str().unwrap().to_owned(), t["state"].as_str().unwrap().to_owned())).collect();
-    assert!(states.values().any(|s| s == "submitting"), "some payouts were submitting at the kill: {states:?}");
-    assert!(states.values().any(|s| s == "pending"), "some payouts were pending at the kill: {states:?}");
+    let states: BTreeMap<String, String> = before
+        .iter()
+        .map(|t| {
+            (
+                t["transactionId"].as_str().unwrap().to_owned(),
+                t["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.values().any(|s| s == "submitting"),
+        "some payouts were submitting at the kill: {states:?}"
+    );
+    assert!(
+        states.values().any(|s| s == "pending"),
+        "some payouts were pending at the kill: {states:?}"
+    );
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_serve, url) = spawn(&["serve"], &serve_env, &log);
@@ -84,20 +131,46 @@ async fn kill_9_during_payouts_then_restart() {
     let mut finals = Vec::new();
     for _ in 0..300 {
         finals = list_all(&http, &url, &operator, &company_id).await;
-        if finals.iter().all(|t| matches!(t["state"].as_str(), Some("approved" | "declined" | "failed"))) {
+        if finals.iter().all(|t| {
+            matches!(
+                t["state"].as_str(),
+                Some("approved" | "declined" | "failed")
+            )
+        }) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let open: Vec<_> = finals.iter().filter(|t| !matches!(t["state"].as_str(), Some("approved" | "declined" | "failed"))).collect();
-    assert!(open.is_empty(), "not final after restart: {open:?}\nlogs: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    let open: Vec<_> = finals
+        .iter()
+        .filter(|t| {
+            !matches!(
+                t["state"].as_str(),
+                Some("approved" | "declined" | "failed")
+            )
+        })
+        .collect();
+    assert!(
+        open.is_empty(),
+        "not final after restart: {open:?}\nlogs: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     assert!(finals.len() >= states.len());
 
     // The sandbox executed each order at most once, and every approved/declined payout once.
-    let orders: Vec<Value> = http.get(format!("{sandbox_url}/sandbox/paymentsoft/_orders")).send().await.unwrap().json().await.unwrap();
+    let orders: Vec<Value> = http
+        .get(format!("{sandbox_url}/sandbox/paymentsoft/_orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut per_order: BTreeMap<String, u64> = BTreeMap::new();
     for o in &orders {
-        *per_order.entry(o["client_orderid"].as_str().unwrap().to_owned()).or_default() += o["executions"].as_u64().unwrap();
+        *per_order
+            .entry(o["client_orderid"].as_str().unwrap().to_owned())
+            .or_default() += o["executions"].as_u64().unwrap();
     }
     for t in &finals {
         let id = t["transactionId"].as_str().unwrap();
@@ -116,7 +189,12 @@ async fn kill_9_during_payouts_then_restart() {
             .unwrap()
             .iter()
             .filter(|w| w.answered == 200)
-            .map(|w| w.json["transaction_id"].as_str().unwrap_or_default().to_owned())
+            .map(|w| {
+                w.json["transaction_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .collect();
         if delivered.len() >= finals.len() {
             break;
@@ -126,9 +204,16 @@ async fn kill_9_during_payouts_then_restart() {
     let hooks = mp.webhooks.lock().unwrap().clone();
     for t in &finals {
         let id = t["transactionId"].as_str().unwrap();
-        let ids: BTreeSet<_> = hooks.iter().filter(|w| w.json["transaction_id"] == id).map(|w| w.id.clone()).collect();
+        let ids: BTreeSet<_> = hooks
+            .iter()
+            .filter(|w| w.json["transaction_id"] == id)
+            .map(|w| w.id.clone())
+            .collect();
         assert_eq!(ids.len(), 1, "{id}: webhook ids {ids:?}");
-        let w = hooks.iter().find(|w| w.json["transaction_id"] == id && w.answered == 200).expect("delivered");
+        let w = hooks
+            .iter()
+            .find(|w| w.json["transaction_id"] == id && w.answered == 200)
+            .expect("delivered");
         assert_eq!(w.json["transaction_status"], t["transactionStatus"]);
     }
 }

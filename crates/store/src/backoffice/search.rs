@@ -12,14 +12,20 @@ impl SqlStore {
     pub(crate) async fn search_txns(&self, q: &TxnSearch) -> Result<Page<Transaction>, StoreError> {
         let mut f = Filter::default();
         f.eq("id", text(q.transaction_id.as_ref().map(|i| i.as_str())));
-        f.eq("session_id", text(q.session_id.as_ref().map(|i| i.as_str())));
+        f.eq(
+            "session_id",
+            text(q.session_id.as_ref().map(|i| i.as_str())),
+        );
         f.eq("psp_transaction_id", text(q.psp_transaction_id.as_deref()));
         f.eq("user_id", text(q.user_id.as_deref()));
         f.eq("merchant_reference", text(q.merchant_reference.as_deref()));
         f.eq("state", text(q.state.map(|s| s.as_str())));
         f.eq("txn_type", text(q.txn_type.map(|t| t.as_str())));
         f.eq("psp_type", text(q.psp_type.as_ref().map(|p| p.as_str())));
-        f.eq("company_id", text(q.company_id.as_ref().map(|c| c.as_str())));
+        f.eq(
+            "company_id",
+            text(q.company_id.as_ref().map(|c| c.as_str())),
+        );
         f.cmp("created_at", ">=", int(q.created_from));
         f.cmp("created_at", "<", int(q.created_before));
         let order = match q.order {
@@ -29,7 +35,8 @@ impl SqlStore {
         let limit = page_limit(q.limit);
         let where_sql = f.where_sql();
         let page_sql = f.page_sql(limit, q.offset);
-        let sql = format!("SELECT {TXN_COLUMNS} FROM transactions{where_sql} ORDER BY {order}{page_sql}");
+        let sql =
+            format!("SELECT {TXN_COLUMNS} FROM transactions{where_sql} ORDER BY {order}{page_sql}");
         let rows = f
             .bind(sqlx::query(&sql))
             .fetch_all(&self.pool)
@@ -41,7 +48,10 @@ impl SqlStore {
 
     pub(crate) async fn audit_page(&self, q: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
         let mut f = Filter::default();
-        f.eq("operator_id", text(q.operator_id.as_ref().map(|o| o.as_str())));
+        f.eq(
+            "operator_id",
+            text(q.operator_id.as_ref().map(|o| o.as_str())),
+        );
         f.eq("action", text(q.action.map(AuditAction::as_str)));
         let limit = page_limit(q.limit);
         let where_sql = f.where_sql();
@@ -68,7 +78,10 @@ impl SqlStore {
                 f.raw("(state = 'dead' OR (state = 'pending' AND attempts > 0))")
             }
         }
-        f.eq("company_id", text(q.company_id.as_ref().map(|c| c.as_str())));
+        f.eq(
+            "company_id",
+            text(q.company_id.as_ref().map(|c| c.as_str())),
+        );
         let limit = page_limit(q.limit);
         let where_sql = f.where_sql();
         let page_sql = f.page_sql(limit, q.offset);
