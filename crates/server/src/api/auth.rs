@@ -88,15 +88,22 @@ impl FromRequestParts<App> for CompanyAuth {
             .company(&id)
             .await?
             .ok_or(ApiError::Unauthorized("invalid token"))?;
-        let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
-        let data =
-            jsonwebtoken::decode::<CompanyClaims>(&token, &key, &hs256_validation(&["exp", "sub"]))
-                .map_err(|_| ApiError::Unauthorized("invalid token"))?;
-        if data.claims.sub != company.id.as_str() {
-            return Err(ApiError::Unauthorized("invalid token"));
-        }
+        verify_company_jwt(&token, &company)?;
         Ok(Self(company))
     }
+}
+
+/// Verifies a company JWT against `company`'s key: HS256 only, `exp` and `sub` required,
+/// `sub` must be the company's id. Any failure is 401.
+pub fn verify_company_jwt(token: &str, company: &Company) -> Result<CompanyClaims, ApiError> {
+    let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
+    let data =
+        jsonwebtoken::decode::<CompanyClaims>(token, &key, &hs256_validation(&["exp", "sub"]))
+            .map_err(|_| ApiError::Unauthorized("invalid token"))?;
+    if data.claims.sub != company.id.as_str() {
+        return Err(ApiError::Unauthorized("invalid token"));
+    }
+    Ok(data.claims)
 }
 
 /// Claims of the `x-user-token` JWT (Mozarto: userId, email, firstName, lastName, phone,

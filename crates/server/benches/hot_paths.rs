@@ -1,0 +1,109 @@
+//! Criterion micro-benchmarks of the pure functions on every payment's path, so regressions
+//! show: company JWT check, Cashier request validation, signature computations (Standard
+//! Webhooks, PaynetEasy control and OAuth RSA-SHA256), and a state transition.
+//! Run: `cargo bench -p overture-server --bench hot_paths`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use overture_connectors::paymentsoft::{oauth, wire};
+use overture_core::*;
+use overture_server::api::auth::{issue_company_token, verify_company_jwt};
+use overture_server::api::cashier_in;
+use overture_server::workers::signing;
+use secrecy::SecretString;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::hint::black_box;
+
+fn company() -> Company {
+    Company {
+        id: CompanyId::generate(),
+        name: "bench".into(),
+        api_secret: SecretString::from("0123456789abcdef0123456789abcdef0123456789abcdef"),
+        webhook_url: "http://127.0.0.1/h".into(),
+        webhook_secret: SecretString::from(signing::generate_secret()),
+        webhook_authorization: None,
+        verify_user_url: "http://127.0.0.1/v".into(),
+        payout_approval_threshold: None,
+        verify_payins: false,
+        created_at: 0,
+    }
+}
+
+const BODY: &str = r#"{"pspType":"FORUMPAY","type":"PAYIN","baseamount":100.10,"currency":"EUR","userId":"player-1",
+"email":"player@example.com","country":"DE","brandId":"b1","merchantReference":"order-7781",
+"returnUrl":"https://merchant.example/back","preferredCrypto":"BTC"}"#;
+
+fn benches(c: &mut Criterion) {
+    let company = company();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = issue_company_token(&company.id, &company.api_secret, now, 3600);
+    c.bench_function("company JWT check (HS256)", |b| {
+        b.iter(|| verify_company_jwt(black_box(&token), &company).unwrap())
+    });
+
+    c.bench_function("cashier request parse + validate", |b| {
+        b.iter(|| {
+            let fields: HashMap<String, Box<RawValue>> =
+                serde_json::from_str(black_box(BODY)).unwrap();
+            cashier_in::parse(&fields, |p| p == "FORUMPAY").unwrap()
+        })
+    });
+
+    let eur = Currency::from_code("EUR").unwrap();
+    c.bench_function("money parse (exact decimal)", |b| {
+        b.iter(|| Money::parse_major(black_box("100.10"), eur).unwrap())
+    });
+
+    let secret = signing::generate_secret();
+    let payload = r#"{"transaction_id":"txn_01a1fe6d284c7192aefda4cb5f7f7c90","status":"approved","amount":"100.00"}"#;
+    c.bench_function("webhook signature (Standard Webhooks HMAC-SHA256)", |b| {
+        b.iter(|| {
+            signing::sign(
+                black_box(&secret),
+                "msg_01a1fe6d30257304a96c2a93f39ec4f1",
+                1_795_269_931,
+                black_box(payload),
+            )
+        })
+    });
+
+    c.bench_function("PaynetEasy status control (sha1)", |b| {
+        b.iter(|| {
+            wire::status_control(
+                black_box("login"),
+                "txn_01a1fe6d284c7192aefda4cb5f7f7c90",
+                "1000001",
+                "control-key",
+            )
+        })
+    });
+
+    use overture_sandbox::Simulator;
+    let pem = overture_sandbox::paymentsoft::PaymentSoftSandbox
+        .credentials()
+        .into_iter()
+        .find(|(k, _)| *k == "oauth_private_key")
+        .map(|(_, v)| v)
+        .unwrap();
+    let key = oauth::load_private_key(&pem).unwrap();
+    let base = "POST&https%3A%2F%2Fgate.example%2Fpaynet%2Fapi%2Fv4%2Fpayout%2F1&amount%3D100.00%26client_orderid%3Dtxn_1";
+    c.bench_function("PaynetEasy OAuth 1.0a RSA-SHA256 signature", |b| {
+        b.iter(|| oauth::sign(&key, black_box(base)))
+    });
+
+    c.bench_function("state transition check", |b| {
+        b.iter(|| {
+            for from in TxnState::ALL {
+                for to in TxnState::ALL {
+                    black_box(black_box(from).transition(to).is_ok());
+                }
+            }
+        })
+    });
+}
+
+criterion_group!(hot, benches);
+criterion_main!(hot);
