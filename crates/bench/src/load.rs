@@ -206,10 +206,6 @@ fn report(title: &str, load: &Load, o: &Outcome, rss: &Sampler) -> Value {
                         "p99": ms(h.value_at_quantile(0.99)), "max": ms(h.max()) },
         "serverPeakRssMiB": (rss.peak_mib() * 10.0).round() / 10.0,
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&summary).unwrap_or_default()
-    );
     summary
 }
 
@@ -235,11 +231,9 @@ pub async fn payins(target: &Target, load: &Load, psp: &str) -> anyhow::Result<(
             / outcome.elapsed.as_secs_f64();
         summary["serverCpuMsPerPayin (approx.)"] =
             json!((cpu as f64 / requests.max(1.0) * 100.0).round() / 100.0);
-        println!(
-            "{}",
-            json!({ "serverCpuMs": cpu, "serverCpuMsPerPayin (approx.)": summary["serverCpuMsPerPayin (approx.)"] })
-        );
+        summary["serverCpuMs"] = json!(cpu);
     }
+    println!("{summary}");
     Ok(())
 }
 
@@ -254,6 +248,7 @@ pub async fn payouts(
     let client = Client::new(target)?;
     let created: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let rss = Sampler::start(target.pid);
+    let cpu_before = target.pid.and_then(crate::rss::cpu_ms);
     let started = Instant::now();
     let outcome = drive(load, {
         let created = created.clone();
@@ -302,8 +297,11 @@ pub async fn payouts(
         "webhookLagMs (create → webhook)": { "p50": ms(lag.value_at_quantile(0.5)), "p90": ms(lag.value_at_quantile(0.9)),
                                              "p99": ms(lag.value_at_quantile(0.99)), "max": ms(lag.max()) },
         "creation": summary,
+        "serverCpuMsPerPayout (approx.)": cpu_before
+            .zip(target.pid.and_then(crate::rss::cpu_ms))
+            .map(|(a, b)| ((b - a) as f64 / total.max(1) as f64 * 100.0).round() / 100.0),
     });
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    println!("{summary}");
     Ok(())
 }
 
@@ -364,7 +362,8 @@ pub async fn pending(
         println!(
             "{}",
             json!({ "t": watch_start.elapsed().as_secs(), "rssMiB": rss.last_mib(), "peakRssMiB": rss.peak_mib(),
-                    "polls": pick("overture_polls_total"), "pollLagMsMax": pick("overture_poll_lag_ms_max") })
+                    "polls": pick("overture_polls_total"), "pollLagMsMax": pick("overture_poll_lag_ms_max"),
+                    "pollLagMsLastRound": pick("overture_poll_lag_ms_last_round") })
         );
     }
     let orders: Vec<Value> = client

@@ -9,6 +9,7 @@
 mod backoffice;
 mod companies;
 mod crypto;
+mod pg_paths;
 mod rows;
 mod transactions;
 mod work;

@@ -2,7 +2,7 @@
 //! row update, its event row, the outbox row of a final state and the idempotent response.
 
 use crate::rows::{self, TXN_COLUMNS};
-use crate::{db_err, decode_all, SqlStore};
+use crate::{db_err, decode_all, Backend, SqlStore};
 use async_trait::async_trait;
 use overture_core::store::{ProgressUpdate, StoreError, TransactionStore, Transition, TxnFilter};
 use overture_core::*;
@@ -50,36 +50,22 @@ async fn insert_events(
     Ok(())
 }
 
-#[async_trait]
-impl TransactionStore for SqlStore {
-    async fn create_transaction(
-        &self,
-        t: &Transaction,
-        events: &[TransactionEvent],
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
-        let extras =
-            serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut db = self.pool.begin().await.map_err(db_err)?;
-        if let Some(rec) = idempotency {
-            // First, so a concurrent duplicate fails before anything else is written.
-            sqlx::query(
-                "INSERT INTO idempotency_keys (company_id, key, request_sha256, transaction_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(rec.company_id.as_str())
-            .bind(&rec.key)
-            .bind(&rec.request_sha256)
-            .bind(rec.transaction_id.as_str())
-            .bind(rec.created_at)
-            .execute(&mut *db)
-            .await
-            .map_err(db_err)?;
-        }
-        sqlx::query(&format!(
-            "INSERT INTO transactions ({TXN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
-        ))
+/// `INSERT INTO transactions` with all [`TXN_COLUMNS`] as `$1..$28`.
+pub(crate) fn insert_transaction_sql() -> String {
+    let params: Vec<String> = (1..=28).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO transactions ({TXN_COLUMNS}) VALUES ({})",
+        params.join(", ")
+    )
+}
+
+/// Binds a transaction's fields as `$1..$28`, in [`TXN_COLUMNS`] order.
+pub(crate) fn bind_transaction<'q>(
+    query: AnyQuery<'q>,
+    t: &'q Transaction,
+    extras: String,
+) -> AnyQuery<'q> {
+    query
         .bind(t.id.as_str())
         .bind(t.company_id.as_str())
         .bind(t.brand_id.as_deref())
@@ -108,9 +94,44 @@ impl TransactionStore for SqlStore {
         .bind(t.version)
         .bind(t.next_poll_at)
         .bind(i64::from(t.poll_attempts))
-        .execute(&mut *db)
-        .await
-        .map_err(db_err)?;
+}
+
+/// A query on the `Any` driver.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+#[async_trait]
+impl TransactionStore for SqlStore {
+    async fn create_transaction(
+        &self,
+        t: &Transaction,
+        events: &[TransactionEvent],
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let extras =
+            serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if self.backend == Backend::Postgres && idempotency.is_none() {
+            return crate::pg_paths::create(self, t, extras, events).await;
+        }
+        let mut db = self.pool.begin().await.map_err(db_err)?;
+        if let Some(rec) = idempotency {
+            // First, so a concurrent duplicate fails before anything else is written.
+            sqlx::query(
+                "INSERT INTO idempotency_keys (company_id, key, request_sha256, transaction_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(rec.company_id.as_str())
+            .bind(&rec.key)
+            .bind(&rec.request_sha256)
+            .bind(rec.transaction_id.as_str())
+            .bind(rec.created_at)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        }
+        bind_transaction(sqlx::query(&insert_transaction_sql()), t, extras)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
         insert_events(&mut db, events).await?;
         db.commit().await.map_err(db_err)
     }
@@ -169,6 +190,9 @@ impl TransactionStore for SqlStore {
         t.from
             .transition(t.to)
             .map_err(|e| StoreError::Conflict(format!("{}: {e}", t.transaction_id)))?;
+        if self.backend == Backend::Postgres && t.idempotent_response.is_none() {
+            return crate::pg_paths::transition(self, t).await;
+        }
         let mut db = self.pool.begin().await.map_err(db_err)?;
         // Write first: on SQLite a deferred transaction that starts with a write never hits
         // SQLITE_BUSY_SNAPSHOT, and the version + state check makes the update the lock.

@@ -12,8 +12,6 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -165,10 +163,20 @@ pub fn load_private_key(pem: &str) -> Result<PrivateKey, OAuthError> {
     Ok(key)
 }
 
+/// A parsed RSA public key (PKCS#1 DER), verified through `ring`.
+#[derive(Clone, Debug)]
+pub struct PublicKey(Arc<Vec<u8>>);
+
 /// Reads a PEM public key (SubjectPublicKeyInfo, `BEGIN PUBLIC KEY`).
-pub fn load_public_key(pem: &str) -> Result<RsaPublicKey, OAuthError> {
+pub fn load_public_key(pem: &str) -> Result<PublicKey, OAuthError> {
+    use rsa::pkcs1::EncodeRsaPublicKey;
     use rsa::pkcs8::DecodePublicKey;
-    RsaPublicKey::from_public_key_pem(pem.trim()).map_err(|e| OAuthError::BadKey(e.to_string()))
+    let key = RsaPublicKey::from_public_key_pem(pem.trim())
+        .map_err(|e| OAuthError::BadKey(e.to_string()))?;
+    let der = key
+        .to_pkcs1_der()
+        .map_err(|e| OAuthError::BadKey(e.to_string()))?;
+    Ok(PublicKey(Arc::new(der.as_bytes().to_vec())))
 }
 
 /// base64(RSASSA-PKCS1-v1_5-SHA256(key, base_string)). PKCS#1 v1.5 signatures are
@@ -189,16 +197,16 @@ pub fn sign(key: &PrivateKey, base_string: &str) -> String {
 }
 
 /// Checks a base64 `oauth_signature` over `base_string` with `key`.
-pub fn verify(key: &RsaPublicKey, base_string: &str, signature_b64: &str) -> bool {
+pub fn verify(key: &PublicKey, base_string: &str, signature_b64: &str) -> bool {
     let Ok(bytes) = BASE64.decode(signature_b64.trim()) else {
         return false;
     };
-    let Ok(signature) = Signature::try_from(bytes.as_slice()) else {
-        return false;
-    };
-    VerifyingKey::<Sha256>::new(key.clone())
-        .verify(base_string.as_bytes(), &signature)
-        .is_ok()
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        key.0.as_slice(),
+    )
+    .verify(base_string.as_bytes(), &bytes)
+    .is_ok()
 }
 
 /// The `Authorization: OAuth …` value (RFC 5849 §3.5.1): every pair percent-encoded and quoted.
@@ -273,7 +281,7 @@ pub fn verify_request(
     url: &str,
     form: &[(String, String)],
     header: &str,
-    key: &RsaPublicKey,
+    key: &PublicKey,
 ) -> Result<VerifiedOAuth, OAuthError> {
     let params = parse_authorization_header(header)?;
     let get = |name: &'static str| {

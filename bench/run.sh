@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Reproduces docs/PERFORMANCE.md on this machine: builds release binaries, then for each backend
+# starts `overture serve` (sandboxes in-process, zero sandbox delay), creates a company, and runs
+# overture-bench and the database baselines. Prints one JSON document per measurement.
+#
+#   bench/run.sh            # everything (about 6 minutes on 2 cores)
+#   bench/run.sh quick      # shorter runs, no 10k-pending run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-full}
+DUR=15s; PENDING=10000; WATCH=60s
+if [ "$mode" = quick ]; then DUR=5s; PENDING=0; fi
+PGURL=${OVERTURE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+cargo build --release -q -p overture-server -p overture-bench
+B=$PWD/target/release
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+echo "{\"machine\":\"$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)\",\"date\":\"$(date -u +%FT%TZ)\"}"
+
+SERVE_PID=""
+start() { # backend
+  export OVERTURE_MASTER_KEY; OVERTURE_MASTER_KEY=$(head -c32 /dev/urandom | base64)
+  if [ "$1" = postgres ]; then
+    export OVERTURE_DATABASE_URL=$PGURL OVERTURE_DB_SCHEMA=bench_$(date +%s%N)
+  else
+    unset OVERTURE_DB_SCHEMA; export OVERTURE_DATABASE_URL=sqlite://$work/bench-$(date +%s%N).db
+  fi
+  $B/overture companies create --name bench --webhook-url http://127.0.0.1:9100/webhook \
+    --verify-user-url http://127.0.0.1:9100/verify --with-sandbox-psps --sandbox-url http://127.0.0.1:8080 > "$work/company.json"
+  CID=$(python3 -c "import json;print(json.load(open('$work/company.json'))['companyId'])")
+  SEC=$(python3 -c "import json;print(json.load(open('$work/company.json'))['apiSecret'])")
+  OVERTURE_SANDBOX_DELAY=0 OVERTURE_LISTEN=127.0.0.1:8080 RUST_LOG=warn $B/overture serve > "$work/serve.out" 2> "$work/serve.err" &
+  SERVE_PID=$!
+  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8080/healthz >/dev/null && break; sleep 0.2; done
+}
+stop() { kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; }
+bench() { $B/overture-bench "$@" --company-id "$CID" --api-secret "$SEC" --pid "$SERVE_PID"; }
+
+# --- PostgreSQL
+start postgres
+bench payins --duration $DUR --concurrency 32 | tee "$work/pg-payins.json"
+bench payins --duration $DUR --rate 500 | tee "$work/pg-rate.json"
+stop
+start postgres
+bench payouts --duration $DUR --rate 500 --sink 127.0.0.1:9100
+ACC=$(psql "$PGURL" -Atc "select id from $OVERTURE_DB_SCHEMA.psp_accounts where psp_type='FORUMPAY'")
+# The database's own limit: the best of three client counts, on the same schema.
+: > "$work/pgbench.txt"
+for clients in 8 16 32; do
+  PGOPTIONS="-c search_path=$OVERTURE_DB_SCHEMA" pgbench "$PGURL" -n -M prepared -c $clients -j 2 -T ${DUR%s} \
+    -D company="$CID" -D account="$ACC" -f bench/pgbench-payin.sql >> "$work/pgbench.txt" 2>&1
+done
+# The database's own latency tail at a fixed 500/s (what "p99 at 500/s" cannot beat).
+rm -f pgbench_log.*
+PGOPTIONS="-c search_path=$OVERTURE_DB_SCHEMA" pgbench "$PGURL" -n -M prepared -R 500 -c 32 -j 2 -T ${DUR%s} -l \
+  -D company="$CID" -D account="$ACC" -f bench/pgbench-payin.sql > /dev/null 2>&1
+cat pgbench_log.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "{\"benchmark\":\"pgbench alone at a fixed 500/s\",\"p50Ms\":%.1f,\"p90Ms\":%.1f,\"p99Ms\":%.1f,\"maxMs\":%.1f}\n", a[int(NR*0.5)]/1000, a[int(NR*0.9)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}'
+rm -f pgbench_log.*
+stop
+python3 - "$work" <<'PY'
+import json, re, sys
+w = sys.argv[1]
+def result(path):
+    return next(json.loads(l) for l in open(path) if '"benchmark":"pay-in creation"' in l)
+ours = result(f"{w}/pg-payins.json")["throughputPerSec"]
+tps = max(float(t) for t in re.findall(r"tps = ([0-9.]+)", open(f"{w}/pgbench.txt").read()))
+print(json.dumps({"benchmark": "PostgreSQL ratio", "overturePayinsPerSec": ours, "pgbenchSameCommitsPerSec": round(tps, 1), "ratio": round(ours / tps, 2)}))
+PY
+
+# --- SQLite
+start sqlite
+bench payins --duration $DUR --concurrency 32 | tee "$work/sq-payins.json"
+stop
+$B/overture-bench sqlite-baseline --path "$work/baseline.db" --duration $DUR | tee "$work/sq-base.json"
+python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+ours = next(json.loads(l) for l in open(f"{w}/sq-payins.json") if '"benchmark":"pay-in creation"' in l)["throughputPerSec"]
+base = json.loads(open(f"{w}/sq-base.json").read().strip().splitlines()[-1])["payinsPerSec"]
+print(json.dumps({"benchmark": "SQLite ratio", "overturePayinsPerSec": ours, "sqliteLoopPerSec": base, "ratio": round(ours / base, 2)}))
+PY
+
+# --- 10,000 payouts pending at the PSP: memory and polling (PostgreSQL)
+if [ "$PENDING" -gt 0 ]; then
+  start postgres
+  bench pending --count $PENDING --watch $WATCH --sink 127.0.0.1:9100
+  stop
+fi
