@@ -43,6 +43,7 @@ bench payins --duration $DUR --rate 500 | tee "$work/pg-rate.json"
 stop
 start postgres
 bench payouts --duration $DUR --rate 500 --sink 127.0.0.1:9100
+stop  # the baselines measure the database alone
 ACC=$(psql "$PGURL" -Atc "select id from $OVERTURE_DB_SCHEMA.psp_accounts where psp_type='FORUMPAY'")
 # The database's own limit: the best of three client counts, on the same schema.
 : > "$work/pgbench.txt"
@@ -56,7 +57,6 @@ PGOPTIONS="-c search_path=$OVERTURE_DB_SCHEMA" pgbench "$PGURL" -n -M prepared -
   -D company="$CID" -D account="$ACC" -f bench/pgbench-payin.sql > /dev/null 2>&1
 cat pgbench_log.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "{\"benchmark\":\"pgbench alone at a fixed 500/s\",\"p50Ms\":%.1f,\"p90Ms\":%.1f,\"p99Ms\":%.1f,\"maxMs\":%.1f}\n", a[int(NR*0.5)]/1000, a[int(NR*0.9)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}'
 rm -f pgbench_log.*
-stop
 python3 - "$work" <<'PY'
 import json, re, sys
 w = sys.argv[1]
