@@ -87,7 +87,7 @@ async fn callback(
     let result = match verified {
         Some(update) => progress::apply_update(&app, txn, &update, Actor::Psp).await,
         None if txn.state.is_final() => Ok(txn),
-        None => progress::sync_now(&app, txn).await,
+        None => progress::sync_now(&app, txn, Some(&account)).await,
     };
     match result {
         Ok(_) => (StatusCode::OK, "OK"),

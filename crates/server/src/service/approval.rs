@@ -162,7 +162,7 @@ pub async fn approve(
         Some(detail.unwrap_or("submitted to the PSP")),
     )
     .await;
-    let (txn, psp_error) = progress::submit_payout(app, submitting)
+    let (txn, psp_error) = progress::submit_payout(app, submitting, None)
         .await
         .map_err(ApiError::Internal)?;
     Ok(Approved::Submitted { txn, psp_error })

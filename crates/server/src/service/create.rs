@@ -118,7 +118,7 @@ pub async fn create(
         .transactions_created
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, state = txn.state.as_str(), "transaction created");
-    let reply = run_first_step(app, txn).await;
+    let reply = run_first_step(app, txn, &account).await;
     if let Some(key) = &idempotency_key {
         let (status, body) = match &reply {
             Ok((status, body)) => (*status, body.clone()),
@@ -307,14 +307,18 @@ fn event(txn: &Transaction, from: Option<TxnState>, to: TxnState, at: i64) -> Tr
 }
 
 /// Holds the payout for approval, or calls the PSP, and shapes the answer.
-async fn run_first_step(app: &App, txn: Transaction) -> Result<Reply, ApiError> {
+async fn run_first_step(
+    app: &App,
+    txn: Transaction,
+    account: &PspAccount,
+) -> Result<Reply, ApiError> {
     let kind = txn.txn_type;
     let (txn, error) = match (txn.state, kind) {
         (TxnState::AwaitingApproval, _) => (txn, None),
-        (_, TxnType::Payout) => progress::submit_payout(app, txn)
+        (_, TxnType::Payout) => progress::submit_payout(app, txn, Some(account))
             .await
             .map_err(ApiError::Internal)?,
-        (_, TxnType::Payin) => progress::start_payin(app, txn)
+        (_, TxnType::Payin) => progress::start_payin(app, txn, Some(account))
             .await
             .map_err(ApiError::Internal)?,
     };

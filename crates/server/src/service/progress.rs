@@ -11,22 +11,30 @@ use overture_core::*;
 use rand::Rng;
 use std::sync::Arc;
 
-/// The connector and account context a transaction was routed to.
+/// The connector and account context a transaction was routed to. `routed` is the account
+/// when the caller just routed to it (saves a read and a decrypt); otherwise it is loaded.
 pub async fn resolve(
     app: &App,
     txn: &Transaction,
+    routed: Option<&PspAccount>,
 ) -> anyhow::Result<(Arc<dyn Connector>, AccountContext)> {
     let connector = app
         .registry
         .get(txn.psp_type.as_str())
         .with_context(|| format!("no connector for {}", txn.psp_type))?
         .clone();
-    let account = app
-        .store
-        .psp_account(&txn.psp_account_id)
-        .await?
-        .with_context(|| format!("PSP account {} is gone", txn.psp_account_id))?;
-    Ok((connector, AccountContext::new(&account, &app.public_url)))
+    let ctx = match routed.filter(|a| a.id == txn.psp_account_id) {
+        Some(account) => AccountContext::new(account, &app.public_url),
+        None => {
+            let account = app
+                .store
+                .psp_account(&txn.psp_account_id)
+                .await?
+                .with_context(|| format!("PSP account {} is gone", txn.psp_account_id))?;
+            AccountContext::new(&account, &app.public_url)
+        }
+    };
+    Ok((connector, ctx))
 }
 
 /// What the connector needs to create the order.
@@ -256,8 +264,9 @@ pub async fn fail_unsent(
 pub async fn submit_payout(
     app: &App,
     txn: Transaction,
+    routed: Option<&PspAccount>,
 ) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
-    let (connector, ctx) = resolve(app, &txn).await?;
+    let (connector, ctx) = resolve(app, &txn, routed).await?;
     match connector.submit_payout(&ctx, &payment_request(&txn)).await {
         Ok(update) => Ok((apply_update(app, txn, &update, Actor::Psp).await?, None)),
         Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),
@@ -272,8 +281,9 @@ pub async fn submit_payout(
 pub async fn start_payin(
     app: &App,
     txn: Transaction,
+    routed: Option<&PspAccount>,
 ) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
-    let (connector, ctx) = resolve(app, &txn).await?;
+    let (connector, ctx) = resolve(app, &txn, routed).await?;
     match connector.start_payin(&ctx, &payment_request(&txn)).await {
         Ok(started) => {
             let mut update = started.update;
@@ -288,9 +298,14 @@ pub async fn start_payin(
     }
 }
 
-/// Asks the PSP now (poller, unverified callback) and applies the answer.
-pub async fn sync_now(app: &App, txn: Transaction) -> anyhow::Result<Transaction> {
-    let (connector, ctx) = resolve(app, &txn).await?;
+/// Asks the PSP now (poller, unverified callback) and applies the answer; `routed` as in
+/// [`resolve`].
+pub async fn sync_now(
+    app: &App,
+    txn: Transaction,
+    routed: Option<&PspAccount>,
+) -> anyhow::Result<Transaction> {
+    let (connector, ctx) = resolve(app, &txn, routed).await?;
     let update = connector.sync(&ctx, &order_ref(&txn)).await?;
     apply_update(app, txn, &update, Actor::Psp).await
 }

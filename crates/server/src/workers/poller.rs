@@ -62,7 +62,7 @@ async fn poll_open(app: &App, txn: Transaction) -> Option<i64> {
         return None;
     };
     let started = txn.submitted_at.unwrap_or(txn.created_at);
-    let current = match progress::sync_now(app, txn.clone()).await {
+    let current = match progress::sync_now(app, txn.clone(), None).await {
         Ok(updated) => updated,
         Err(e) => {
             tracing::warn!(transaction_id = %txn.id, error = ?e, "status query failed");
