@@ -9,6 +9,8 @@ pub mod gigadat;
 pub mod paymentsoft;
 pub mod payone;
 pub mod scenario;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use scenario::{Scenario, SimConfig};
 

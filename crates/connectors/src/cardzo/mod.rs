@@ -25,15 +25,13 @@
 pub mod wire;
 
 use crate::http::PspHttp;
-use crate::paymentsoft::oauth;
+use crate::paymentsoft::{check_order, parse_signed_callback, query_status, Creds};
 use async_trait::async_trait;
 use overture_core::connector::*;
 use overture_core::{Clock, SystemClock, TransactionId, TxnType};
-use rand::RngCore;
-use secrecy::ExposeSecret;
 use std::sync::Arc;
-use wire::{callback_params, marker, payout_check_request, report, PayoutPayRequest};
-use wire::{StatusRequest, Step};
+use wire::Step;
+use wire::{marker, payout_check_request, report, PayoutPayRequest};
 use wire::{WireResponse, TYPE_ASYNC_RESPONSE, TYPE_ERROR, TYPE_VALIDATION_ERROR};
 
 /// Capability row of CARDZO. Currencies are those Cardzo's payout endpoints are commonly
@@ -65,29 +63,8 @@ pub struct Cardzo {
     caps: Capabilities,
 }
 
-/// The account's credentials, exposed only for the duration of one call.
-struct Creds<'a> {
-    login: &'a str,
-    merchant_control: &'a str,
-    endpoint_id: &'a str,
-}
-
-impl<'a> Creds<'a> {
-    fn of(account: &'a AccountContext) -> Result<Self, ConnectorError> {
-        let endpoint_id = account.credential("endpoint_id")?.expose_secret();
-        // It becomes a path segment: refuse anything that could change the path.
-        if endpoint_id.is_empty() || !endpoint_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ConnectorError::Config(
-                "endpoint_id must be a non-empty alphanumeric id".into(),
-            ));
-        }
-        Ok(Self {
-            login: account.credential("login")?.expose_secret(),
-            merchant_control: account.credential("merchant_control")?.expose_secret(),
-            endpoint_id,
-        })
-    }
-}
+/// The PSP's name in messages.
+const PSP: &str = "CARDZO";
 
 /// What a status query found.
 enum Found {
@@ -120,27 +97,8 @@ impl Cardzo {
         path: &str,
         pairs: &[(String, String)],
     ) -> Result<WireResponse, ConnectorError> {
-        let creds = Creds::of(account)?;
-        let key = oauth::load_private_key(account.credential("oauth_private_key")?.expose_secret())
-            .map_err(|e| ConnectorError::Config(format!("oauth_private_key: {e}")))?;
-        let url = format!("{}{}/{}", account.base_url, path, creds.endpoint_id);
-        let body = serde_urlencoded::to_string(pairs)
-            .map_err(|e| ConnectorError::Protocol(format!("{path} body: {e}")))?;
-        let timestamp = u64::try_from(self.clock.now_ms() / 1000).unwrap_or(0);
-        let authorization =
-            oauth::sign_request(&url, pairs, creds.login, &key, timestamp, &nonce())
-                .map_err(|e| ConnectorError::Config(format!("OAuth signing: {e}")))?;
-        let request = self
-            .http
-            .client()
-            .post(&url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(reqwest::header::AUTHORIZATION, authorization)
-            .body(body);
-        parse_answer(&self.http.send(request).await?.body)
+        let clock = self.clock.as_ref();
+        crate::paymentsoft::signed_post(PSP, &self.http, clock, account, path, path, pairs).await
     }
 
     /// `/api/v2/status` for `transaction_id` (and `paynet-order-id` when known).
@@ -150,25 +108,8 @@ impl Cardzo {
         transaction_id: &TransactionId,
         paynet_order_id: Option<&str>,
     ) -> Result<Found, ConnectorError> {
-        let creds = Creds::of(account)?;
-        let request = StatusRequest::new(
-            creds.login,
-            transaction_id.as_str(),
-            paynet_order_id.unwrap_or_default(),
-            creds.merchant_control,
-        );
-        let url = format!(
-            "{}{}/{}",
-            account.base_url,
-            wire::STATUS_PATH,
-            creds.endpoint_id
-        );
-        let response = self
-            .http
-            .send(self.http.client().post(&url).form(&request.to_pairs()))
-            .await?;
-        let answer = parse_answer(&response.body)?;
-        check_order(&answer, transaction_id)?;
+        let answer =
+            query_status(PSP, &self.http, account, transaction_id, paynet_order_id).await?;
         match answer.kind() {
             wire::TYPE_STATUS_RESPONSE => Ok(Found::Order(answer)),
             TYPE_VALIDATION_ERROR | TYPE_ERROR
@@ -201,7 +142,7 @@ impl Cardzo {
         let answer = self
             .signed_post(account, wire::PAYOUT_CHECK_PATH, &pairs)
             .await?;
-        check_order(&answer, &request.transaction_id)?;
+        check_order(PSP, &answer, &request.transaction_id)?;
         Ok(answer)
     }
 
@@ -224,7 +165,7 @@ impl Cardzo {
             .await;
         let refusal = match sent {
             Ok(answer) if answer.kind() == TYPE_ASYNC_RESPONSE => {
-                check_order(&answer, &order.transaction_id)?;
+                check_order(PSP, &answer, &order.transaction_id)?;
                 tracing::info!(transaction_id = %order.transaction_id, "CARDZO payout-pay accepted");
                 return Ok(PspUpdate {
                     psp_transaction_id: Some(paynet_order_id.to_owned()),
@@ -275,30 +216,6 @@ impl Cardzo {
             update.message = Some(format!("payout-pay refused: {refusal}"));
         }
         Ok(update)
-    }
-}
-
-/// A fresh OAuth nonce: 128 random bits as hex.
-fn nonce() -> String {
-    let mut bytes = [0_u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-fn parse_answer(body: &str) -> Result<WireResponse, ConnectorError> {
-    WireResponse::parse(body).ok_or_else(|| {
-        let head: String = body.chars().take(120).collect();
-        ConnectorError::Protocol(format!("CARDZO answer is not a key=value list: {head:?}"))
-    })
-}
-
-/// An answer about another order than the one asked for must never update this one.
-fn check_order(answer: &WireResponse, expected: &TransactionId) -> Result<(), ConnectorError> {
-    match answer.get("merchant-order-id") {
-        Some(id) if id != expected.as_str() => Err(ConnectorError::Protocol(format!(
-            "CARDZO answered for order {id}, not {expected}"
-        ))),
-        _ => Ok(()),
     }
 }
 
@@ -445,36 +362,7 @@ impl Connector for Cardzo {
         account: &AccountContext,
         request: &CallbackRequest,
     ) -> Result<CallbackOutcome, ConnectorError> {
-        let merchant_control = account.credential("merchant_control")?.expose_secret();
-        let params = callback_params(request)?;
-        let transaction_id = TransactionId::parse(&params.client_orderid).ok_or_else(|| {
-            ConnectorError::BadCallback("client_orderid is missing or not an Overture id".into())
-        })?;
-        if params.control.is_empty() || !params.control_matches(merchant_control) {
-            tracing::warn!(transaction_id = %transaction_id,
-                "CARDZO callback with a bad control; will query the status instead");
-            return Ok(CallbackOutcome::Unverified {
-                transaction_id,
-                why: "bad control",
-            });
-        }
-        if params.status.is_empty() {
-            return Err(ConnectorError::BadCallback(
-                "callback without status".into(),
-            ));
-        }
-        let update = PspUpdate {
-            outcome: wire::map_status(&params.status),
-            raw_status: params.status.clone(),
-            psp_transaction_id: Some(params.orderid.clone()).filter(|id| !id.is_empty()),
-            stage: None,
-            message: params.error_message.clone().filter(|m| !m.is_empty()),
-            redirect_url: None,
-        };
-        Ok(CallbackOutcome::Verified {
-            transaction_id,
-            update,
-        })
+        parse_signed_callback(PSP, account, request)
     }
 }
 

@@ -14,10 +14,8 @@
 //! silent this module says "inferred" and names the choice; the sandbox speaks the same choices.
 
 use overture_core::connector::{
-    AccountContext, CallbackRequest, ConnectorError, OrderRef, PaymentRequest, PspOutcome,
-    PspUpdate,
+    AccountContext, ConnectorError, OrderRef, PaymentRequest, PspOutcome, PspUpdate,
 };
-use std::collections::BTreeMap;
 
 pub use crate::paymentsoft::wire::{
     callback_control, constant_time_eq, encode_response, map_status, status, status_control,
@@ -150,37 +148,7 @@ pub const BANK_NOT_VALIDATED: &str = "the bank did not confirm the payout (payou
 /// The `/api/v4/payout-check` body: the same fields as PAYMENTSOFT's `/api/v4/payout`
 /// (amount in major units; receiver extras copied when present).
 pub fn payout_check_request(account: &AccountContext, request: &PaymentRequest) -> PayoutRequest {
-    let extra = |name: &str| {
-        request
-            .extras
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let mut body = PayoutRequest {
-        client_orderid: request.transaction_id.to_string(),
-        amount: request.amount.to_major_string(),
-        currency: request.amount.currency().code().to_owned(),
-        order_desc: request
-            .merchant_reference
-            .clone()
-            .unwrap_or_else(|| format!("Payout {}", request.transaction_id)),
-        // Required on the wire; server-initiated payouts have no receiver IP, so loopback
-        // stands in (as PAYMENTSOFT does).
-        ipaddress: extra("userIp").unwrap_or_else(|| "127.0.0.1".into()),
-        purpose: extra("purpose").unwrap_or_else(|| format!("user {}", request.user_id)),
-        server_callback_url: Some(account.callback_url.clone()),
-        redirect_url: request.return_url.clone(),
-        email: Some(request.email.clone()).filter(|e| !e.is_empty()),
-        country: request.country.clone(),
-        ..Default::default()
-    };
-    for (extras_key, wire_name) in RECEIVER_EXTRAS {
-        if let Some(value) = extra(extras_key) {
-            body.set_receiver_field(wire_name, value);
-        }
-    }
-    body
+    crate::paymentsoft::payout_request(account, request)
 }
 
 /// The status answer as an update, without acting on it: status mapped as PAYMENTSOFT,
@@ -211,28 +179,6 @@ pub fn report(answer: &WireResponse, order: &OrderRef) -> Result<PspUpdate, Conn
             .get_or_insert_with(|| BANK_NOT_VALIDATED.to_owned());
     }
     Ok(update)
-}
-
-/// The callback's parameters from the query string (the documented HTTP GET) and, for a POST,
-/// the form body; a body value wins over a query value of the same name.
-pub fn callback_params(request: &CallbackRequest) -> Result<CallbackParams, ConnectorError> {
-    let bad = |e: serde_urlencoded::de::Error| ConnectorError::BadCallback(e.to_string());
-    let mut fields: BTreeMap<String, String> =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(&request.query)
-            .map_err(bad)?
-            .into_iter()
-            .collect();
-    if !request.body.is_empty() {
-        fields.extend(
-            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&request.body).map_err(bad)?,
-        );
-    }
-    if fields.is_empty() {
-        return Err(ConnectorError::BadCallback(
-            "callback without parameters".into(),
-        ));
-    }
-    Ok(CallbackParams::from_fields(&fields))
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use wire::{CallbackParams, PayoutRequest, StatusRequest, WireResponse};
 
+/// The PSP's name in messages.
+const PSP: &str = "PAYMENTSOFT";
+
 /// Capability row of PAYMENTSOFT. Currencies are those Payment Soft's payout endpoints are
 /// commonly configured for; the account's endpoint decides in the end.
 const CAPABILITIES: Capabilities = Capabilities {
@@ -70,22 +73,24 @@ impl PaymentSoft {
             caps: CAPABILITIES,
         }
     }
+}
 
-    /// `{base}{path}/{endpoint_id}`.
-    fn url(account: &AccountContext, path: &str, endpoint_id: &str) -> String {
-        format!("{}{}/{}", account.base_url, path, endpoint_id)
-    }
+// ---- PaynetEasy family helpers: PAYMENTSOFT is the family root, CARDZO calls these too ----
+
+/// `{base}{path}/{endpoint_id}`.
+fn url(account: &AccountContext, path: &str, endpoint_id: &str) -> String {
+    format!("{}{}/{}", account.base_url, path, endpoint_id)
 }
 
 /// The account's credentials, exposed only for the duration of one call.
-struct Creds<'a> {
-    login: &'a str,
-    merchant_control: &'a str,
-    endpoint_id: &'a str,
+pub(crate) struct Creds<'a> {
+    pub(crate) login: &'a str,
+    pub(crate) merchant_control: &'a str,
+    pub(crate) endpoint_id: &'a str,
 }
 
 impl<'a> Creds<'a> {
-    fn of(account: &'a AccountContext) -> Result<Self, ConnectorError> {
+    pub(crate) fn of(account: &'a AccountContext) -> Result<Self, ConnectorError> {
         let endpoint_id = account.credential("endpoint_id")?.expose_secret();
         // It becomes a path segment: refuse anything that could change the path.
         if endpoint_id.is_empty() || !endpoint_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -101,8 +106,8 @@ impl<'a> Creds<'a> {
     }
 }
 
-/// The `/api/v4/payout` body for `request`.
-fn payout_request(account: &AccountContext, request: &PaymentRequest) -> PayoutRequest {
+/// The `/api/v4/payout` body for `request` (CARDZO's `/api/v4/payout-check` takes the same).
+pub(crate) fn payout_request(account: &AccountContext, request: &PaymentRequest) -> PayoutRequest {
     let extra = |name: &str| {
         request
             .extras
@@ -143,26 +148,124 @@ fn nonce() -> String {
     hex::encode(bytes)
 }
 
-fn parse_answer(body: &str) -> Result<WireResponse, ConnectorError> {
+/// `psp`'s `name=value` answer, or a protocol error quoting its head.
+pub(crate) fn parse_answer(psp: &str, body: &str) -> Result<WireResponse, ConnectorError> {
     WireResponse::parse(body).ok_or_else(|| {
         let head: String = body.chars().take(120).collect();
-        ConnectorError::Protocol(format!(
-            "PAYMENTSOFT answer is not a key=value list: {head:?}"
-        ))
+        ConnectorError::Protocol(format!("{psp} answer is not a key=value list: {head:?}"))
     })
 }
 
-/// Fails when the PSP answered about another order than the one asked for.
-fn check_order(
+/// Fails when the PSP answered about another order than the one asked for: such an answer must
+/// never update this one.
+pub(crate) fn check_order(
+    psp: &str,
     answer: &WireResponse,
     transaction_id: &TransactionId,
 ) -> Result<(), ConnectorError> {
     match answer.get("merchant-order-id") {
         Some(id) if id != transaction_id.as_str() => Err(ConnectorError::Protocol(format!(
-            "PAYMENTSOFT answered for order {id}, not {transaction_id}"
+            "{psp} answered for order {id}, not {transaction_id}"
         ))),
         _ => Ok(()),
     }
+}
+
+/// `POST {base}{path}/{endpoint_id}` with `pairs` as the form body, OAuth 1.0a RSA-SHA256
+/// signed (consumer key = `login`), and `psp`'s answer parsed. `what` names the body in errors.
+pub(crate) async fn signed_post(
+    psp: &str,
+    http: &PspHttp,
+    clock: &dyn Clock,
+    account: &AccountContext,
+    path: &str,
+    what: &str,
+    pairs: &[(String, String)],
+) -> Result<WireResponse, ConnectorError> {
+    let creds = Creds::of(account)?;
+    let key = oauth::load_private_key(account.credential("oauth_private_key")?.expose_secret())
+        .map_err(|e| ConnectorError::Config(format!("oauth_private_key: {e}")))?;
+    let url = url(account, path, creds.endpoint_id);
+    let body = serde_urlencoded::to_string(pairs)
+        .map_err(|e| ConnectorError::Protocol(format!("{what} body: {e}")))?;
+    let timestamp = u64::try_from(clock.now_ms() / 1000).unwrap_or(0);
+    let authorization = oauth::sign_request(&url, pairs, creds.login, &key, timestamp, &nonce())
+        .map_err(|e| ConnectorError::Config(format!("OAuth signing: {e}")))?;
+    let request = http
+        .client()
+        .post(&url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::AUTHORIZATION, authorization)
+        .body(body);
+    parse_answer(psp, &http.send(request).await?.body)
+}
+
+/// `/api/v2/status` for `transaction_id` (and `paynet-order-id` when known): `psp`'s answer,
+/// checked to be about this order; what its type means is the caller's.
+pub(crate) async fn query_status(
+    psp: &str,
+    http: &PspHttp,
+    account: &AccountContext,
+    transaction_id: &TransactionId,
+    paynet_order_id: Option<&str>,
+) -> Result<WireResponse, ConnectorError> {
+    let creds = Creds::of(account)?;
+    let request = StatusRequest::new(
+        creds.login,
+        transaction_id.as_str(),
+        paynet_order_id.unwrap_or_default(),
+        creds.merchant_control,
+    );
+    let url = url(account, wire::STATUS_PATH, creds.endpoint_id);
+    let response = http
+        .send(http.client().post(&url).form(&request.to_pairs()))
+        .await?;
+    let answer = parse_answer(psp, &response.body)?;
+    check_order(psp, &answer, transaction_id)?;
+    Ok(answer)
+}
+
+/// A PaynetEasy callback: HTTP GET (or a form POST) with
+/// `control = sha1(status + orderid + client_orderid + merchant_control)`; a bad or missing
+/// `control` ⇒ [`CallbackOutcome::Unverified`].
+pub(crate) fn parse_signed_callback(
+    psp: &str,
+    account: &AccountContext,
+    request: &CallbackRequest,
+) -> Result<CallbackOutcome, ConnectorError> {
+    let merchant_control = account.credential("merchant_control")?.expose_secret();
+    let params = callback_params(request)?;
+    let transaction_id = TransactionId::parse(&params.client_orderid).ok_or_else(|| {
+        ConnectorError::BadCallback("client_orderid is missing or not an Overture id".into())
+    })?;
+    if params.control.is_empty() || !params.control_matches(merchant_control) {
+        tracing::warn!(transaction_id = %transaction_id,
+            "{psp} callback with a bad control; will query the status instead");
+        return Ok(CallbackOutcome::Unverified {
+            transaction_id,
+            why: "bad control",
+        });
+    }
+    if params.status.is_empty() {
+        return Err(ConnectorError::BadCallback(
+            "callback without status".into(),
+        ));
+    }
+    let update = PspUpdate {
+        outcome: wire::map_status(&params.status),
+        raw_status: params.status.clone(),
+        psp_transaction_id: Some(params.orderid.clone()).filter(|id| !id.is_empty()),
+        stage: None,
+        message: params.error_message.clone().filter(|m| !m.is_empty()),
+        redirect_url: None,
+    };
+    Ok(CallbackOutcome::Verified {
+        transaction_id,
+        update,
+    })
 }
 
 #[async_trait]
@@ -191,33 +294,18 @@ impl Connector for PaymentSoft {
                 "PAYMENTSOFT submit_payout needs a PAYOUT".into(),
             ));
         }
-        let creds = Creds::of(account)?;
-        let key = oauth::load_private_key(account.credential("oauth_private_key")?.expose_secret())
-            .map_err(|e| ConnectorError::Config(format!("oauth_private_key: {e}")))?;
-        let url = Self::url(account, wire::PAYOUT_PATH, creds.endpoint_id);
         let pairs = payout_request(account, request).to_pairs();
-        let body = serde_urlencoded::to_string(&pairs)
-            .map_err(|e| ConnectorError::Protocol(format!("payout body: {e}")))?;
-        let timestamp = u64::try_from(self.clock.now_ms() / 1000).unwrap_or(0);
-        let authorization =
-            oauth::sign_request(&url, &pairs, creds.login, &key, timestamp, &nonce())
-                .map_err(|e| ConnectorError::Config(format!("OAuth signing: {e}")))?;
-        let response = self
-            .http
-            .send(
-                self.http
-                    .client()
-                    .post(&url)
-                    .header(
-                        reqwest::header::CONTENT_TYPE,
-                        "application/x-www-form-urlencoded",
-                    )
-                    .header(reqwest::header::AUTHORIZATION, authorization)
-                    .body(body),
-            )
-            .await?;
-        let answer = parse_answer(&response.body)?;
-        check_order(&answer, &request.transaction_id)?;
+        let answer = signed_post(
+            PSP,
+            &self.http,
+            self.clock.as_ref(),
+            account,
+            wire::PAYOUT_PATH,
+            "payout",
+            &pairs,
+        )
+        .await?;
+        check_order(PSP, &answer, &request.transaction_id)?;
         let paynet_order_id = answer.get("paynet-order-id").map(str::to_owned);
         let update = match answer.kind() {
             wire::TYPE_ASYNC_RESPONSE => {
@@ -277,20 +365,14 @@ impl Connector for PaymentSoft {
         account: &AccountContext,
         order: &OrderRef,
     ) -> Result<PspUpdate, ConnectorError> {
-        let creds = Creds::of(account)?;
-        let request = StatusRequest::new(
-            creds.login,
-            order.transaction_id.as_str(),
-            order.psp_transaction_id.as_deref().unwrap_or_default(),
-            creds.merchant_control,
-        );
-        let url = Self::url(account, wire::STATUS_PATH, creds.endpoint_id);
-        let response = self
-            .http
-            .send(self.http.client().post(&url).form(&request.to_pairs()))
-            .await?;
-        let answer = parse_answer(&response.body)?;
-        check_order(&answer, &order.transaction_id)?;
+        let answer = query_status(
+            PSP,
+            &self.http,
+            account,
+            &order.transaction_id,
+            order.psp_transaction_id.as_deref(),
+        )
+        .await?;
         match answer.kind() {
             wire::TYPE_STATUS_RESPONSE => {
                 let raw = answer.get("status").ok_or_else(|| {
@@ -338,42 +420,13 @@ impl Connector for PaymentSoft {
         account: &AccountContext,
         request: &CallbackRequest,
     ) -> Result<CallbackOutcome, ConnectorError> {
-        let merchant_control = account.credential("merchant_control")?.expose_secret();
-        let params = callback_params(request)?;
-        let transaction_id = TransactionId::parse(&params.client_orderid).ok_or_else(|| {
-            ConnectorError::BadCallback("client_orderid is missing or not an Overture id".into())
-        })?;
-        if params.control.is_empty() || !params.control_matches(merchant_control) {
-            tracing::warn!(transaction_id = %transaction_id,
-                "PAYMENTSOFT callback with a bad control; will query the status instead");
-            return Ok(CallbackOutcome::Unverified {
-                transaction_id,
-                why: "bad control",
-            });
-        }
-        if params.status.is_empty() {
-            return Err(ConnectorError::BadCallback(
-                "callback without status".into(),
-            ));
-        }
-        let update = PspUpdate {
-            outcome: wire::map_status(&params.status),
-            raw_status: params.status.clone(),
-            psp_transaction_id: Some(params.orderid.clone()).filter(|id| !id.is_empty()),
-            stage: None,
-            message: params.error_message.clone().filter(|m| !m.is_empty()),
-            redirect_url: None,
-        };
-        Ok(CallbackOutcome::Verified {
-            transaction_id,
-            update,
-        })
+        parse_signed_callback(PSP, account, request)
     }
 }
 
 /// The callback's parameters from the query string (the documented HTTP GET) and, for a POST,
 /// the form body; a body value wins over a query value of the same name.
-fn callback_params(request: &CallbackRequest) -> Result<CallbackParams, ConnectorError> {
+pub(crate) fn callback_params(request: &CallbackRequest) -> Result<CallbackParams, ConnectorError> {
     let bad = |e: serde_urlencoded::de::Error| ConnectorError::BadCallback(e.to_string());
     let mut fields: BTreeMap<String, String> =
         serde_urlencoded::from_str::<Vec<(String, String)>>(&request.query)

@@ -43,9 +43,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 /// Sandbox-only `login` (OAuth consumer key and status `login`).
 pub const SANDBOX_LOGIN: &str = "overture-cardzo-sandbox";
@@ -81,13 +79,8 @@ impl Simulator for CardzoSandbox {
     }
 
     fn router(&self, config: SimConfig) -> Router {
-        let sim = Arc::new(Sim {
-            config,
-            orders: Mutex::new(Orders::default()),
-            // Paynet order ids are plain numbers; start high so they look like real ones.
-            next_order_id: AtomicU64::new(3_000_001),
-            http: reqwest::Client::new(),
-        });
+        // Paynet order ids are plain numbers; start high so they look like real ones.
+        let sim = Arc::new(Sim::new(config, 3_000_001));
         Router::new()
             .route(
                 "/paynet/api/v4/payout-check/{endpoint_id}",
@@ -107,29 +100,15 @@ impl Simulator for CardzoSandbox {
     }
 }
 
-/// Shared simulator state.
-pub(crate) struct Sim {
-    pub(crate) config: SimConfig,
-    orders: Mutex<Orders>,
-    next_order_id: AtomicU64,
-    /// Client for callbacks.
-    pub(crate) http: reqwest::Client,
-}
+/// Shared simulator state (the PaynetEasy family's, over this simulator's orders).
+pub(crate) type Sim = crate::paymentsoft::FamilySim<Order>;
 
-/// In-memory orders, by `client_orderid`, with an index by `paynet-order-id`.
-#[derive(Default)]
-pub(crate) struct Orders {
-    pub(crate) by_client: HashMap<String, Order>,
-    pub(crate) client_by_paynet: HashMap<String, String>,
-}
-
-impl Orders {
-    /// The order with this `paynet-order-id`.
-    pub(crate) fn by_paynet_mut(&mut self, paynet_order_id: &str) -> Option<&mut Order> {
-        let client = self.client_by_paynet.get(paynet_order_id)?;
-        self.by_client.get_mut(client)
-    }
-}
+/// This simulator's sandbox account.
+pub(crate) const ACCOUNT: crate::paymentsoft::SandboxAccount = crate::paymentsoft::SandboxAccount {
+    login: SANDBOX_LOGIN,
+    merchant_control: SANDBOX_MERCHANT_CONTROL,
+    endpoint_id: SANDBOX_ENDPOINT_ID,
+};
 
 /// One payout at the simulated PSP. Amount in major units as received.
 #[derive(Clone, Debug)]
@@ -161,31 +140,7 @@ pub(crate) struct Order {
     pub(crate) status_queries: u32,
 }
 
-impl Sim {
-    /// The order table; a poisoned lock (a panic elsewhere) still yields the data, which stays
-    /// consistent because every critical section only assigns fields.
-    pub(crate) fn orders(&self) -> MutexGuard<'_, Orders> {
-        self.orders
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A fresh `paynet-order-id`.
-    pub(crate) fn next_order_id(&self) -> String {
-        self.next_order_id
-            .fetch_add(1, Ordering::Relaxed)
-            .to_string()
-    }
-
-    /// `{base}/paynet/form/payout/{paynet_order_id}`.
-    pub(crate) fn form_url(&self, paynet_order_id: &str) -> String {
-        format!(
-            "{}/paynet/form/payout/{}",
-            self.config.base_url.trim_end_matches('/'),
-            paynet_order_id
-        )
-    }
-}
+crate::paymentsoft::family_order!(Order);
 
 /// One row of `GET /_orders`.
 #[derive(Serialize)]

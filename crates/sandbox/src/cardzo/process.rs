@@ -3,13 +3,14 @@
 //! `server_callback_url`, resent until it answers 200).
 
 use super::{Sim, SANDBOX_MERCHANT_CONTROL, VALIDATION_WINDOW_FACTOR};
+use crate::paymentsoft::process::{callback_params, deliver, final_status};
 use crate::Scenario;
-use overture_connectors::cardzo::wire::{self, stage, status, CallbackParams};
+use overture_connectors::cardzo::wire::{self, stage, status};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Each callback attempt may take this long before it counts as not answered.
-const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The PSP's name in logs.
+const PSP: &str = "CARDZO";
 /// `error-message` of a payout the bank did not validate in time (`.58`).
 pub(crate) const BANK_TIMEOUT_MESSAGE: &str =
     "Bank did not confirm the payout within the validation window";
@@ -62,17 +63,8 @@ async fn finish(sim: &Sim, client_orderid: &str) {
         let Some(order) = orders.by_client.get_mut(client_orderid) else {
             return;
         };
-        let (final_status, message) = match order.scenario {
-            // Never final by itself.
-            Scenario::StaysProcessing => return,
-            Scenario::Decline => (status::DECLINED, Some("Declined by the sandbox (.51)")),
-            Scenario::Error => (status::ERROR, Some("Processing error in the sandbox (.52)")),
-            Scenario::Approve
-            | Scenario::NoCallback
-            | Scenario::DuplicateCallback
-            | Scenario::ForgedCallback
-            // Never created, so never here; approving keeps the match exhaustive and harmless.
-            | Scenario::Http500OnCreate => (status::APPROVED, None),
+        let Some((final_status, message)) = final_status(order.scenario) else {
+            return;
         };
         order.status = final_status.to_owned();
         order.stage = stage::FINISHED;
@@ -87,29 +79,12 @@ async fn callbacks(sim: &Sim, order: &super::Order) {
     let Some(url) = order.callback_url.clone() else {
         return;
     };
-    let mut params = CallbackParams {
-        kind: "payout".into(),
-        status: order.status.clone(),
-        orderid: order.paynet_order_id.clone(),
-        merchant_order: order.client_orderid.clone(),
-        client_orderid: order.client_orderid.clone(),
-        amount: order.amount.clone(),
-        currency: order.currency.clone(),
-        error_message: order.error_message.clone(),
-        error_code: None,
-        control: String::new(),
-    };
-    params.control = wire::callback_control(
-        &params.status,
-        &params.orderid,
-        &params.client_orderid,
-        SANDBOX_MERCHANT_CONTROL,
-    );
+    let mut params = callback_params(order, SANDBOX_MERCHANT_CONTROL);
     match order.scenario {
         Scenario::NoCallback | Scenario::StaysProcessing | Scenario::Http500OnCreate => {}
         Scenario::DuplicateCallback => {
-            deliver(sim, &url, &params).await;
-            deliver(sim, &url, &params).await;
+            deliver(sim, PSP, &url, &params).await;
+            deliver(sim, PSP, &url, &params).await;
         }
         Scenario::ForgedCallback => {
             // Claims the opposite of the real status, signed with a key that is not the
@@ -125,46 +100,10 @@ async fn callbacks(sim: &Sim, order: &super::Order) {
                 &params.client_orderid,
                 "forged-merchant-control",
             );
-            deliver(sim, &url, &params).await;
+            deliver(sim, PSP, &url, &params).await;
         }
         Scenario::Approve | Scenario::Decline | Scenario::Error => {
-            deliver(sim, &url, &params).await
-        }
-    }
-}
-
-/// Sends one callback, resending after each `config.callback_retries` delay while the answer is
-/// not HTTP 200 (PaynetEasy resends until it gets 200).
-async fn deliver(sim: &Sim, url: &str, params: &CallbackParams) {
-    let Ok(query) = serde_urlencoded::to_string(params.to_pairs()) else {
-        return;
-    };
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let target = format!("{url}{separator}{query}");
-    let mut delays = sim.config.callback_retries.iter();
-    loop {
-        if let Some(order) = sim.orders().by_client.get_mut(&params.client_orderid) {
-            order.callbacks_sent += 1;
-        }
-        let answered = sim
-            .http
-            .get(&target)
-            .timeout(CALLBACK_TIMEOUT)
-            .send()
-            .await
-            .map(|r| r.status().as_u16());
-        if let Ok(200) = answered {
-            return;
-        }
-        tracing::debug!(client_orderid = %params.client_orderid, ?answered,
-            "CARDZO sandbox callback not accepted");
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(client_orderid = %params.client_orderid,
-                    "CARDZO sandbox gave up on a callback");
-                return;
-            }
+            deliver(sim, PSP, &url, &params).await
         }
     }
 }

@@ -3,56 +3,40 @@
 //! every callback into `parse_callback`.
 
 use super::*;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::routing::any;
+use crate::testkit::{self, order_ref, outcome_only, Outcome, Setup};
 use overture_connectors::cardzo::wire::{marker, stage};
 use overture_connectors::cardzo::Cardzo;
 use overture_connectors::http::PspHttp;
 use overture_core::connector::*;
-use overture_core::{Credentials, Currency, Money, PspAccountId, TransactionId, TxnType};
-use secrecy::SecretString;
+use overture_core::{Currency, Money, TransactionId, TxnType};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The connector's PSP timeout in these tests.
 const PSP_TIMEOUT: Duration = Duration::from_millis(500);
 
-#[derive(Default)]
-struct Received {
-    outcomes: Mutex<Vec<Result<CallbackOutcome, ConnectorError>>>,
-    hits: AtomicUsize,
-}
-
 struct Harness {
-    base: String,
-    connector: Arc<Cardzo>,
-    account: AccountContext,
-    received: Arc<Received>,
+    kit: testkit::Harness<Cardzo, Outcome>,
     /// While set, payout-pay answers arrive after the connector gave up (the request is
     /// executed; only its answer is lost).
     lose_pay_answers: Arc<AtomicBool>,
-    client: reqwest::Client,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = testkit::Harness<Cardzo, Outcome>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.kit
+    }
 }
 
 async fn harness() -> Harness {
-    let connector = Arc::new(Cardzo::new(PspHttp::new(PSP_TIMEOUT)));
-    let received = Arc::new(Received::default());
+    let connector = Cardzo::new(PspHttp::new(PSP_TIMEOUT));
     let lose_pay_answers = Arc::new(AtomicBool::new(false));
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/sandbox/cardzo", listener.local_addr().unwrap());
-    let config = SimConfig {
-        base_url: base.clone(),
-        processing_delay: Duration::from_millis(50),
-        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
-        ..SimConfig::default()
-    };
     let lose = lose_pay_answers.clone();
-    let sandbox = Router::new()
-        .nest("/sandbox/cardzo", CardzoSandbox.router(config))
-        .layer(axum::middleware::from_fn(
+    let delay_lost_answers = move |sandbox: Router| {
+        sandbox.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
                 let lose = lose.clone();
                 async move {
@@ -65,53 +49,15 @@ async fn harness() -> Harness {
                     response
                 }
             },
-        ));
-    tokio::spawn(async move { axum::serve(listener, sandbox).await.unwrap() });
-
-    let cb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback_url = format!("http://{}/cb", cb_listener.local_addr().unwrap());
-    let account = AccountContext {
-        account_id: PspAccountId::generate(),
-        base_url: base.clone(),
-        credentials: Credentials(
-            CardzoSandbox
-                .credentials()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
-                .collect(),
-        ),
-        callback_url,
+        ))
     };
-    let (c, a, r) = (connector.clone(), account.clone(), received.clone());
-    let receiver = Router::new().route(
-        "/cb",
-        any(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| async move {
-                r.hits.fetch_add(1, Ordering::SeqCst);
-                let request = CallbackRequest {
-                    method: method.to_string(),
-                    query: uri.query().unwrap_or_default().to_owned(),
-                    headers: headers
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
-                        .collect(),
-                    body: body.to_vec(),
-                };
-                let outcome = c.parse_callback(&a, &request);
-                r.outcomes.lock().unwrap().push(outcome);
-                StatusCode::OK
-            },
-        ),
-    );
-    tokio::spawn(async move { axum::serve(cb_listener, receiver).await.unwrap() });
-
+    let setup = Setup::new(outcome_only)
+        .any_method()
+        .follow_redirects()
+        .wrap(delay_lost_answers);
     Harness {
-        base,
-        connector,
-        account,
-        received,
+        kit: testkit::start(CardzoSandbox, connector, setup).await,
         lose_pay_answers,
-        client: reqwest::Client::new(),
     }
 }
 
@@ -126,18 +72,6 @@ fn payout(amount: &str) -> PaymentRequest {
         return_url: None,
         merchant_reference: None,
         extras: BTreeMap::from([("firstName".to_owned(), "Ada".to_owned())]),
-    }
-}
-
-/// What Overture would have stored after `update` (nothing when `None`).
-fn order_ref(request: &PaymentRequest, update: Option<&PspUpdate>) -> OrderRef {
-    OrderRef {
-        transaction_id: request.transaction_id.clone(),
-        txn_type: request.txn_type,
-        amount: request.amount,
-        psp_transaction_id: update.and_then(|u| u.psp_transaction_id.clone()),
-        stage: update.and_then(|u| u.stage.clone()),
-        extras: request.extras.clone(),
     }
 }
 
@@ -168,9 +102,7 @@ impl Harness {
     }
 
     async fn order(&self, request: &PaymentRequest) -> serde_json::Value {
-        let url = format!("{}/_orders", self.base);
-        let body = self.client.get(url).send().await.unwrap().text().await;
-        let orders: Vec<serde_json::Value> = serde_json::from_str(&body.unwrap()).unwrap();
+        let orders = self.orders().await;
         let mut matching = orders
             .into_iter()
             .filter(|o| o["client_orderid"] == request.transaction_id.as_str());
@@ -181,14 +113,8 @@ impl Harness {
 
     /// Waits until `n` callbacks arrived, then a little longer so extra ones would show.
     async fn callbacks(&self, n: usize) -> Vec<Result<CallbackOutcome, ConnectorError>> {
-        for _ in 0..500 {
-            if self.received.outcomes.lock().unwrap().len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        self.received.outcomes.lock().unwrap().clone()
+        let linger = Duration::from_millis(150);
+        self.settled_hooks(n, 500, linger).await
     }
 
     /// Waits until the sandbox shows `order-stage` = `stage`.
@@ -406,13 +332,9 @@ async fn receiver_form_after_pay_then_approved() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let form_url = form_url.expect("redirect-to after payout-pay");
-    assert_eq!(
-        h.received.hits.load(Ordering::SeqCst),
-        0,
-        "waits for the form"
-    );
+    assert_eq!(h.rx.hits.load(Ordering::SeqCst), 0, "waits for the form");
     let filled = h
-        .client
+        .web
         .post(&form_url)
         .form(&[("account", "DE89370400440532013000")]);
     assert_eq!(filled.send().await.unwrap().status(), 200);
@@ -459,7 +381,7 @@ async fn raw_pay(h: &Harness, client_orderid: &str, orderid: &str) -> String {
         "raw-nonce",
     );
     let response = h
-        .client
+        .web
         .post(&url)
         .header("authorization", header.unwrap())
         .form(&pairs)

@@ -2,135 +2,38 @@
 //! simulator, and a small webhook receiver feeds every webhook into `parse_callback`.
 
 use super::ForumPaySandbox;
-use crate::{SimConfig, Simulator};
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use crate::testkit::{self, order_ref, Outcome, Setup};
 use overture_connectors::forumpay::ForumPay;
 use overture_connectors::http::PspHttp;
 use overture_core::connector::*;
-use overture_core::domain::{Credentials, TxnType};
-use overture_core::ids::{PspAccountId, TransactionId};
+use overture_core::domain::TxnType;
+use overture_core::ids::TransactionId;
 use overture_core::money::{Currency, Money};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const RETURN_URL: &str = "https://merchant.example/return";
 
 struct Hook {
     body: Value,
-    outcome: Result<CallbackOutcome, ConnectorError>,
+    outcome: Outcome,
 }
 
-struct Receiver {
-    connector: Arc<ForumPay>,
-    account: AccountContext,
-    hooks: Mutex<Vec<Hook>>,
-    /// Answer this many webhooks with HTTP 500 before accepting.
-    fail_next: AtomicU32,
-}
-
-struct Harness {
-    connector: Arc<ForumPay>,
-    account: AccountContext,
-    base: String,
-    rx: Arc<Receiver>,
-    web: reqwest::Client,
-}
-
-async fn receive(
-    State(rx): State<Arc<Receiver>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> StatusCode {
-    if rx
-        .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    let request = CallbackRequest {
-        method: method.to_string(),
-        query: query.unwrap_or_default(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
-    let outcome = rx.connector.parse_callback(&rx.account, &request);
-    rx.hooks.lock().unwrap().push(Hook {
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+fn record(request: &CallbackRequest, outcome: Outcome) -> Hook {
+    Hook {
+        body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
         outcome,
-    });
-    StatusCode::OK
+    }
 }
+
+type Harness = testkit::Harness<ForumPay, Hook>;
 
 async fn harness() -> Harness {
-    let connector = Arc::new(ForumPay::new(PspHttp::new(Duration::from_secs(5))));
-    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!(
-        "http://{}/sandbox/forumpay",
-        sandbox_listener.local_addr().unwrap()
-    );
-    let credentials = Credentials(
-        ForumPaySandbox
-            .credentials()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
-            .collect(),
-    );
-    let account = AccountContext {
-        account_id: PspAccountId::generate(),
-        base_url: base.clone(),
-        credentials,
-        callback_url: format!("http://{}/hook", hook_listener.local_addr().unwrap()),
-    };
-    let rx = Arc::new(Receiver {
-        connector: Arc::clone(&connector),
-        account: account.clone(),
-        hooks: Mutex::new(Vec::new()),
-        fail_next: AtomicU32::new(0),
-    });
-    let hook_app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(Arc::clone(&rx));
-    tokio::spawn(async move { axum::serve(hook_listener, hook_app).await });
-    let config = SimConfig {
-        base_url: base.clone(),
-        processing_delay: Duration::from_millis(50),
-        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
-        ..SimConfig::default()
-    };
-    // Nested like `overture serve` mounts it, so relative routes and base_url are exercised.
-    let app = Router::new().nest("/sandbox/forumpay", ForumPaySandbox.router(config));
-    tokio::spawn(async move { axum::serve(sandbox_listener, app).await });
-    let web = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Harness {
-        connector,
-        account,
-        base,
-        rx,
-        web,
-    }
+    let connector = ForumPay::new(PspHttp::new(Duration::from_secs(5)));
+    testkit::start(ForumPaySandbox, connector, Setup::new(record)).await
 }
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
@@ -149,18 +52,6 @@ fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
         return_url: Some(RETURN_URL.into()),
         merchant_reference: None,
         extras,
-    }
-}
-
-/// What Overture would persist after `update`.
-fn order_ref(req: &PaymentRequest, update: Option<&PspUpdate>) -> OrderRef {
-    OrderRef {
-        transaction_id: req.transaction_id.clone(),
-        txn_type: req.txn_type,
-        amount: req.amount,
-        psp_transaction_id: update.and_then(|u| u.psp_transaction_id.clone()),
-        stage: update.and_then(|u| u.stage.clone()),
-        extras: req.extras.clone(),
     }
 }
 
@@ -210,48 +101,18 @@ impl Harness {
         (req, order)
     }
 
-    async fn orders(&self) -> Vec<Value> {
-        let url = format!("{}/_orders", self.base);
-        let list: Value = self
-            .web
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        list.as_array().unwrap().clone()
-    }
-
     async fn order(&self, txn: &TransactionId) -> Value {
-        let all = self.orders().await;
-        let mine: Vec<&Value> = all
-            .iter()
-            .filter(|o| o["reference_no"] == txn.as_str())
-            .collect();
-        assert_eq!(mine.len(), 1, "exactly one order per reference");
-        mine[0].clone()
+        let message = "exactly one order per reference";
+        self.only_order("reference_no", txn.as_str(), message).await
     }
 
     /// Waits until at least `n` webhooks for `txn` arrived (or ~2 s), returns them all.
     async fn hooks_for(&self, txn: &TransactionId, n: usize) -> Vec<(Value, CallbackOutcome)> {
-        for _ in 0..100 {
-            let hooks: Vec<(Value, CallbackOutcome)> = self
-                .rx
-                .hooks
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|h| h.body["reference_no"] == txn.as_str())
-                .map(|h| (h.body.clone(), h.outcome.clone().unwrap()))
-                .collect();
-            if hooks.len() >= n {
-                return hooks;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Vec::new()
+        self.wait_hooks(n, |h| {
+            (h.body["reference_no"] == txn.as_str())
+                .then(|| (h.body.clone(), h.outcome.clone().unwrap()))
+        })
+        .await
     }
 }
 

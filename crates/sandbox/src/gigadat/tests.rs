@@ -2,23 +2,17 @@
 //! simulator, and a small listener feeds every notification into `parse_callback`.
 
 use super::GigadatSandbox;
-use crate::{SimConfig, Simulator};
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{Method, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use crate::testkit::{self, order_ref, Outcome, Setup};
 use overture_connectors::gigadat::Gigadat;
 use overture_connectors::http::PspHttp;
 use overture_core::connector::*;
-use overture_core::domain::{Credentials, TxnType};
-use overture_core::ids::{PspAccountId, TransactionId};
+use overture_core::domain::TxnType;
+use overture_core::ids::TransactionId;
 use overture_core::money::{Currency, Money};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 mod payout;
@@ -27,107 +21,25 @@ const RETURN_URL: &str = "https://merchant.example/return";
 
 struct Hook {
     query: HashMap<String, String>,
-    outcome: Result<CallbackOutcome, ConnectorError>,
+    outcome: Outcome,
 }
 
-struct Receiver {
-    connector: Arc<Gigadat>,
-    account: AccountContext,
-    hooks: Mutex<Vec<Hook>>,
-    /// Answer this many notifications with HTTP 500 before accepting.
-    fail_next: AtomicU32,
-}
-
-struct Harness {
-    connector: Arc<Gigadat>,
-    account: AccountContext,
-    base: String,
-    rx: Arc<Receiver>,
-    web: reqwest::Client,
-}
-
-async fn receive(
-    State(rx): State<Arc<Receiver>>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> StatusCode {
-    if rx
-        .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    let query = query.unwrap_or_default();
-    let request = CallbackRequest {
-        method: method.to_string(),
-        query: query.clone(),
-        headers: Vec::new(),
-        body: body.to_vec(),
-    };
-    let outcome = rx.connector.parse_callback(&rx.account, &request);
-    rx.hooks.lock().unwrap().push(Hook {
-        query: serde_urlencoded::from_str(&query).unwrap(),
+fn record(request: &CallbackRequest, outcome: Outcome) -> Hook {
+    Hook {
+        query: serde_urlencoded::from_str(&request.query).unwrap(),
         outcome,
-    });
-    StatusCode::OK
+    }
 }
+
+type Harness = testkit::Harness<Gigadat, Hook>;
 
 async fn harness() -> Harness {
     harness_with(GigadatSandbox::default()).await
 }
 
 async fn harness_with(sim: GigadatSandbox) -> Harness {
-    let connector = Arc::new(Gigadat::new(PspHttp::new(Duration::from_secs(5))));
-    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!(
-        "http://{}/sandbox/gigadat",
-        sandbox_listener.local_addr().unwrap()
-    );
-    let credentials = Credentials(
-        sim.credentials()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
-            .collect(),
-    );
-    let account = AccountContext {
-        account_id: PspAccountId::generate(),
-        base_url: base.clone(),
-        credentials,
-        callback_url: format!("http://{}/hook", hook_listener.local_addr().unwrap()),
-    };
-    let rx = Arc::new(Receiver {
-        connector: Arc::clone(&connector),
-        account: account.clone(),
-        hooks: Mutex::new(Vec::new()),
-        fail_next: AtomicU32::new(0),
-    });
-    let hook_app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(Arc::clone(&rx));
-    tokio::spawn(async move { axum::serve(hook_listener, hook_app).await });
-    let config = SimConfig {
-        base_url: base.clone(),
-        processing_delay: Duration::from_millis(50),
-        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
-        ..SimConfig::default()
-    };
-    // Nested like `overture serve` mounts it, so relative routes and base_url are exercised.
-    let app = Router::new().nest("/sandbox/gigadat", sim.router(config));
-    tokio::spawn(async move { axum::serve(sandbox_listener, app).await });
-    let web = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Harness {
-        connector,
-        account,
-        base,
-        rx,
-        web,
-    }
+    let connector = Gigadat::new(PspHttp::new(Duration::from_secs(5)));
+    testkit::start(sim, connector, Setup::new(record)).await
 }
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
@@ -148,18 +60,6 @@ fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
         return_url: Some(RETURN_URL.into()),
         merchant_reference: None,
         extras,
-    }
-}
-
-/// What Overture would persist after `update`.
-fn order_ref(req: &PaymentRequest, update: Option<&PspUpdate>) -> OrderRef {
-    OrderRef {
-        transaction_id: req.transaction_id.clone(),
-        txn_type: req.txn_type,
-        amount: req.amount,
-        psp_transaction_id: update.and_then(|u| u.psp_transaction_id.clone()),
-        stage: update.and_then(|u| u.stage.clone()),
-        extras: req.extras.clone(),
     }
 }
 
@@ -200,48 +100,19 @@ impl Harness {
         (req.clone(), order_ref(&req, Some(&started.update)))
     }
 
-    async fn orders(&self) -> Vec<Value> {
-        let url = format!("{}/_orders", self.base);
-        let list: Value = self
-            .web
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        list.as_array().unwrap().clone()
-    }
-
     async fn order(&self, txn: &TransactionId) -> Value {
-        let all = self.orders().await;
-        let mine: Vec<&Value> = all
-            .iter()
-            .filter(|o| o["transactionId"] == txn.as_str())
-            .collect();
-        assert_eq!(mine.len(), 1, "exactly one transaction per id");
-        mine[0].clone()
+        let message = "exactly one transaction per id";
+        self.only_order("transactionId", txn.as_str(), message)
+            .await
     }
 
     /// Waits until at least `n` notifications for `txn` arrived (or ~2 s), returns them all.
     async fn hooks_for(&self, txn: &TransactionId, n: usize) -> Vec<(String, CallbackOutcome)> {
-        for _ in 0..100 {
-            let hooks: Vec<(String, CallbackOutcome)> = self
-                .rx
-                .hooks
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|h| h.query.get("transaction").map(String::as_str) == Some(txn.as_str()))
-                .map(|h| (h.query["status"].clone(), h.outcome.clone().unwrap()))
-                .collect();
-            if hooks.len() >= n {
-                return hooks;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Vec::new()
+        self.wait_hooks(n, |h| {
+            (h.query.get("transaction").map(String::as_str) == Some(txn.as_str()))
+                .then(|| (h.query["status"].clone(), h.outcome.clone().unwrap()))
+        })
+        .await
     }
 }
 

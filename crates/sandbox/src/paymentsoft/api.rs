@@ -1,10 +1,12 @@
 //! The API calls: `/api/v4/payout` (create) and `/api/v2/status` (doc.payneteasy.com). Answers
 //! use the PaynetEasy `name=value\n&…` layout; error codes are the sandbox's documented choices
-//! (see the module docs and `overture_connectors::paymentsoft::wire`).
+//! (see the module docs and `overture_connectors::paymentsoft::wire`). The parts every
+//! PaynetEasy-family simulator shares (answer layout, OAuth check, payout fields, status) are
+//! `pub(crate)` here; the CARDZO simulator calls them.
 
 use super::{
-    keys, process, Order, Sim, RECEIVER_FORM_CENTS, SANDBOX_ENDPOINT_ID, SANDBOX_LOGIN,
-    SANDBOX_MERCHANT_CONTROL, STAGE_PROCESSING, STAGE_RECEIVER_FORM,
+    process, FamilyOrder, FamilySim, Order, SandboxAccount, Sim, ACCOUNT, RECEIVER_FORM_CENTS,
+    STAGE_PROCESSING, STAGE_RECEIVER_FORM,
 };
 use crate::Scenario;
 use axum::extract::{OriginalUri, Path, State};
@@ -19,8 +21,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// How far `oauth_timestamp` may be from the sandbox clock (RFC 5849 §3.3 lets servers bound it).
 const TIMESTAMP_TOLERANCE_SECS: u64 = 15 * 60;
 
+pub(crate) type Form = Vec<(String, String)>;
+
+/// A refusal that is the handler's whole answer. Boxed: a `Response` is large and refusals are
+/// the rare path (clippy `result_large_err`).
+pub(crate) struct Refusal(Box<Response>);
+
+impl From<Response> for Refusal {
+    fn from(response: Response) -> Self {
+        Self(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
 /// A PaynetEasy-layout answer with an HTTP status.
-fn answer(code: StatusCode, pairs: &[(&str, &str)]) -> Response {
+pub(crate) fn answer(code: StatusCode, pairs: &[(&str, &str)]) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -30,7 +50,7 @@ fn answer(code: StatusCode, pairs: &[(&str, &str)]) -> Response {
 }
 
 /// `type=validation-error` (HTTP 200, as PaynetEasy answers refusals) with a code and message.
-fn validation_error(code: &str, message: &str, extra: &[(&str, &str)]) -> Response {
+pub(crate) fn validation_error(code: &str, message: &str, extra: &[(&str, &str)]) -> Response {
     let serial = uuid::Uuid::new_v4().to_string();
     let mut pairs = vec![
         ("type", wire::TYPE_VALIDATION_ERROR),
@@ -42,13 +62,28 @@ fn validation_error(code: &str, message: &str, extra: &[(&str, &str)]) -> Respon
     answer(StatusCode::OK, &pairs)
 }
 
-fn unauthorized(message: &str) -> Response {
+/// `type=async-response` for an accepted v4 request.
+pub(crate) fn accepted(client_orderid: &str, paynet_order_id: &str) -> Response {
+    let serial = uuid::Uuid::new_v4().to_string();
     answer(
-        StatusCode::UNAUTHORIZED,
+        StatusCode::OK,
         &[
-            ("type", wire::TYPE_VALIDATION_ERROR),
-            ("error-message", message),
-            ("error-code", wire::CODE_BAD_CONTROL),
+            ("type", wire::TYPE_ASYNC_RESPONSE),
+            ("serial-number", serial.as_str()),
+            ("merchant-order-id", client_orderid),
+            ("paynet-order-id", paynet_order_id),
+        ],
+    )
+}
+
+/// A reused `client_orderid`: `error-code=409` with the existing order's `paynet-order-id`.
+pub(crate) fn duplicate_order(client_orderid: &str, paynet_order_id: &str) -> Response {
+    validation_error(
+        wire::CODE_DUPLICATE_ORDER,
+        "duplicate client_orderid",
+        &[
+            ("merchant-order-id", client_orderid),
+            ("paynet-order-id", paynet_order_id),
         ],
     )
 }
@@ -57,71 +92,87 @@ fn unknown_endpoint() -> Response {
     (StatusCode::NOT_FOUND, "unknown endpoint_id\n").into_response()
 }
 
-/// Checks the OAuth header against the canonical URL, then against the URL the request
-/// arrived at (see the module docs). `Err` carries the HTTP status (401, or 500 when the
-/// embedded key is unreadable) and the message.
-fn check_oauth(
-    sim: &Sim,
-    headers: &HeaderMap,
-    arrived_at: &str,
+/// The last value of a non-empty form field.
+pub(crate) fn field(form: &Form, name: &str) -> Option<String> {
+    form.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Reads and authenticates a v4 call: endpoint known (else 404), form body, OAuth signature
+/// over the canonical URL `{base}{path}/{endpoint_id}` or the URL the request arrived at (see
+/// the module docs; else 401, `error-code=401`; 500 when the embedded key is unreadable).
+pub(crate) fn signed_form<O>(
+    sim: &FamilySim<O>,
+    account: &SandboxAccount,
+    path: &str,
     endpoint_id: &str,
-    form: &[(String, String)],
-) -> Result<(), (StatusCode, String)> {
-    let unauthorized = |message: &str| (StatusCode::UNAUTHORIZED, message.to_owned());
+    arrived_at: &str,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<Form, Refusal> {
+    if endpoint_id != account.endpoint_id {
+        return Err(unknown_endpoint().into());
+    }
+    let form: Form = serde_urlencoded::from_str(body).map_err(|_| {
+        validation_error(wire::CODE_INVALID_FIELD, "body is not form-urlencoded", &[])
+    })?;
+    let unauthorized = |message: &str| {
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &[
+                ("type", wire::TYPE_VALIDATION_ERROR),
+                ("error-message", message),
+                ("error-code", wire::CODE_BAD_CONTROL),
+            ],
+        )
+    };
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("OAuth Authorization header required"))?;
-    let public_key = oauth::load_public_key(keys::SANDBOX_OAUTH_PUBLIC_KEY)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let key = oauth::load_public_key(super::keys::SANDBOX_OAUTH_PUBLIC_KEY)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())?;
     let canonical = format!(
-        "{}{}/{}",
-        sim.config.base_url.trim_end_matches('/'),
-        wire::PAYOUT_PATH,
-        endpoint_id
+        "{}{path}/{endpoint_id}",
+        sim.config.base_url.trim_end_matches('/')
     );
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let as_received = format!("http://{host}{arrived_at}");
-    let verified = oauth::verify_request(&canonical, form, header, &public_key)
-        .or_else(|_| oauth::verify_request(&as_received, form, header, &public_key))
+    let verified = oauth::verify_request(&canonical, &form, header, &key)
+        .or_else(|_| oauth::verify_request(&as_received, &form, header, &key))
         .map_err(|e| unauthorized(&e.to_string()))?;
-    if verified.consumer_key != SANDBOX_LOGIN {
-        return Err(unauthorized("unknown OAuth consumer key"));
+    if verified.consumer_key != account.login {
+        return Err(unauthorized("unknown OAuth consumer key").into());
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     if now.abs_diff(verified.timestamp) > TIMESTAMP_TOLERANCE_SECS {
-        return Err(unauthorized(
-            "oauth_timestamp too far from the server clock",
-        ));
+        return Err(unauthorized("oauth_timestamp too far from the server clock").into());
     }
-    Ok(())
+    Ok(form)
 }
 
 /// The payout fields the simulator needs, after validation.
-struct NewPayout {
-    client_orderid: String,
-    amount: Money,
-    amount_text: String,
-    callback_url: Option<String>,
-    redirect_url: Option<String>,
+pub(crate) struct NewPayout {
+    pub(crate) client_orderid: String,
+    pub(crate) amount: Money,
+    pub(crate) amount_text: String,
+    pub(crate) callback_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
-/// Validates the `/api/v4/payout` fields; `Err` is the `error-message`.
-fn validate(form: &[(String, String)]) -> Result<NewPayout, String> {
-    let field = |name: &str| {
-        form.iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let required = |name: &str| field(name).ok_or_else(|| format!("{name}: required"));
+/// Validates the `/api/v4/payout` fields (CARDZO's `/api/v4/payout-check` has the same);
+/// `Err` is the `error-message`.
+pub(crate) fn validate(form: &Form) -> Result<NewPayout, String> {
+    let required = |name: &str| field(form, name).ok_or_else(|| format!("{name}: required"));
     let client_orderid = required("client_orderid")?;
     if client_orderid.len() > 128 {
         return Err("client_orderid: at most 128 characters".into());
@@ -136,7 +187,7 @@ fn validate(form: &[(String, String)]) -> Result<NewPayout, String> {
     ip.parse::<std::net::IpAddr>()
         .map_err(|_| format!("ipaddress: {ip} is not an IP address"))?;
     let url = |name: &str| -> Result<Option<String>, String> {
-        match field(name) {
+        match field(form, name) {
             None => Ok(None),
             Some(u) => match reqwest::Url::parse(&u) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(Some(u)),
@@ -161,17 +212,18 @@ pub(crate) async fn payout(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if endpoint_id != SANDBOX_ENDPOINT_ID {
-        return unknown_endpoint();
-    }
-    let Ok(form) = serde_urlencoded::from_str::<Vec<(String, String)>>(&body) else {
-        return validation_error(wire::CODE_INVALID_FIELD, "body is not form-urlencoded", &[]);
+    let form = match signed_form(
+        &sim,
+        &ACCOUNT,
+        wire::PAYOUT_PATH,
+        &endpoint_id,
+        uri.path(),
+        &headers,
+        &body,
+    ) {
+        Ok(form) => form,
+        Err(refusal) => return refusal.into_response(),
     };
-    match check_oauth(&sim, &headers, uri.path(), &endpoint_id, &form) {
-        Ok(()) => {}
-        Err((StatusCode::UNAUTHORIZED, message)) => return unauthorized(&message),
-        Err(other) => return other.into_response(),
-    }
     let new = match validate(&form) {
         Ok(new) => new,
         Err(message) => return validation_error(wire::CODE_INVALID_FIELD, &message, &[]),
@@ -187,14 +239,7 @@ pub(crate) async fn payout(
         if let Some(existing) = orders.by_client.get(&new.client_orderid) {
             let id = existing.paynet_order_id.clone();
             drop(orders);
-            return validation_error(
-                wire::CODE_DUPLICATE_ORDER,
-                "duplicate client_orderid",
-                &[
-                    ("merchant-order-id", new.client_orderid.as_str()),
-                    ("paynet-order-id", id.as_str()),
-                ],
-            );
+            return duplicate_order(&new.client_orderid, &id);
         }
         let id = sim.next_order_id();
         orders
@@ -228,16 +273,7 @@ pub(crate) async fn payout(
     if !receiver_form {
         process::start(sim.clone(), new.client_orderid.clone());
     }
-    let serial = uuid::Uuid::new_v4().to_string();
-    answer(
-        StatusCode::OK,
-        &[
-            ("type", wire::TYPE_ASYNC_RESPONSE),
-            ("serial-number", serial.as_str()),
-            ("merchant-order-id", new.client_orderid.as_str()),
-            ("paynet-order-id", paynet_order_id.as_str()),
-        ],
-    )
+    accepted(&new.client_orderid, &paynet_order_id)
 }
 
 /// `POST /paynet/api/v2/status/{endpoint_id}` ("/api/v2/status").
@@ -246,10 +282,23 @@ pub(crate) async fn status(
     Path(endpoint_id): Path<String>,
     body: String,
 ) -> Response {
-    if endpoint_id != SANDBOX_ENDPOINT_ID {
+    status_answer(&sim, &ACCOUNT, &endpoint_id, &body, STAGE_RECEIVER_FORM)
+}
+
+/// Answers `/api/v2/status`: `login` and `control` checked, the order found by `orderid` (or
+/// by `client_orderid` alone when `orderid` is empty), `redirect-to` set while the order is in
+/// `receiver_form_stage`.
+pub(crate) fn status_answer<O: FamilyOrder>(
+    sim: &FamilySim<O>,
+    account: &SandboxAccount,
+    endpoint_id: &str,
+    body: &str,
+    receiver_form_stage: &str,
+) -> Response {
+    if endpoint_id != account.endpoint_id {
         return unknown_endpoint();
     }
-    let request: StatusRequest = match serde_urlencoded::from_str(&body) {
+    let request: StatusRequest = match serde_urlencoded::from_str(body) {
         Ok(r) => r,
         Err(e) => return validation_error(wire::CODE_INVALID_FIELD, &e.to_string(), &[]),
     };
@@ -257,9 +306,9 @@ pub(crate) async fn status(
         &request.login,
         &request.client_orderid,
         &request.orderid,
-        SANDBOX_MERCHANT_CONTROL,
+        account.merchant_control,
     );
-    if request.login != SANDBOX_LOGIN
+    if request.login != account.login
         || !wire::constant_time_eq(&expected, &request.control.to_ascii_lowercase())
     {
         return validation_error(wire::CODE_BAD_CONTROL, "Invalid control code", &[]);
@@ -271,10 +320,10 @@ pub(crate) async fn status(
         } else {
             orders
                 .by_paynet_mut(&request.orderid)
-                .filter(|o| o.client_orderid == request.client_orderid)
+                .filter(|o| o.fields().client_orderid == request.client_orderid)
         };
         found.map(|o| {
-            o.status_queries += 1;
+            o.count_status_query();
             o.clone()
         })
     };
@@ -285,9 +334,10 @@ pub(crate) async fn status(
             &[("merchant-order-id", request.client_orderid.as_str())],
         );
     };
+    let order = order.fields();
     let serial = uuid::Uuid::new_v4().to_string();
-    let redirect_to = if order.stage == STAGE_RECEIVER_FORM {
-        sim.form_url(&order.paynet_order_id)
+    let redirect_to = if order.stage == receiver_form_stage {
+        sim.form_url(order.paynet_order_id)
     } else {
         String::new()
     };
@@ -296,17 +346,14 @@ pub(crate) async fn status(
         &[
             ("type", wire::TYPE_STATUS_RESPONSE),
             ("serial-number", serial.as_str()),
-            ("merchant-order-id", order.client_orderid.as_str()),
-            ("paynet-order-id", order.paynet_order_id.as_str()),
-            ("status", order.status.as_str()),
-            ("amount", order.amount.as_str()),
-            ("currency", order.currency.as_str()),
+            ("merchant-order-id", order.client_orderid),
+            ("paynet-order-id", order.paynet_order_id),
+            ("status", order.status),
+            ("amount", order.amount),
+            ("currency", order.currency),
             ("order-stage", order.stage),
             ("redirect-to", redirect_to.as_str()),
-            (
-                "error-message",
-                order.error_message.as_deref().unwrap_or_default(),
-            ),
+            ("error-message", order.error_message.unwrap_or_default()),
         ],
     )
 }

@@ -1,8 +1,12 @@
 //! The receiver form behind `redirect-to` (Payment Soft payout flow, steps 5–9: "Some payout
 //! methods require the Receiver to fill the additional data on the form") and the browser's
-//! "Final redirect" back to the merchant. The sandbox asks for one field, `account`.
+//! "Final redirect" back to the merchant. The sandbox asks for one field, `account`. The CARDZO
+//! simulator serves the same form through [`show_form`] and [`submit_form`].
 
-use super::{process, Sim, SANDBOX_MERCHANT_CONTROL, STAGE_PROCESSING, STAGE_RECEIVER_FORM};
+use super::{
+    process, FamilyOrder, FamilySim, Sim, SANDBOX_MERCHANT_CONTROL, STAGE_PROCESSING,
+    STAGE_RECEIVER_FORM,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -10,6 +14,30 @@ use axum::Form;
 use overture_connectors::paymentsoft::wire;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The `order-stage` values the form moves between, and how the page names the sandbox.
+pub(crate) struct FormFlow<O> {
+    /// While the form waits to be filled.
+    pub(crate) receiver_form: &'static str,
+    /// Once it was filled.
+    pub(crate) processing: &'static str,
+    /// Shown on the page: "Payout of 10.00 EUR ({label}). …".
+    pub(crate) label: &'static str,
+    pub(crate) merchant_control: &'static str,
+    /// Resumes processing of the order with this `client_orderid`.
+    pub(crate) start: fn(Arc<FamilySim<O>>, String),
+}
+
+/// This simulator's form flow.
+fn flow() -> FormFlow<super::Order> {
+    FormFlow {
+        receiver_form: STAGE_RECEIVER_FORM,
+        processing: STAGE_PROCESSING,
+        label: "sandbox",
+        merchant_control: SANDBOX_MERCHANT_CONTROL,
+        start: process::start,
+    }
+}
 
 /// Minimal HTML escaping for values placed in text or attributes.
 fn escape(value: &str) -> String {
@@ -21,19 +49,20 @@ fn escape(value: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
+fn page(code: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body><h1>{title}</h1>{body}</body></html>\n"
-    )
+    );
+    (code, Html(html)).into_response()
 }
 
 fn not_found() -> Response {
-    (
+    page(
         StatusCode::NOT_FOUND,
-        Html(page("Payout not found", "<p>No such payout.</p>")),
+        "Payout not found",
+        "<p>No such payout.</p>",
     )
-        .into_response()
 }
 
 /// `GET /paynet/form/payout/{paynet_order_id}`: the form, while the order waits for it.
@@ -41,20 +70,7 @@ pub(crate) async fn show(
     State(sim): State<Arc<Sim>>,
     Path(paynet_order_id): Path<String>,
 ) -> Response {
-    let Some(order) = sim.orders().by_paynet_mut(&paynet_order_id).cloned() else {
-        return not_found();
-    };
-    if order.stage != STAGE_RECEIVER_FORM {
-        return Html(page("Payout", "<p>Nothing left to fill in.</p>")).into_response();
-    }
-    let body = format!(
-        "<p>Payout of {} {} (sandbox). Enter the account to receive it.</p>\
-         <form method=\"post\"><label>Account <input name=\"account\" required></label> \
-         <button type=\"submit\">Submit</button></form>",
-        escape(&order.amount),
-        escape(&order.currency)
-    );
-    Html(page("Payout details", &body)).into_response()
+    show_form(&sim, &flow(), &paynet_order_id)
 }
 
 /// `POST /paynet/form/payout/{paynet_order_id}` with `account`: completes the form, resumes
@@ -64,42 +80,86 @@ pub(crate) async fn submit(
     Path(paynet_order_id): Path<String>,
     Form(fields): Form<BTreeMap<String, String>>,
 ) -> Response {
+    submit_form(&sim, &flow(), &paynet_order_id, &fields)
+}
+
+/// The form page of a PaynetEasy-family simulator, while the order waits for it.
+pub(crate) fn show_form<O: FamilyOrder>(
+    sim: &FamilySim<O>,
+    flow: &FormFlow<O>,
+    paynet_order_id: &str,
+) -> Response {
+    let Some(order) = sim.orders().by_paynet_mut(paynet_order_id).cloned() else {
+        return not_found();
+    };
+    let order = order.fields();
+    if order.stage != flow.receiver_form {
+        return page(StatusCode::OK, "Payout", "<p>Nothing left to fill in.</p>");
+    }
+    let body = format!(
+        "<p>Payout of {} {} ({}). Enter the account to receive it.</p>\
+         <form method=\"post\"><label>Account <input name=\"account\" required></label> \
+         <button type=\"submit\">Submit</button></form>",
+        escape(order.amount),
+        escape(order.currency),
+        flow.label
+    );
+    page(StatusCode::OK, "Payout details", &body)
+}
+
+/// Completes the form of a PaynetEasy-family simulator: resumes processing and sends the
+/// browser back to the order's `redirect_url` when it has one.
+pub(crate) fn submit_form<O: FamilyOrder>(
+    sim: &Arc<FamilySim<O>>,
+    flow: &FormFlow<O>,
+    paynet_order_id: &str,
+    fields: &BTreeMap<String, String>,
+) -> Response {
     let account_given = fields.get("account").is_some_and(|a| !a.trim().is_empty());
     let order = {
         let mut orders = sim.orders();
-        let Some(order) = orders.by_paynet_mut(&paynet_order_id) else {
+        let Some(order) = orders.by_paynet_mut(paynet_order_id) else {
             return not_found();
         };
-        if order.stage != STAGE_RECEIVER_FORM {
-            return Html(page("Payout", "<p>This form was already submitted.</p>")).into_response();
+        if order.fields().stage != flow.receiver_form {
+            return page(
+                StatusCode::OK,
+                "Payout",
+                "<p>This form was already submitted.</p>",
+            );
         }
         if !account_given {
-            return (
+            return page(
                 StatusCode::BAD_REQUEST,
-                Html(page("Payout details", "<p>account is required.</p>")),
-            )
-                .into_response();
+                "Payout details",
+                "<p>account is required.</p>",
+            );
         }
-        order.stage = STAGE_PROCESSING;
+        order.set_stage(flow.processing);
         order.clone()
     };
-    process::start(sim.clone(), order.client_orderid.clone());
+    let order = order.fields();
+    (flow.start)(sim.clone(), order.client_orderid.to_owned());
     let Some(redirect_url) = order.redirect_url else {
-        return Html(page("Thank you", "<p>The payout is being processed.</p>")).into_response();
+        return page(
+            StatusCode::OK,
+            "Thank you",
+            "<p>The payout is being processed.</p>",
+        );
     };
     // "Final redirect": the browser POSTs the order's state to the merchant, with the same
     // control formula as the callback.
     let control = wire::callback_control(
-        &order.status,
-        &order.paynet_order_id,
-        &order.client_orderid,
-        SANDBOX_MERCHANT_CONTROL,
+        order.status,
+        order.paynet_order_id,
+        order.client_orderid,
+        flow.merchant_control,
     );
     let inputs: String = [
-        ("status", order.status.as_str()),
-        ("orderid", order.paynet_order_id.as_str()),
-        ("merchant_order", order.client_orderid.as_str()),
-        ("client_orderid", order.client_orderid.as_str()),
+        ("status", order.status),
+        ("orderid", order.paynet_order_id),
+        ("merchant_order", order.client_orderid),
+        ("client_orderid", order.client_orderid),
         ("control", control.as_str()),
     ]
     .iter()
@@ -114,7 +174,7 @@ pub(crate) async fn submit(
         "<form id=\"back\" method=\"post\" action=\"{}\">{inputs}\
          <button type=\"submit\">Back to the merchant</button></form>\
          <script>document.getElementById('back').submit();</script>",
-        escape(&redirect_url)
+        escape(redirect_url)
     );
-    Html(page("Returning to the merchant", &body)).into_response()
+    page(StatusCode::OK, "Returning to the merchant", &body)
 }

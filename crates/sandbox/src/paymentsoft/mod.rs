@@ -30,10 +30,10 @@
 //! convenience for hosts reached under another name, the URL the request arrived at
 //! (`http://{Host}{path}`) is accepted too.
 
-mod api;
-mod form;
+pub(crate) mod api;
+pub(crate) mod form;
 pub mod keys;
-mod process;
+pub(crate) mod process;
 #[cfg(test)]
 mod tests;
 
@@ -83,13 +83,8 @@ impl Simulator for PaymentSoftSandbox {
     }
 
     fn router(&self, config: SimConfig) -> Router {
-        let sim = Arc::new(Sim {
-            config,
-            orders: Mutex::new(Orders::default()),
-            // Paynet order ids are plain numbers; start high so they look like real ones.
-            next_order_id: AtomicU64::new(1_000_001),
-            http: reqwest::Client::new(),
-        });
+        // Paynet order ids are plain numbers; start high so they look like real ones.
+        let sim = Arc::new(Sim::new(config, 1_000_001));
         Router::new()
             .route("/paynet/api/v4/payout/{endpoint_id}", post(api::payout))
             .route("/paynet/api/v2/status/{endpoint_id}", post(api::status))
@@ -99,30 +94,6 @@ impl Simulator for PaymentSoftSandbox {
             )
             .route("/_orders", get(list_orders))
             .with_state(sim)
-    }
-}
-
-/// Shared simulator state.
-pub(crate) struct Sim {
-    pub(crate) config: SimConfig,
-    orders: Mutex<Orders>,
-    next_order_id: AtomicU64,
-    /// Client for callbacks.
-    pub(crate) http: reqwest::Client,
-}
-
-/// In-memory orders, by `client_orderid`, with an index by `paynet-order-id`.
-#[derive(Default)]
-pub(crate) struct Orders {
-    pub(crate) by_client: HashMap<String, Order>,
-    pub(crate) client_by_paynet: HashMap<String, String>,
-}
-
-impl Orders {
-    /// The order with this `paynet-order-id`.
-    pub(crate) fn by_paynet_mut(&mut self, paynet_order_id: &str) -> Option<&mut Order> {
-        let client = self.client_by_paynet.get(paynet_order_id)?;
-        self.by_client.get_mut(client)
     }
 }
 
@@ -147,10 +118,71 @@ pub(crate) struct Order {
     pub(crate) status_queries: u32,
 }
 
-impl Sim {
+/// Shared simulator state.
+pub(crate) type Sim = FamilySim<Order>;
+
+// ---- PaynetEasy family: PAYMENTSOFT is the family root, the CARDZO simulator uses these too ----
+
+/// A PaynetEasy-family simulator's sandbox account.
+pub(crate) struct SandboxAccount {
+    pub(crate) login: &'static str,
+    pub(crate) merchant_control: &'static str,
+    pub(crate) endpoint_id: &'static str,
+}
+
+/// This simulator's sandbox account.
+pub(crate) const ACCOUNT: SandboxAccount = SandboxAccount {
+    login: SANDBOX_LOGIN,
+    merchant_control: SANDBOX_MERCHANT_CONTROL,
+    endpoint_id: SANDBOX_ENDPOINT_ID,
+};
+
+/// State of a PaynetEasy-family simulator over its own kind of order.
+pub(crate) struct FamilySim<O> {
+    pub(crate) config: SimConfig,
+    orders: Mutex<Orders<O>>,
+    next_order_id: AtomicU64,
+    /// Client for callbacks.
+    pub(crate) http: reqwest::Client,
+}
+
+/// In-memory orders, by `client_orderid`, with an index by `paynet-order-id`.
+pub(crate) struct Orders<O> {
+    pub(crate) by_client: HashMap<String, O>,
+    pub(crate) client_by_paynet: HashMap<String, String>,
+}
+
+impl<O> Default for Orders<O> {
+    fn default() -> Self {
+        Self {
+            by_client: HashMap::new(),
+            client_by_paynet: HashMap::new(),
+        }
+    }
+}
+
+impl<O> Orders<O> {
+    /// The order with this `paynet-order-id`.
+    pub(crate) fn by_paynet_mut(&mut self, paynet_order_id: &str) -> Option<&mut O> {
+        let client = self.client_by_paynet.get(paynet_order_id)?;
+        self.by_client.get_mut(client)
+    }
+}
+
+impl<O> FamilySim<O> {
+    /// No orders yet; paynet order ids are plain numbers counted from `first_order_id`.
+    pub(crate) fn new(config: SimConfig, first_order_id: u64) -> Self {
+        Self {
+            config,
+            orders: Mutex::new(Orders::default()),
+            next_order_id: AtomicU64::new(first_order_id),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// The order table; a poisoned lock (a panic elsewhere) still yields the data, which stays
     /// consistent because every critical section only assigns fields.
-    pub(crate) fn orders(&self) -> MutexGuard<'_, Orders> {
+    pub(crate) fn orders(&self) -> MutexGuard<'_, Orders<O>> {
         self.orders
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -173,6 +205,64 @@ impl Sim {
     }
 }
 
+/// What the family's shared handlers read of an order.
+pub(crate) struct Fields<'a> {
+    pub(crate) client_orderid: &'a str,
+    pub(crate) paynet_order_id: &'a str,
+    pub(crate) amount: &'a str,
+    pub(crate) currency: &'a str,
+    /// PaynetEasy status word (`processing`, `approved`, …).
+    pub(crate) status: &'a str,
+    pub(crate) stage: &'static str,
+    pub(crate) error_message: Option<&'a str>,
+    /// Where the receiver form sends the browser back to.
+    pub(crate) redirect_url: Option<&'a str>,
+}
+
+/// An order of a PaynetEasy-family simulator, as the shared handlers see it.
+pub(crate) trait FamilyOrder: Clone + Send + 'static {
+    fn fields(&self) -> Fields<'_>;
+    fn set_stage(&mut self, stage: &'static str);
+    /// Counts one `/api/v2/status` query about the order.
+    fn count_status_query(&mut self);
+    /// Counts one callback HTTP request, retries included.
+    fn count_callback(&mut self);
+}
+
+/// Implements [`FamilyOrder`] for an `Order` struct with the family's field names.
+macro_rules! family_order {
+    ($order:ty) => {
+        impl $crate::paymentsoft::FamilyOrder for $order {
+            fn fields(&self) -> $crate::paymentsoft::Fields<'_> {
+                $crate::paymentsoft::Fields {
+                    client_orderid: &self.client_orderid,
+                    paynet_order_id: &self.paynet_order_id,
+                    amount: &self.amount,
+                    currency: &self.currency,
+                    status: &self.status,
+                    stage: self.stage,
+                    error_message: self.error_message.as_deref(),
+                    redirect_url: self.redirect_url.as_deref(),
+                }
+            }
+
+            fn set_stage(&mut self, stage: &'static str) {
+                self.stage = stage;
+            }
+
+            fn count_status_query(&mut self) {
+                self.status_queries += 1;
+            }
+
+            fn count_callback(&mut self) {
+                self.callbacks_sent += 1;
+            }
+        }
+    };
+}
+pub(crate) use family_order;
+
+family_order!(Order);
 /// One row of `GET /_orders`.
 #[derive(Serialize)]
 struct OrderView {

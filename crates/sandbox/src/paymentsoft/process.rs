@@ -1,7 +1,7 @@
 //! Background processing of an accepted payout and the merchant callbacks
 //! ("Connecting Party Callback": HTTP GET to `server_callback_url`, resent until it answers 200).
 
-use super::{Sim, STAGE_FINISHED};
+use super::{FamilyOrder, FamilySim, Sim, SANDBOX_MERCHANT_CONTROL, STAGE_FINISHED};
 use crate::Scenario;
 use overture_connectors::paymentsoft::wire::{self, status, CallbackParams};
 use std::sync::Arc;
@@ -9,6 +9,8 @@ use std::time::Duration;
 
 /// Each callback attempt may take this long before it counts as not answered.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The PSP's name in logs.
+const PSP: &str = "PAYMENTSOFT";
 
 /// Finishes the order after `config.processing_delay`, in the background.
 pub(crate) fn start(sim: Arc<Sim>, client_orderid: String) {
@@ -25,17 +27,8 @@ async fn finish(sim: &Sim, client_orderid: &str) {
         let Some(order) = orders.by_client.get_mut(client_orderid) else {
             return;
         };
-        let (final_status, message) = match order.scenario {
-            // Never final by itself.
-            Scenario::StaysProcessing => return,
-            Scenario::Decline => (status::DECLINED, Some("Declined by the sandbox (.51)")),
-            Scenario::Error => (status::ERROR, Some("Processing error in the sandbox (.52)")),
-            Scenario::Approve
-            | Scenario::NoCallback
-            | Scenario::DuplicateCallback
-            | Scenario::ForgedCallback
-            // Never created, so never here; approving keeps the match exhaustive and harmless.
-            | Scenario::Http500OnCreate => (status::APPROVED, None),
+        let Some((final_status, message)) = final_status(order.scenario) else {
+            return;
         };
         order.status = final_status.to_owned();
         order.stage = STAGE_FINISHED;
@@ -45,29 +38,12 @@ async fn finish(sim: &Sim, client_orderid: &str) {
     let Some(url) = order.callback_url.clone() else {
         return;
     };
-    let mut params = CallbackParams {
-        kind: "payout".into(),
-        status: order.status.clone(),
-        orderid: order.paynet_order_id.clone(),
-        merchant_order: order.client_orderid.clone(),
-        client_orderid: order.client_orderid.clone(),
-        amount: order.amount.clone(),
-        currency: order.currency.clone(),
-        error_message: order.error_message.clone(),
-        error_code: None,
-        control: String::new(),
-    };
-    params.control = wire::callback_control(
-        &params.status,
-        &params.orderid,
-        &params.client_orderid,
-        super::SANDBOX_MERCHANT_CONTROL,
-    );
+    let mut params = callback_params(&order, SANDBOX_MERCHANT_CONTROL);
     match order.scenario {
         Scenario::NoCallback | Scenario::StaysProcessing | Scenario::Http500OnCreate => {}
         Scenario::DuplicateCallback => {
-            deliver(sim, &url, &params).await;
-            deliver(sim, &url, &params).await;
+            deliver(sim, PSP, &url, &params).await;
+            deliver(sim, PSP, &url, &params).await;
         }
         Scenario::ForgedCallback => {
             // Claims the opposite of the real status, signed with a key that is not the
@@ -79,17 +55,63 @@ async fn finish(sim: &Sim, client_orderid: &str) {
                 &params.client_orderid,
                 "forged-merchant-control",
             );
-            deliver(sim, &url, &params).await;
+            deliver(sim, PSP, &url, &params).await;
         }
         Scenario::Approve | Scenario::Decline | Scenario::Error => {
-            deliver(sim, &url, &params).await
+            deliver(sim, PSP, &url, &params).await
         }
     }
 }
 
-/// Sends one callback, resending after each `config.callback_retries` delay while the answer is
-/// not HTTP 200 (PaynetEasy resends until it gets 200).
-async fn deliver(sim: &Sim, url: &str, params: &CallbackParams) {
+/// The final status word and `error-message` the order's scenario calls for (PaynetEasy family);
+/// `None` when the order never becomes final by itself.
+pub(crate) fn final_status(scenario: Scenario) -> Option<(&'static str, Option<&'static str>)> {
+    match scenario {
+        // Never final by itself.
+        Scenario::StaysProcessing => None,
+        Scenario::Decline => Some((status::DECLINED, Some("Declined by the sandbox (.51)"))),
+        Scenario::Error => Some((status::ERROR, Some("Processing error in the sandbox (.52)"))),
+        Scenario::Approve
+        | Scenario::NoCallback
+        | Scenario::DuplicateCallback
+        | Scenario::ForgedCallback
+        // Never created, so never here; approving keeps the match exhaustive and harmless.
+        | Scenario::Http500OnCreate => Some((status::APPROVED, None)),
+    }
+}
+
+/// The callback telling `order`'s status, its `control` computed with `merchant_control`.
+pub(crate) fn callback_params<O: FamilyOrder>(order: &O, merchant_control: &str) -> CallbackParams {
+    let order = order.fields();
+    let mut params = CallbackParams {
+        kind: "payout".into(),
+        status: order.status.to_owned(),
+        orderid: order.paynet_order_id.to_owned(),
+        merchant_order: order.client_orderid.to_owned(),
+        client_orderid: order.client_orderid.to_owned(),
+        amount: order.amount.to_owned(),
+        currency: order.currency.to_owned(),
+        error_message: order.error_message.map(str::to_owned),
+        error_code: None,
+        control: String::new(),
+    };
+    params.control = wire::callback_control(
+        &params.status,
+        &params.orderid,
+        &params.client_orderid,
+        merchant_control,
+    );
+    params
+}
+
+/// Sends one callback of `psp`'s simulator, resending after each `config.callback_retries`
+/// delay while the answer is not HTTP 200 (PaynetEasy resends until it gets 200).
+pub(crate) async fn deliver<O: FamilyOrder>(
+    sim: &FamilySim<O>,
+    psp: &str,
+    url: &str,
+    params: &CallbackParams,
+) {
     let Ok(query) = serde_urlencoded::to_string(params.to_pairs()) else {
         return;
     };
@@ -98,7 +120,7 @@ async fn deliver(sim: &Sim, url: &str, params: &CallbackParams) {
     let mut delays = sim.config.callback_retries.iter();
     loop {
         if let Some(order) = sim.orders().by_client.get_mut(&params.client_orderid) {
-            order.callbacks_sent += 1;
+            order.count_callback();
         }
         let answered = sim
             .http
@@ -111,12 +133,12 @@ async fn deliver(sim: &Sim, url: &str, params: &CallbackParams) {
             return;
         }
         tracing::debug!(client_orderid = %params.client_orderid, ?answered,
-            "PAYMENTSOFT sandbox callback not accepted");
+            "{psp} sandbox callback not accepted");
         match delays.next() {
             Some(delay) => tokio::time::sleep(*delay).await,
             None => {
                 tracing::warn!(client_orderid = %params.client_orderid,
-                    "PAYMENTSOFT sandbox gave up on a callback");
+                    "{psp} sandbox gave up on a callback");
                 return;
             }
         }

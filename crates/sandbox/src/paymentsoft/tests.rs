@@ -2,112 +2,25 @@
 //! simulator, and a small callback receiver feeds every callback into `parse_callback`.
 
 use super::*;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::routing::any;
+use crate::testkit::{self, outcome_only, Outcome, Setup};
+use axum::http::StatusCode;
 use overture_connectors::http::PspHttp;
 use overture_connectors::paymentsoft::PaymentSoft;
 use overture_core::connector::*;
-use overture_core::{Credentials, Currency, Money, PspAccountId, TransactionId, TxnType};
-use secrecy::SecretString;
+use overture_core::{Currency, Money, TransactionId, TxnType};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-/// What the callback receiver saw.
-#[derive(Default)]
-struct Received {
-    /// Outcomes of callbacks answered 200.
-    outcomes: Mutex<Vec<Result<CallbackOutcome, ConnectorError>>>,
-    /// Requests to refuse with 503 before accepting (to exercise resends).
-    refuse_first: AtomicUsize,
-    hits: AtomicUsize,
-}
+type Harness = testkit::Harness<PaymentSoft, Outcome>;
 
-struct Harness {
-    base: String,
-    connector: Arc<PaymentSoft>,
-    account: AccountContext,
-    received: Arc<Received>,
-    client: reqwest::Client,
-}
-
-fn account(base: &str, callback_url: &str, overrides: &[(&str, &str)]) -> AccountContext {
-    let mut creds: BTreeMap<String, SecretString> = PaymentSoftSandbox
-        .credentials()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
-        .collect();
-    for (k, v) in overrides {
-        creds.insert((*k).to_owned(), SecretString::from(*v));
-    }
-    AccountContext {
-        account_id: PspAccountId::generate(),
-        base_url: base.to_owned(),
-        credentials: Credentials(creds),
-        callback_url: callback_url.to_owned(),
-    }
-}
-
+/// Callbacks refused (see `fail_next`) are answered 503, to exercise resends.
 async fn harness() -> Harness {
-    let connector = Arc::new(PaymentSoft::new(PspHttp::new(Duration::from_secs(5))));
-    let received = Arc::new(Received::default());
-
-    // The sandbox's base URL must be known before its router is built: bind first.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!(
-        "http://{}/sandbox/paymentsoft",
-        listener.local_addr().unwrap()
-    );
-    let config = SimConfig {
-        base_url: base.clone(),
-        processing_delay: Duration::from_millis(50),
-        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
-        ..SimConfig::default()
-    };
-    let sandbox = Router::new().nest("/sandbox/paymentsoft", PaymentSoftSandbox.router(config));
-    tokio::spawn(async move { axum::serve(listener, sandbox).await.unwrap() });
-
-    let cb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback_url = format!("http://{}/cb", cb_listener.local_addr().unwrap());
-    let account = account(&base, &callback_url, &[]);
-    let (c, a, r) = (connector.clone(), account.clone(), received.clone());
-    let receiver = Router::new().route(
-        "/cb",
-        any(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| async move {
-                r.hits.fetch_add(1, Ordering::SeqCst);
-                let refuse = r.refuse_first.load(Ordering::SeqCst);
-                if refuse > 0 {
-                    r.refuse_first.store(refuse - 1, Ordering::SeqCst);
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-                let request = CallbackRequest {
-                    method: method.to_string(),
-                    query: uri.query().unwrap_or_default().to_owned(),
-                    headers: headers
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
-                        .collect(),
-                    body: body.to_vec(),
-                };
-                r.outcomes
-                    .lock()
-                    .unwrap()
-                    .push(c.parse_callback(&a, &request));
-                StatusCode::OK
-            },
-        ),
-    );
-    tokio::spawn(async move { axum::serve(cb_listener, receiver).await.unwrap() });
-
-    Harness {
-        base,
-        connector,
-        account,
-        received,
-        client: reqwest::Client::new(),
-    }
+    let connector = PaymentSoft::new(PspHttp::new(Duration::from_secs(5)));
+    let setup = Setup::new(outcome_only)
+        .any_method()
+        .refuse_with(StatusCode::SERVICE_UNAVAILABLE)
+        .follow_redirects();
+    testkit::start(PaymentSoftSandbox, connector, setup).await
 }
 
 fn payout(amount: &str) -> PaymentRequest {
@@ -147,12 +60,6 @@ impl Harness {
             .unwrap()
     }
 
-    async fn orders(&self) -> Vec<serde_json::Value> {
-        let url = format!("{}/_orders", self.base);
-        let body = self.client.get(url).send().await.unwrap().text().await;
-        serde_json::from_str(&body.unwrap()).unwrap()
-    }
-
     async fn order(&self, request: &PaymentRequest) -> serde_json::Value {
         let id = request.transaction_id.as_str();
         let orders = self.orders().await;
@@ -164,14 +71,8 @@ impl Harness {
 
     /// Waits until `n` callbacks were accepted, then a little longer so extra ones would show.
     async fn callbacks(&self, n: usize) -> Vec<Result<CallbackOutcome, ConnectorError>> {
-        for _ in 0..500 {
-            if self.received.outcomes.lock().unwrap().len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.received.outcomes.lock().unwrap().clone()
+        let linger = Duration::from_millis(200);
+        self.settled_hooks(n, 500, linger).await
     }
 
     /// Waits until the sandbox reports the order's status as `status`.
@@ -244,7 +145,7 @@ async fn stays_processing() {
     let request = payout("10.53");
     let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(h.received.outcomes.lock().unwrap().is_empty());
+    assert!(h.rx.hooks.lock().unwrap().is_empty());
     let status = h.sync(&request, psp_id).await;
     assert_eq!(
         (status.outcome, status.raw_status.as_str()),
@@ -273,7 +174,7 @@ async fn no_callback_but_status_finds_approved() {
     h.submit(&request).await.unwrap();
     h.wait_status(&request, "approved").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(h.received.hits.load(Ordering::SeqCst), 0);
+    assert_eq!(h.rx.hits.load(Ordering::SeqCst), 0);
     // Without the paynet id too, as after a crash between the call and the commit.
     assert_eq!(h.sync(&request, None).await.outcome, PspOutcome::Approved);
 }
@@ -314,13 +215,13 @@ async fn forged_callback_is_unverified_and_status_says_approved() {
 #[tokio::test]
 async fn callback_is_resent_until_answered_200() {
     let h = harness().await;
-    h.received.refuse_first.store(2, Ordering::SeqCst);
+    h.rx.fail_next.store(2, Ordering::SeqCst);
     let request = payout("12.00");
     h.submit(&request).await.unwrap();
     let callbacks = h.callbacks(1).await;
     assert_eq!(callbacks.len(), 1);
     assert_eq!(verified(&callbacks[0]).1.outcome, PspOutcome::Approved);
-    assert_eq!(h.received.hits.load(Ordering::SeqCst), 3);
+    assert_eq!(h.rx.hits.load(Ordering::SeqCst), 3);
     assert_eq!(h.order(&request).await["callbacks_sent"], 3);
 }
 
@@ -357,19 +258,15 @@ async fn receiver_form_then_approved() {
     assert_eq!(status.stage.as_deref(), Some(STAGE_RECEIVER_FORM));
     let form_url = format!("{}/paynet/form/payout/{psp_id}", h.base);
     assert_eq!(status.redirect_url.as_deref(), Some(form_url.as_str()));
-    assert_eq!(
-        h.received.hits.load(Ordering::SeqCst),
-        0,
-        "waits for the form"
-    );
+    assert_eq!(h.rx.hits.load(Ordering::SeqCst), 0, "waits for the form");
 
-    let page = h.client.get(&form_url).send().await.unwrap();
+    let page = h.web.get(&form_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("name=\"account\""));
-    let empty = h.client.post(&form_url).form(&[("account", "")]).send();
+    let empty = h.web.post(&form_url).form(&[("account", "")]).send();
     assert_eq!(empty.await.unwrap().status(), 400);
     let filled = h
-        .client
+        .web
         .post(&form_url)
         .form(&[("account", "DE89370400440532013000")]);
     assert_eq!(filled.send().await.unwrap().status(), 200);
@@ -390,7 +287,12 @@ async fn wrong_oauth_key_or_login_is_refused_and_creates_nothing() {
         ("login", "someone-else"),
     ];
     for (credential, value) in cases {
-        let wrong = account(&h.base, &h.account.callback_url, &[(credential, value)]);
+        let wrong = testkit::account(
+            &PaymentSoftSandbox,
+            &h.base,
+            &h.account.callback_url,
+            &[(credential, value)],
+        );
         let err = h
             .connector
             .submit_payout(&wrong, &payout("10.00"))
@@ -409,7 +311,8 @@ async fn wrong_status_control_is_refused() {
     let h = harness().await;
     let request = payout("10.00");
     let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
-    let wrong = account(
+    let wrong = testkit::account(
+        &PaymentSoftSandbox,
         &h.base,
         &h.account.callback_url,
         &[("merchant_control", "nope")],

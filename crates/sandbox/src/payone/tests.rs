@@ -3,118 +3,22 @@
 //! `parse_callback`.
 
 use super::PayoneSandbox;
-use crate::{SimConfig, Simulator};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use crate::testkit::{self, outcome_only, Outcome, Setup};
 use overture_connectors::http::PspHttp;
 use overture_connectors::payone::Payone;
 use overture_core::connector::*;
-use overture_core::{Credentials, Currency, Money, PspAccountId, TransactionId, TxnType};
-use secrecy::SecretString;
+use overture_core::{Currency, Money, TransactionId, TxnType};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const RETURN_URL: &str = "https://merchant.example/return";
 
-struct Receiver {
-    connector: Arc<Payone>,
-    account: AccountContext,
-    outcomes: Mutex<Vec<Result<CallbackOutcome, ConnectorError>>>,
-    /// Answer this many webhooks with HTTP 500 before accepting.
-    fail_next: AtomicU32,
-}
-
-struct Harness {
-    connector: Arc<Payone>,
-    account: AccountContext,
-    base: String,
-    rx: Arc<Receiver>,
-    web: reqwest::Client,
-}
-
-async fn receive(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    if rx
-        .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    let request = CallbackRequest {
-        method: "POST".into(),
-        query: String::new(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect(),
-        body: body.to_vec(),
-    };
-    let outcome = rx.connector.parse_callback(&rx.account, &request);
-    rx.outcomes.lock().unwrap().push(outcome);
-    StatusCode::OK
-}
-
-fn account(base: &str, callback_url: &str, api_key: Option<&str>) -> AccountContext {
-    let mut creds: BTreeMap<String, SecretString> = PayoneSandbox
-        .credentials()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
-        .collect();
-    if let Some(key) = api_key {
-        creds.insert("api_key".into(), SecretString::from(key));
-    }
-    AccountContext {
-        account_id: PspAccountId::generate(),
-        base_url: base.to_owned(),
-        credentials: Credentials(creds),
-        callback_url: callback_url.to_owned(),
-    }
-}
+type Harness = testkit::Harness<Payone, Outcome>;
 
 async fn harness() -> Harness {
-    let connector = Arc::new(Payone::new(PspHttp::new(Duration::from_secs(5))));
-    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!(
-        "http://{}/sandbox/payone",
-        sandbox_listener.local_addr().unwrap()
-    );
-    let hook_url = format!("http://{}/hook", hook_listener.local_addr().unwrap());
-    let account = account(&base, &hook_url, None);
-    let rx = Arc::new(Receiver {
-        connector: Arc::clone(&connector),
-        account: account.clone(),
-        outcomes: Mutex::new(Vec::new()),
-        fail_next: AtomicU32::new(0),
-    });
-    let hook_app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(Arc::clone(&rx));
-    tokio::spawn(async move { axum::serve(hook_listener, hook_app).await });
-    let config = SimConfig {
-        base_url: base.clone(),
-        processing_delay: Duration::from_millis(50),
-        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
-        ..SimConfig::default()
-    };
-    let app = Router::new().nest("/sandbox/payone", PayoneSandbox.router(config));
-    tokio::spawn(async move { axum::serve(sandbox_listener, app).await });
-    let web = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Harness {
-        connector,
-        account,
-        base,
-        rx,
-        web,
-    }
+    let connector = Payone::new(PspHttp::new(Duration::from_secs(5)));
+    testkit::start(PayoneSandbox, connector, Setup::new(outcome_only)).await
 }
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
@@ -150,19 +54,8 @@ impl Harness {
 
     /// Waits until `n` webhooks arrived, then a little longer so extra ones would show.
     async fn webhooks(&self, n: usize) -> Vec<Result<CallbackOutcome, ConnectorError>> {
-        for _ in 0..300 {
-            if self.rx.outcomes.lock().unwrap().len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        self.rx.outcomes.lock().unwrap().clone()
-    }
-
-    async fn orders(&self) -> Vec<serde_json::Value> {
-        let body = self.web.get(format!("{}/_orders", self.base)).send().await;
-        serde_json::from_str(&body.unwrap().text().await.unwrap()).unwrap()
+        let linger = Duration::from_millis(150);
+        self.settled_hooks(n, 300, linger).await
     }
 
     /// Starts a pay-in, opens the webflow page like a browser and submits `outcome`.
@@ -297,7 +190,7 @@ async fn no_webhook_but_lookup_by_reference_finds_it() {
     let req = request(TxnType::Payout, "10.55");
     h.connector.submit_payout(&h.account, &req).await.unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(h.rx.outcomes.lock().unwrap().is_empty());
+    assert!(h.rx.hooks.lock().unwrap().is_empty());
     // Without Payone's id, as after a crash between the call and the commit.
     assert_eq!(h.sync(&req, None).await.outcome, PspOutcome::Approved);
 }
@@ -375,7 +268,12 @@ async fn same_reference_is_not_paid_twice() {
 #[tokio::test]
 async fn wrong_api_key_is_refused_and_bad_fields_decline() {
     let h = harness().await;
-    let wrong = account(&h.base, &h.account.callback_url, Some("nope"));
+    let wrong = testkit::account(
+        &PayoneSandbox,
+        &h.base,
+        &h.account.callback_url,
+        &[("api_key", "nope")],
+    );
     let req = request(TxnType::Payout, "10.00");
     let err = h.connector.submit_payout(&wrong, &req).await.unwrap_err();
     assert!(
