@@ -11,6 +11,7 @@ mod companies;
 mod crypto;
 mod pg_paths;
 mod rows;
+mod sqlite_paths;
 mod transactions;
 mod work;
 

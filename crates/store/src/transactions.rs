@@ -109,8 +109,14 @@ impl TransactionStore for SqlStore {
     ) -> Result<(), StoreError> {
         let extras =
             serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if self.backend == Backend::Postgres && idempotency.is_none() {
-            return crate::pg_paths::create(self, t, extras, events).await;
+        match (self.backend, idempotency) {
+            (Backend::Postgres, None) => {
+                return crate::pg_paths::create(self, t, extras, events).await
+            }
+            (Backend::Sqlite, None) => {
+                return crate::sqlite_paths::create(self, t, extras, events).await
+            }
+            (_, Some(_)) => {}
         }
         let mut db = self.pool.begin().await.map_err(db_err)?;
         if let Some(rec) = idempotency {
@@ -190,8 +196,10 @@ impl TransactionStore for SqlStore {
         t.from
             .transition(t.to)
             .map_err(|e| StoreError::Conflict(format!("{}: {e}", t.transaction_id)))?;
-        if self.backend == Backend::Postgres && t.idempotent_response.is_none() {
-            return crate::pg_paths::transition(self, t).await;
+        match (self.backend, &t.idempotent_response) {
+            (Backend::Postgres, None) => return crate::pg_paths::transition(self, t).await,
+            (Backend::Sqlite, None) => return crate::sqlite_paths::transition(self, t).await,
+            (_, Some(_)) => {}
         }
         let mut db = self.pool.begin().await.map_err(db_err)?;
         // Write first: on SQLite a deferred transaction that starts with a write never hits

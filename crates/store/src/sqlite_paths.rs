@@ -1,0 +1,113 @@
+//! SQLite forms of the two writes on every payment's path, each sent as one multi-statement
+//! batch (`BEGIN; …; COMMIT`). sqlx runs a SQLite connection on its own worker thread and each
+//! call is a hand-off to it and back; one batch is one hand-off instead of four. Numbered
+//! parameters (`$N`) bind across the statements of a batch. Guards on `changes()` make the
+//! follow-up inserts happen only when the version-checked update matched, and a failed batch is
+//! rolled back before the connection goes back to the pool.
+
+use crate::rows::{self, TXN_COLUMNS};
+use crate::transactions::{bind_transaction, insert_transaction_sql, AnyQuery};
+use crate::{db_err, SqlStore};
+use overture_core::store::{StoreError, Transition};
+use overture_core::{Transaction, TransactionEvent, TxnState};
+use sqlx::any::AnyRow;
+use sqlx::Executor;
+
+/// Runs a `BEGIN; …; COMMIT;` batch on one connection, rolling back on failure.
+async fn run_batch(store: &SqlStore, query: AnyQuery<'_>) -> Result<Vec<AnyRow>, StoreError> {
+    let mut conn = store.pool.acquire().await.map_err(db_err)?;
+    match query.fetch_all(&mut *conn).await {
+        Ok(rows) => Ok(rows),
+        Err(e) => {
+            // The batch stopped before COMMIT: close the transaction it opened.
+            let _ = conn.execute("ROLLBACK").await;
+            Err(db_err(e))
+        }
+    }
+}
+
+/// Inserts the transaction and its events in one batch.
+pub(crate) async fn create(
+    store: &SqlStore,
+    t: &Transaction,
+    extras: String,
+    events: &[TransactionEvent],
+) -> Result<(), StoreError> {
+    let values: Vec<String> = (0..events.len())
+        .map(|i| {
+            let b = 29 + i * 6;
+            format!(
+                "($1, ${}, ${}, ${}, ${}, ${}, ${})",
+                b,
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+        })
+        .collect();
+    let mut sql = format!("BEGIN; {};", insert_transaction_sql());
+    if !values.is_empty() {
+        sql.push_str(&format!(
+            " INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) VALUES {};",
+            values.join(", ")
+        ));
+    }
+    sql.push_str(" COMMIT;");
+    let mut query = bind_transaction(sqlx::query(&sql), t, extras);
+    for e in events {
+        query = query
+            .bind(e.from_state.map(TxnState::as_str))
+            .bind(e.to_state.as_str())
+            .bind(e.actor.to_db())
+            .bind(e.reason.as_deref())
+            .bind(e.psp_status.as_deref())
+            .bind(e.at);
+    }
+    run_batch(store, query).await?;
+    Ok(())
+}
+
+/// The version-checked update, its event and (for a final state) its outbox row, in one batch.
+pub(crate) async fn transition(
+    store: &SqlStore,
+    t: &Transition,
+) -> Result<Transaction, StoreError> {
+    let sql = format!(
+        "BEGIN; \
+         UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
+           psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
+           psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
+           redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
+           submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
+           WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}; \
+         INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
+           SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
+         INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
+           SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM transactions \
+           WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1; \
+         COMMIT;"
+    );
+    let query = sqlx::query(&sql)
+        .bind(t.to.as_str())
+        .bind(t.at)
+        .bind(t.psp_status.as_deref())
+        .bind(t.psp_transaction_id.as_deref())
+        .bind(t.psp_stage.as_deref())
+        .bind(t.message.as_deref())
+        .bind(t.redirect_url.as_deref())
+        .bind(t.next_poll_at)
+        .bind(t.transaction_id.as_str())
+        .bind(t.expected_version)
+        .bind(t.from.as_str())
+        .bind(t.actor.to_db())
+        .bind(t.reason.as_deref())
+        .bind(t.webhook.as_ref().map(|w| w.id.as_str()))
+        .bind(t.webhook.as_ref().map(|w| w.payload.as_str()));
+    let rows = run_batch(store, query).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Conflict(t.transaction_id.to_string()))?;
+    rows::transaction(row)
+}
