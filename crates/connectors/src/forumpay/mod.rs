@@ -20,12 +20,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wire::{method, ApiError, Stage, StatusOut};
 
-/// Polling cadence. ForumPay publishes none; this is our choice: every 5–10 s for the first
-/// 10 minutes (a payer usually pays, and a buy order usually settles, within minutes), then
-/// every 5–10 minutes, giving up after 2 hours (ForumPay invoices expire well before that).
+/// Polling cadence. ForumPay publishes none; this is our choice. The webhook is the prompt
+/// signal and polling only its backstop, and a crypto payment needs the payer and network
+/// confirmations (minutes), so: every 20–40 s for the first 15 minutes, then every 5–10
+/// minutes, giving up after 2 hours (ForumPay invoices expire well before that). Every 5–10 s
+/// was measured to cost hundreds of status calls a second with a few thousand open pay-ins
+/// (docs/PERFORMANCE.md).
 pub const POLL_SCHEDULE: PollSchedule = PollSchedule {
-    fast: (5_000, 10_000),
-    fast_window: 10 * 60_000,
+    fast: (20_000, 40_000),
+    fast_window: 15 * 60_000,
     slow: (5 * 60_000, 10 * 60_000),
     give_up_after: 2 * 60 * 60_000,
 };
