@@ -14,7 +14,10 @@ use sqlx::any::AnyRow;
 use sqlx::Executor;
 
 /// Runs a `BEGIN; …; COMMIT;` batch on one connection, rolling back on failure.
-async fn run_batch(store: &SqlStore, query: AnyQuery<'_>) -> Result<Vec<AnyRow>, StoreError> {
+pub(crate) async fn run_batch(
+    store: &SqlStore,
+    query: AnyQuery<'_>,
+) -> Result<Vec<AnyRow>, StoreError> {
     let mut conn = store.pool.acquire().await.map_err(db_err)?;
     match query.fetch_all(&mut *conn).await {
         Ok(rows) => Ok(rows),

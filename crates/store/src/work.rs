@@ -4,7 +4,7 @@
 //! makes the row claimable again.
 
 use crate::rows::{self, DELIVERY_COLUMNS, TXN_COLUMNS};
-use crate::{db_err, decode_all, SqlStore};
+use crate::{db_err, decode_all, Backend, SqlStore};
 use async_trait::async_trait;
 use overture_core::store::{DeliveryNext, StoreError, WebhookAttemptResult, WorkStore};
 use overture_core::*;
@@ -86,35 +86,32 @@ impl WorkStore for SqlStore {
             Some(200..=299) => None,
             _ => Some(a.response_excerpt.clone()),
         };
-        let mut db = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
-             last_http_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at) WHERE id = $7",
-        )
-        .bind(state.as_str())
-        .bind(i64::from(a.attempt))
-        .bind(next_at)
-        .bind(a.http_status.map(i64::from))
-        .bind(error)
-        .bind(delivered_at)
-        .bind(a.webhook_id.as_str())
-        .execute(&mut *db)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (webhook_id, attempt, at, http_status, latency_ms, response_excerpt) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(a.webhook_id.as_str())
-        .bind(i64::from(a.attempt))
-        .bind(a.at)
-        .bind(a.http_status.map(i64::from))
-        .bind(a.latency_ms)
-        .bind(&a.response_excerpt)
-        .execute(&mut *db)
-        .await
-        .map_err(db_err)?;
-        db.commit().await.map_err(db_err)
+        // One statement (PostgreSQL CTE) or one batch (SQLite): one round trip per attempt.
+        let update = "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
+             last_http_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at) WHERE id = $7";
+        let insert = "INSERT INTO webhook_attempts (webhook_id, attempt, at, http_status, latency_ms, response_excerpt) \
+             VALUES ($7, $2, $8, $4, $9, $10)";
+        let sql = match self.backend {
+            Backend::Postgres => format!("WITH u AS ({update} RETURNING id) {insert}"),
+            Backend::Sqlite => format!("BEGIN; {update}; {insert}; COMMIT;"),
+        };
+        let query = sqlx::query(&sql)
+            .bind(state.as_str())
+            .bind(i64::from(a.attempt))
+            .bind(next_at)
+            .bind(a.http_status.map(i64::from))
+            .bind(error)
+            .bind(delivered_at)
+            .bind(a.webhook_id.as_str())
+            .bind(a.at)
+            .bind(a.latency_ms)
+            .bind(&a.response_excerpt);
+        match self.backend {
+            Backend::Postgres => query.execute(&self.pool).await.map(|_| ()).map_err(db_err),
+            Backend::Sqlite => crate::sqlite_paths::run_batch(self, query)
+                .await
+                .map(|_| ()),
+        }
     }
 
     async fn webhooks_for_transaction(
