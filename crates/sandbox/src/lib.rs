@@ -6,6 +6,7 @@ pub mod brite;
 pub mod cardzo;
 pub mod forumpay;
 pub mod gigadat;
+mod html;
 pub mod paymentsoft;
 pub mod payone;
 pub mod scenario;

@@ -4,6 +4,7 @@
 //! given, else shows the result. A session already acted on changes nothing.
 
 use super::{callbacks, session, Order, Shared};
+use crate::html::{self, escape, page};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -17,7 +18,7 @@ pub(crate) async fn show(
     Path(session_id): Path<String>,
 ) -> Response {
     let Some(order) = shared.update(&session_id, |o| o.clone()) else {
-        return not_found();
+        return html::not_found("No such session");
     };
     if order.session_state != session::CREATED {
         return result_page(&order);
@@ -60,7 +61,7 @@ pub(crate) async fn complete(
         callbacks::abort(&shared, &session_id);
     }
     let Some(order) = shared.update(&session_id, |o| o.clone()) else {
-        return not_found();
+        return html::not_found("No such session");
     };
     match order.redirect_uri.as_deref() {
         Some(url) => Redirect::to(url).into_response(),
@@ -75,36 +76,4 @@ fn result_page(order: &Order) -> Response {
         escape(&order.merchant_reference)
     );
     Html(page("Brite sandbox result", &body)).into_response()
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(page("Not found", "<p>No such session</p>")),
-    )
-        .into_response()
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body>{body}</body></html>",
-        escape(title)
-    )
-}
-
-/// HTML-escapes text that came from API parameters.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }

@@ -8,6 +8,7 @@
 //! never). Decline: `Cancelled` at once. A page already acted on changes nothing.
 
 use super::{webhook, Kind, Order, Shared, Status};
+use crate::html::{self, escape, page};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -21,7 +22,7 @@ pub(crate) async fn show(
     Path(payment_id): Path<String>,
 ) -> Response {
     let Some(order) = shared.get(&payment_id).filter(|o| o.kind == Kind::Payin) else {
-        return not_found();
+        return html::not_found("No such payment");
     };
     if order.status != Status::Waiting {
         return result_page(&order);
@@ -78,7 +79,7 @@ pub(crate) async fn complete(
         })
         .flatten();
     let Some((order, first)) = acted else {
-        return not_found();
+        return html::not_found("No such payment");
     };
     if first {
         if approve {
@@ -108,7 +109,7 @@ pub(crate) async fn complete(
         Some(url) => Redirect::to(url).into_response(),
         None => match shared.get(&order.payment_id) {
             Some(current) => result_page(&current),
-            None => not_found(),
+            None => html::not_found("No such payment"),
         },
     }
 }
@@ -120,36 +121,4 @@ fn result_page(order: &Order) -> Response {
         escape(&order.reference_no)
     );
     Html(page("ForumPay sandbox result", &body)).into_response()
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(page("Not found", "<p>No such payment</p>")),
-    )
-        .into_response()
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body>{body}</body></html>",
-        escape(title)
-    )
-}
-
-/// HTML-escapes text that came from API parameters.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }

@@ -8,6 +8,7 @@
 //! does not match, or a payout's token, is refused.
 
 use super::{notify, Kind, Order, Shared, Status};
+use crate::html::{self, escape, page};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -36,7 +37,7 @@ pub(crate) async fn show(
     Query(query): Query<Params>,
 ) -> Response {
     let Some(order) = lookup(&shared, &query) else {
-        return not_found();
+        return html::not_found("No such transaction or token");
     };
     if order.status != Status::Inited {
         return result_page(&order);
@@ -75,7 +76,7 @@ pub(crate) async fn complete(
         }
     };
     let Some(order) = lookup(&shared, &query) else {
-        return not_found();
+        return html::not_found("No such transaction or token");
     };
     // Check and change the state in one step so that two racing POSTs act once.
     let acted = shared.update(&order.transaction_id, |o| {
@@ -87,7 +88,7 @@ pub(crate) async fn complete(
         (o.clone(), first)
     });
     let Some(((order, first), _)) = acted else {
-        return not_found();
+        return html::not_found("No such transaction or token");
     };
     if first {
         if approve {
@@ -105,7 +106,7 @@ pub(crate) async fn complete(
         Some(url) => Redirect::to(url).into_response(),
         None => match shared.update(&order.transaction_id, |o| o.clone()) {
             Some((current, _)) => result_page(&current),
-            None => not_found(),
+            None => html::not_found("No such transaction or token"),
         },
     }
 }
@@ -117,36 +118,4 @@ fn result_page(order: &Order) -> Response {
         escape(&order.transaction_id)
     );
     Html(page("Gigadat sandbox result", &body)).into_response()
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(page("Not found", "<p>No such transaction or token</p>")),
-    )
-        .into_response()
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body>{body}</body></html>",
-        escape(title)
-    )
-}
-
-/// HTML-escapes text that came from API parameters.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }

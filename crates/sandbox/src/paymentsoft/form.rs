@@ -7,6 +7,7 @@ use super::{
     process, FamilyOrder, FamilySim, Sim, SANDBOX_MERCHANT_CONTROL, STAGE_PROCESSING,
     STAGE_RECEIVER_FORM,
 };
+use crate::html::escape;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -37,16 +38,6 @@ fn flow() -> FormFlow<super::Order> {
         merchant_control: SANDBOX_MERCHANT_CONTROL,
         start: process::start,
     }
-}
-
-/// Minimal HTML escaping for values placed in text or attributes.
-fn escape(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn page(code: StatusCode, title: &str, body: &str) -> Response {

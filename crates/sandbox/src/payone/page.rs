@@ -8,6 +8,7 @@
 //! once. A page already acted on changes nothing.
 
 use super::{webhook, Kind, Order, Shared};
+use crate::html::{self, escape, page};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -25,7 +26,7 @@ pub(crate) async fn show(
         .get(&transaction_id)
         .filter(|o| o.kind == Kind::Payin)
     else {
-        return not_found();
+        return html::not_found("No such payment");
     };
     if order.status != status::PENDING {
         return result_page(&order);
@@ -72,7 +73,7 @@ pub(crate) async fn complete(
         })
         .flatten();
     let Some((order, first)) = acted else {
-        return not_found();
+        return html::not_found("No such payment");
     };
     if first {
         if approve {
@@ -91,7 +92,7 @@ pub(crate) async fn complete(
         Some(url) => Redirect::to(url).into_response(),
         None => match shared.get(&order.transaction_id) {
             Some(current) => result_page(&current),
-            None => not_found(),
+            None => html::not_found("No such payment"),
         },
     }
 }
@@ -103,26 +104,4 @@ fn result_page(order: &Order) -> Response {
         escape(&order.merchant_reference)
     );
     Html(page("Payone sandbox result", &body)).into_response()
-}
-
-fn not_found() -> Response {
-    let body = page("Not found", "<p>No such payment</p>");
-    (StatusCode::NOT_FOUND, Html(body)).into_response()
-}
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body>{body}</body></html>",
-        escape(title)
-    )
-}
-
-/// HTML-escapes text that came from API parameters.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
