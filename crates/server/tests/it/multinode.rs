@@ -5,13 +5,11 @@
 //! what the leases allow. Runs on PostgreSQL when `OVERTURE_TEST_POSTGRES_URL` is set (as in
 //! CI), else on one shared SQLite file.
 
-use crate::harness::{now_secs, FakeMp};
-use crate::procs::{env, free_port, list_all, payout, run, spawn, Proc};
+use crate::harness::FakeMp;
+use crate::procs::{env, free_port, list_all, payout, provision, spawn, Proc, Provisioned};
 use overture_core::store::WorkStore;
 use overture_core::WebhookId;
-use overture_server::api::auth::issue_company_token;
 use overture_store::{Cipher, SqlStore, StoreOptions};
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -65,46 +63,13 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
             "300ms,300ms,300ms".to_owned(),
         ),
     ];
-    let (_sandbox, sandbox_url) =
-        spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
-    let company = run(
-        &[
-            "companies",
-            "create",
-            "--name",
-            "Busy MP",
-            "--webhook-url",
-            &format!("{}/webhook", mp.url),
-            "--verify-user-url",
-            &format!("{}/verify", mp.url),
-            "--with-sandbox-psps",
-            "--sandbox-url",
-            &sandbox_url,
-        ],
-        &e.db,
-    );
-    let company_id = company["companyId"].as_str().unwrap().to_owned();
-    let secret = SecretString::from(company["apiSecret"].as_str().unwrap().to_owned());
-    let token = issue_company_token(
-        &overture_core::CompanyId::parse(&company_id).unwrap(),
-        &secret,
-        now_secs(),
-        3600,
-    );
-    let operator = run(
-        &[
-            "operators",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--role",
-            "viewer",
-        ],
-        &e.db,
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Provisioned {
+        sandbox: _sandbox,
+        sandbox_url,
+        company_id,
+        token,
+        operator,
+    } = provision(&e.db, &mp.url, &sandbox_env, &log);
 
     let mut nodes: Vec<(Proc, String)> = Vec::new();
     for _ in 0..3 {

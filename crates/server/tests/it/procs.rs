@@ -167,3 +167,68 @@ pub async fn list_all(
         .unwrap();
     v["data"]["items"].as_array().unwrap().clone()
 }
+
+/// A sandbox process and a company wired to it and to the fake MP at `mp_url`, created through
+/// the CLI, with a company JWT and a viewer operator's token.
+pub struct Provisioned {
+    pub sandbox: Proc,
+    pub sandbox_url: String,
+    pub company_id: String,
+    pub token: String,
+    pub operator: String,
+}
+
+/// Starts `overture sandbox` with `sandbox_env` and provisions a company on the `db` settings.
+pub fn provision(
+    db: &[(&'static str, String)],
+    mp_url: &str,
+    sandbox_env: &[(&str, String)],
+    log: &Path,
+) -> Provisioned {
+    let (sandbox, sandbox_url) = spawn(&["sandbox", "--listen", "127.0.0.1:0"], sandbox_env, log);
+    let company = run(
+        &[
+            "companies",
+            "create",
+            "--name",
+            "Process-test MP",
+            "--webhook-url",
+            &format!("{mp_url}/webhook"),
+            "--verify-user-url",
+            &format!("{mp_url}/verify"),
+            "--with-sandbox-psps",
+            "--sandbox-url",
+            &sandbox_url,
+        ],
+        db,
+    );
+    let company_id = company["companyId"].as_str().unwrap().to_owned();
+    let secret = secrecy::SecretString::from(company["apiSecret"].as_str().unwrap().to_owned());
+    let token = overture_server::api::auth::issue_company_token(
+        &overture_core::CompanyId::parse(&company_id).unwrap(),
+        &secret,
+        crate::harness::now_secs(),
+        3600,
+    );
+    let operator = run(
+        &[
+            "operators",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "viewer",
+        ],
+        db,
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Provisioned {
+        sandbox,
+        sandbox_url,
+        company_id,
+        token,
+        operator,
+    }
+}

@@ -2,10 +2,8 @@
 //! `submitting` and `pending`, then restarted on the same database. Every payout reaches one
 //! final state, the sandbox executed each order once, and the MP got one event per payout.
 
-use crate::harness::{now_secs, FakeMp};
-use crate::procs::{env, free_port, list_all, payout, run, spawn};
-use overture_server::api::auth::issue_company_token;
-use secrecy::SecretString;
+use crate::harness::FakeMp;
+use crate::procs::{env, free_port, list_all, payout, provision, spawn, Provisioned};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -23,45 +21,13 @@ async fn kill_9_during_payouts_then_restart() {
             "300ms,300ms,300ms,300ms,300ms,300ms".to_owned(),
         ),
     ];
-    let (_sandbox, sandbox_url) =
-        spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, &log);
-
-    let company = run(
-        &[
-            "companies",
-            "create",
-            "--name",
-            "Crashy MP",
-            "--webhook-url",
-            &format!("{}/webhook", mp.url),
-            "--verify-user-url",
-            &format!("{}/verify", mp.url),
-            "--with-sandbox-psps",
-            "--sandbox-url",
-            &sandbox_url,
-        ],
-        &e.db,
-    );
-    let company_id = company["companyId"].as_str().unwrap().to_owned();
-    let secret = SecretString::from(company["apiSecret"].as_str().unwrap().to_owned());
-    let operator = run(
-        &[
-            "operators",
-            "create",
-            "--email",
-            "ops@example.com",
-            "--role",
-            "viewer",
-        ],
-        &e.db,
-    );
-    let operator = operator["token"].as_str().unwrap().to_owned();
-    let token = issue_company_token(
-        &overture_core::CompanyId::parse(&company_id).unwrap(),
-        &secret,
-        now_secs(),
-        3600,
-    );
+    let Provisioned {
+        sandbox: _sandbox,
+        sandbox_url,
+        company_id,
+        token,
+        operator,
+    } = provision(&e.db, &mp.url, &sandbox_env, &log);
 
     let port = free_port();
     let mut serve_env = e.db.clone();
