@@ -88,6 +88,31 @@ impl FakeMp {
             .collect()
     }
 
+    /// Waits (up to 10 s) until `n` distinct transactions have a delivered webhook; returns every
+    /// webhook received.
+    pub async fn wait_distinct_delivered(&self, n: usize) -> Vec<Received> {
+        for _ in 0..100 {
+            let delivered: std::collections::BTreeSet<String> = self
+                .webhooks
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|w| w.answered == 200)
+                .map(|w| {
+                    w.json["transaction_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            if delivered.len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.webhooks.lock().unwrap().clone()
+    }
+
     /// Waits until `n` webhooks for `txn` were answered 2xx.
     pub async fn wait_delivered(&self, txn: &str, n: usize) -> Vec<Received> {
         for _ in 0..300 {
@@ -442,4 +467,15 @@ impl TestApp {
 
 pub fn now_secs() -> u64 {
     SystemClock.now_ms() as u64 / 1000
+}
+
+/// The one webhook-id among `hooks` for transaction `txn` (fails if there are several or none).
+pub fn one_webhook_id(hooks: &[Received], txn: &str) -> String {
+    let ids: std::collections::BTreeSet<_> = hooks
+        .iter()
+        .filter(|w| w.json["transaction_id"] == txn)
+        .map(|w| w.id.clone())
+        .collect();
+    assert_eq!(ids.len(), 1, "{txn}: webhook ids {ids:?}");
+    ids.into_iter().next().unwrap()
 }

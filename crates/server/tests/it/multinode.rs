@@ -5,13 +5,13 @@
 //! what the leases allow. Runs on PostgreSQL when `OVERTURE_TEST_POSTGRES_URL` is set (as in
 //! CI), else on one shared SQLite file.
 
-use crate::harness::FakeMp;
+use crate::harness::{one_webhook_id, FakeMp};
 use crate::procs::{env, free_port, list_all, payout, provision, spawn, Proc, Provisioned};
 use overture_core::store::WorkStore;
 use overture_core::WebhookId;
 use overture_store::{Cipher, SqlStore, StoreOptions};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const POLL_MS: u64 = 300;
@@ -193,26 +193,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
     );
 
     // One webhook event per transaction, delivered; attempts match what the MP saw.
-    for _ in 0..100 {
-        let delivered: BTreeSet<String> = mp
-            .webhooks
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|w| w.answered == 200)
-            .map(|w| {
-                w.json["transaction_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
-        if delivered.len() >= created.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let hooks = mp.webhooks.lock().unwrap().clone();
+    let hooks = mp.wait_distinct_delivered(created.len()).await;
     let options = StoreOptions {
         url: pg.clone().unwrap_or_else(|| e.db[0].1.clone()),
         max_connections: 2,
@@ -223,13 +204,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
         .unwrap();
     for t in &finals {
         let id = t["transactionId"].as_str().unwrap();
-        let ids: BTreeSet<_> = hooks
-            .iter()
-            .filter(|w| w.json["transaction_id"] == id)
-            .map(|w| w.id.clone())
-            .collect();
-        assert_eq!(ids.len(), 1, "{id}: webhook ids {ids:?}");
-        let webhook_id = ids.into_iter().next().unwrap();
+        let webhook_id = one_webhook_id(&hooks, id);
         let seen = hooks.iter().filter(|w| w.id == webhook_id).count();
         let recorded = store
             .webhook_attempts(&WebhookId::from_trusted(webhook_id.clone()))

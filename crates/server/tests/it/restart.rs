@@ -2,10 +2,10 @@
 //! `submitting` and `pending`, then restarted on the same database. Every payout reaches one
 //! final state, the sandbox executed each order once, and the MP got one event per payout.
 
-use crate::harness::FakeMp;
+use crate::harness::{one_webhook_id, FakeMp};
 use crate::procs::{env, free_port, list_all, payout, provision, spawn, Provisioned};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,34 +148,10 @@ async fn kill_9_during_payouts_then_restart() {
     }
 
     // One final webhook event (one webhook-id) per payout, delivered at least once.
-    for _ in 0..100 {
-        let delivered: BTreeSet<String> = mp
-            .webhooks
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|w| w.answered == 200)
-            .map(|w| {
-                w.json["transaction_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
-        if delivered.len() >= finals.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let hooks = mp.webhooks.lock().unwrap().clone();
+    let hooks = mp.wait_distinct_delivered(finals.len()).await;
     for t in &finals {
         let id = t["transactionId"].as_str().unwrap();
-        let ids: BTreeSet<_> = hooks
-            .iter()
-            .filter(|w| w.json["transaction_id"] == id)
-            .map(|w| w.id.clone())
-            .collect();
-        assert_eq!(ids.len(), 1, "{id}: webhook ids {ids:?}");
+        one_webhook_id(&hooks, id);
         let w = hooks
             .iter()
             .find(|w| w.json["transaction_id"] == id && w.answered == 200)
