@@ -562,3 +562,55 @@ async fn concurrent_claimers_never_get_the_same_row() {
     }
     finish(all).await;
 }
+
+#[tokio::test]
+async fn a_failed_write_leaves_nothing_and_the_store_keeps_working() {
+    let all = backends("failed").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let t = new_txn(&company, &account, TxnState::Submitting);
+        s.create_transaction(&t, &[created_event(&t)], None)
+            .await
+            .unwrap();
+        // The same id again: the write fails part-way and must be rolled back.
+        let mut dup = new_txn(&company, &account, TxnState::Submitting);
+        dup.id = t.id.clone();
+        dup.session_id = Some(SessionId::generate());
+        let result = s
+            .create_transaction(&dup, &[created_event(&dup)], None)
+            .await;
+        assert!(
+            matches!(result, Err(StoreError::Duplicate(_))),
+            "{result:?}"
+        );
+        // The same session id on a new transaction: refused, nothing of it stored.
+        let mut dup_session = new_txn(&company, &account, TxnState::Submitting);
+        dup_session.session_id = t.session_id.clone();
+        assert!(s
+            .create_transaction(&dup_session, &[created_event(&dup_session)], None)
+            .await
+            .is_err());
+        assert!(s.transaction(&dup_session.id).await.unwrap().is_none());
+        assert!(s.events(&dup_session.id).await.unwrap().is_empty());
+        assert_eq!(
+            s.events(&t.id).await.unwrap().len(),
+            1,
+            "the failed writes added no events"
+        );
+        // No connection was left inside an open transaction: later writes go through at once.
+        for _ in 0..8 {
+            let extra = new_txn(&company, &account, TxnState::Submitting);
+            s.create_transaction(&extra, &[created_event(&extra)], None)
+                .await
+                .unwrap();
+        }
+        let next = s
+            .transition(&Transition::of(&t, TxnState::Pending, Actor::Psp, 20))
+            .await
+            .unwrap();
+        assert_eq!(next.state, TxnState::Pending);
+        assert_eq!(s.events(&t.id).await.unwrap().len(), 2);
+    }
+    finish(all).await;
+}
