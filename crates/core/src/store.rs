@@ -33,8 +33,8 @@ pub struct NewWebhook {
     pub payload: String,
 }
 
-/// One state change, applied atomically with its event row, its outbox row (when the new
-/// state is final) and the idempotent response (when given).
+/// One state change, applied atomically with its event row and its outbox row (when the new
+/// state is final).
 #[derive(Clone, Debug)]
 pub struct Transition {
     pub transaction_id: TransactionId,
@@ -54,7 +54,6 @@ pub struct Transition {
     /// When to poll next; `None` clears the schedule.
     pub next_poll_at: Option<i64>,
     pub webhook: Option<NewWebhook>,
-    pub idempotent_response: Option<(u16, String)>,
 }
 
 impl Transition {
@@ -75,7 +74,6 @@ impl Transition {
             redirect_url: None,
             next_poll_at: None,
             webhook: None,
-            idempotent_response: None,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! PostgreSQL forms of the two writes on every payment's path, each one statement: a
 //! data-modifying CTE is atomic on its own, so the row, its events and its outbox row need no
 //! `BEGIN`/`COMMIT` round trips (one round trip instead of four or five). SQLite has no
-//! data-modifying CTEs and keeps the explicit transaction in `transactions.rs`; the
+//! data-modifying CTEs and sends the same writes as one batch (`sqlite_paths.rs`); the
 //! conformance suite runs both forms.
 
 use crate::rows::{self, TXN_COLUMNS};
-use crate::transactions::{bind_transaction, insert_transaction_sql};
+use crate::transactions::{
+    bind_transaction, bind_transition, insert_transaction_sql, transition_update_sql,
+};
 use crate::{db_err, SqlStore};
 use overture_core::store::{StoreError, Transition};
 use overture_core::{Transaction, TransactionEvent, TxnState};
@@ -63,37 +65,16 @@ pub(crate) async fn transition(
     t: &Transition,
 ) -> Result<Transaction, StoreError> {
     let sql = format!(
-        "WITH u AS ( \
-           UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
-           psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
-           psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
-           redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
-           submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
-           WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS} \
-         ), e AS ( \
+        "WITH u AS ({}), e AS ( \
            INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT id, $11, $1, $12, $13, $3, $2 FROM u \
          ), w AS ( \
            INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
            SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM u WHERE $14::text IS NOT NULL \
-         ) SELECT {TXN_COLUMNS} FROM u"
+         ) SELECT {TXN_COLUMNS} FROM u",
+        transition_update_sql()
     );
-    let row = sqlx::query(&sql)
-        .bind(t.to.as_str())
-        .bind(t.at)
-        .bind(t.psp_status.as_deref())
-        .bind(t.psp_transaction_id.as_deref())
-        .bind(t.psp_stage.as_deref())
-        .bind(t.message.as_deref())
-        .bind(t.redirect_url.as_deref())
-        .bind(t.next_poll_at)
-        .bind(t.transaction_id.as_str())
-        .bind(t.expected_version)
-        .bind(t.from.as_str())
-        .bind(t.actor.to_db())
-        .bind(t.reason.as_deref())
-        .bind(t.webhook.as_ref().map(|w| w.id.as_str()))
-        .bind(t.webhook.as_ref().map(|w| w.payload.as_str()))
+    let row = bind_transition(sqlx::query(&sql), t)
         .fetch_optional(&store.pool)
         .await
         .map_err(db_err)?

@@ -5,8 +5,10 @@
 //! follow-up inserts happen only when the version-checked update matched, and a failed batch is
 //! rolled back before the connection goes back to the pool.
 
-use crate::rows::{self, TXN_COLUMNS};
-use crate::transactions::{bind_transaction, insert_transaction_sql, AnyQuery};
+use crate::rows;
+use crate::transactions::{
+    bind_transaction, bind_transition, insert_transaction_sql, transition_update_sql, AnyQuery,
+};
 use crate::{db_err, SqlStore};
 use overture_core::store::{StoreError, Transition};
 use overture_core::{Transaction, TransactionEvent, TxnState};
@@ -78,36 +80,16 @@ pub(crate) async fn transition(
     t: &Transition,
 ) -> Result<Transaction, StoreError> {
     let sql = format!(
-        "BEGIN; \
-         UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
-           psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
-           psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
-           redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
-           submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
-           WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}; \
+        "BEGIN; {}; \
          INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
          INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
            SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM transactions \
            WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1; \
-         COMMIT;"
+         COMMIT;",
+        transition_update_sql()
     );
-    let query = sqlx::query(&sql)
-        .bind(t.to.as_str())
-        .bind(t.at)
-        .bind(t.psp_status.as_deref())
-        .bind(t.psp_transaction_id.as_deref())
-        .bind(t.psp_stage.as_deref())
-        .bind(t.message.as_deref())
-        .bind(t.redirect_url.as_deref())
-        .bind(t.next_poll_at)
-        .bind(t.transaction_id.as_str())
-        .bind(t.expected_version)
-        .bind(t.from.as_str())
-        .bind(t.actor.to_db())
-        .bind(t.reason.as_deref())
-        .bind(t.webhook.as_ref().map(|w| w.id.as_str()))
-        .bind(t.webhook.as_ref().map(|w| w.payload.as_str()));
+    let query = bind_transition(sqlx::query(&sql), t);
     let rows = run_batch(store, query).await?;
     let row = rows
         .first()

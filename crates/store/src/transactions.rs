@@ -96,6 +96,40 @@ pub(crate) fn bind_transaction<'q>(
         .bind(i64::from(t.poll_attempts))
 }
 
+/// The version- and state-checked update of a [`Transition`], `RETURNING` the row; its
+/// parameters are bound by [`bind_transition`] (`$1` new state, `$2` time, `$9` id, `$10`
+/// version, `$11` old state, `$12` actor, `$13` reason, `$14`/`$15` webhook id and payload).
+pub(crate) fn transition_update_sql() -> String {
+    format!(
+        "UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
+         psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
+         psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
+         redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
+         submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
+         WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}"
+    )
+}
+
+/// Binds a transition's fields as `$1..$15` (see [`transition_update_sql`]).
+pub(crate) fn bind_transition<'q>(query: AnyQuery<'q>, t: &'q Transition) -> AnyQuery<'q> {
+    query
+        .bind(t.to.as_str())
+        .bind(t.at)
+        .bind(t.psp_status.as_deref())
+        .bind(t.psp_transaction_id.as_deref())
+        .bind(t.psp_stage.as_deref())
+        .bind(t.message.as_deref())
+        .bind(t.redirect_url.as_deref())
+        .bind(t.next_poll_at)
+        .bind(t.transaction_id.as_str())
+        .bind(t.expected_version)
+        .bind(t.from.as_str())
+        .bind(t.actor.to_db())
+        .bind(t.reason.as_deref())
+        .bind(t.webhook.as_ref().map(|w| w.id.as_str()))
+        .bind(t.webhook.as_ref().map(|w| w.payload.as_str()))
+}
+
 /// A query on the `Any` driver.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
@@ -196,82 +230,10 @@ impl TransactionStore for SqlStore {
         t.from
             .transition(t.to)
             .map_err(|e| StoreError::Conflict(format!("{}: {e}", t.transaction_id)))?;
-        match (self.backend, &t.idempotent_response) {
-            (Backend::Postgres, None) => return crate::pg_paths::transition(self, t).await,
-            (Backend::Sqlite, None) => return crate::sqlite_paths::transition(self, t).await,
-            (_, Some(_)) => {}
+        match self.backend {
+            Backend::Postgres => crate::pg_paths::transition(self, t).await,
+            Backend::Sqlite => crate::sqlite_paths::transition(self, t).await,
         }
-        let mut db = self.pool.begin().await.map_err(db_err)?;
-        // Write first: on SQLite a deferred transaction that starts with a write never hits
-        // SQLITE_BUSY_SNAPSHOT, and the version + state check makes the update the lock.
-        let row = sqlx::query(&format!(
-            "UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
-             psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
-             psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
-             redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
-             submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
-             WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}"
-        ))
-        .bind(t.to.as_str())
-        .bind(t.at)
-        .bind(t.psp_status.as_deref())
-        .bind(t.psp_transaction_id.as_deref())
-        .bind(t.psp_stage.as_deref())
-        .bind(t.message.as_deref())
-        .bind(t.redirect_url.as_deref())
-        .bind(t.next_poll_at)
-        .bind(t.transaction_id.as_str())
-        .bind(t.expected_version)
-        .bind(t.from.as_str())
-        .fetch_optional(&mut *db)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| StoreError::Conflict(t.transaction_id.to_string()))?;
-        let updated = rows::transaction(&row)?;
-        insert_events(
-            &mut db,
-            &[TransactionEvent {
-                transaction_id: t.transaction_id.clone(),
-                from_state: Some(t.from),
-                to_state: t.to,
-                actor: t.actor.clone(),
-                reason: t.reason.clone(),
-                psp_status: t.psp_status.clone(),
-                at: t.at,
-            }],
-        )
-        .await?;
-        if let Some(webhook) = &t.webhook {
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, \
-                 next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-            )
-            .bind(webhook.id.as_str())
-            .bind(updated.company_id.as_str())
-            .bind(t.transaction_id.as_str())
-            .bind(&webhook.payload)
-            .bind(t.at)
-            .execute(&mut *db)
-            .await
-            .map_err(db_err)?;
-        }
-        if let (Some((status, body)), Some(key)) =
-            (&t.idempotent_response, &updated.idempotency_key)
-        {
-            sqlx::query(
-                "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
-                 WHERE company_id = $3 AND key = $4",
-            )
-            .bind(i64::from(*status))
-            .bind(body)
-            .bind(updated.company_id.as_str())
-            .bind(key)
-            .execute(&mut *db)
-            .await
-            .map_err(db_err)?;
-        }
-        db.commit().await.map_err(db_err)?;
-        Ok(updated)
     }
 
     async fn record_progress(

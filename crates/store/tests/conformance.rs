@@ -389,9 +389,12 @@ async fn idempotency_keys_are_unique_per_company_and_keep_the_response() {
         let got = s.idempotency(&company.id, "key-1").await.unwrap().unwrap();
         assert_eq!(got.request_sha256, "h1");
         assert!(got.response.is_none());
-        let mut tr = Transition::of(&t, TxnState::Pending, Actor::Psp, 2);
-        tr.idempotent_response = Some((200, "{\"ok\":1}".into()));
-        s.transition(&tr).await.unwrap();
+        s.transition(&Transition::of(&t, TxnState::Pending, Actor::Psp, 2))
+            .await
+            .unwrap();
+        s.save_idempotent_response(&company.id, "key-1", 200, "{\"ok\":1}")
+            .await
+            .unwrap();
         let got = s.idempotency(&company.id, "key-1").await.unwrap().unwrap();
         assert_eq!(got.response, Some((200, "{\"ok\":1}".to_string())));
         assert!(s.idempotency(&company.id, "other").await.unwrap().is_none());
