@@ -129,6 +129,17 @@ impl TransactionStatus {
             Self::Rejected => "Rejected",
         }
     }
+
+    /// The Cashier API's `data.status` spelling (`"PENDING"`, `"APPROVED"`, …).
+    pub fn as_upper(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Approved => "APPROVED",
+            Self::Declined => "DECLINED",
+            Self::Failed => "FAILED",
+            Self::Rejected => "REJECTED",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -167,5 +178,6 @@ mod tests {
             TransactionStatus::Pending
         );
         assert_eq!(Rejected.transaction_status().as_str(), "Rejected");
+        assert_eq!(AwaitingApproval.transaction_status().as_upper(), "PENDING");
     }
 }

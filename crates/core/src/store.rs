@@ -76,6 +76,14 @@ impl Transition {
             webhook: None,
         }
     }
+
+    /// Records what the PSP said: its status word, order id, stage marker and message.
+    pub fn record_psp(&mut self, u: &crate::connector::PspUpdate) {
+        self.psp_status = Some(u.raw_status.clone());
+        self.psp_transaction_id = u.psp_transaction_id.clone();
+        self.psp_stage = u.stage.clone();
+        self.message = u.message.clone();
+    }
 }
 
 /// Non-state field updates on a transaction (PSP progress that does not change the state).

@@ -328,13 +328,7 @@ async fn run_first_step(
             transaction_id: Some(txn.id),
         });
     }
-    let status = match txn.state.transaction_status() {
-        TransactionStatus::Pending => "PENDING",
-        TransactionStatus::Approved => "APPROVED",
-        TransactionStatus::Declined => "DECLINED",
-        TransactionStatus::Failed => "FAILED",
-        TransactionStatus::Rejected => "REJECTED",
-    };
+    let status = txn.state.transaction_status().as_upper();
     let data = match kind {
         TxnType::Payin => json!({
             "status": status,

@@ -109,10 +109,7 @@ pub async fn finalize(
     let now = app.now();
     let mut t = Transition::of(txn, to, actor, now);
     if let Some(u) = psp {
-        t.psp_status = Some(u.raw_status.clone());
-        t.psp_transaction_id = u.psp_transaction_id.clone();
-        t.psp_stage = u.stage.clone();
-        t.message = u.message.clone();
+        t.record_psp(u);
     }
     if t.message.is_none() {
         t.message = reason.clone();
@@ -201,10 +198,7 @@ async fn record_pending(
         TxnState::Submitting => {
             let connector = app.registry.get(txn.psp_type.as_str());
             let mut t = Transition::of(txn, TxnState::Pending, Actor::Psp, now);
-            t.psp_status = Some(u.raw_status.clone());
-            t.psp_transaction_id = u.psp_transaction_id.clone();
-            t.psp_stage = u.stage.clone();
-            t.message = u.message.clone();
+            t.record_psp(u);
             t.redirect_url = u.redirect_url.clone();
             t.next_poll_at = connector.and_then(|c| next_poll_at(app, c.as_ref(), now, 0));
             let updated = app.store.transition(&t).await?;

@@ -55,7 +55,7 @@ pub fn transaction_view(
         "sessionId": txn.session_id,
         "type": txn.txn_type.as_str(),
         "pspType": txn.psp_type,
-        "status": txn.state.transaction_status().as_str().to_ascii_uppercase(),
+        "status": txn.state.transaction_status().as_upper(),
         "transactionStatus": txn.state.transaction_status().as_str(),
         "state": txn.state.as_str(),
         "amount": txn.amount.to_major_string(),
