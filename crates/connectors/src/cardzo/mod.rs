@@ -25,7 +25,9 @@
 pub mod wire;
 
 use crate::http::PspHttp;
-use crate::paymentsoft::{check_order, parse_signed_callback, query_status, Creds};
+use crate::paymentsoft::{
+    check_order, classify_create, parse_signed_callback, query_status, CreateAnswer, Creds,
+};
 use async_trait::async_trait;
 use overture_core::connector::*;
 use overture_core::{Clock, SystemClock, TransactionId, TxnType};
@@ -247,55 +249,14 @@ impl Connector for Cardzo {
             ));
         }
         let answer = self.payout_check(account, request).await?;
-        let paynet_order_id = answer.get("paynet-order-id").map(str::to_owned);
-        let update = match answer.kind() {
-            TYPE_ASYNC_RESPONSE => {
-                let Some(id) = paynet_order_id else {
-                    return Err(ConnectorError::Protocol(
-                        "payout-check async-response without paynet-order-id".into(),
-                    ));
-                };
-                PspUpdate {
-                    psp_transaction_id: Some(id),
-                    stage: Some(marker::CHECK_SENT.to_owned()),
-                    ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
-                }
-            }
-            // The order exists already (an earlier payout-check got through): continue from
-            // where *that* order stands instead of declining a payout that may be paid.
-            TYPE_VALIDATION_ERROR
-                if answer.get("error-code") == Some(wire::CODE_DUPLICATE_ORDER) =>
-            {
-                tracing::warn!(transaction_id = %request.transaction_id,
-                    "CARDZO reports the order exists already; asking its status");
-                let order = OrderRef {
-                    transaction_id: request.transaction_id.clone(),
-                    txn_type: request.txn_type,
-                    amount: request.amount,
-                    psp_transaction_id: paynet_order_id,
-                    stage: None,
-                    extras: request.extras.clone(),
-                };
-                return self.sync(account, &order).await;
-            }
-            // Both mean the PSP did not create the order ("/api/v4/payout-check").
-            kind @ (TYPE_VALIDATION_ERROR | TYPE_ERROR) => PspUpdate {
-                message: Some(answer.error_text()),
-                psp_transaction_id: paynet_order_id,
-                ..PspUpdate::new(
-                    if kind == TYPE_ERROR {
-                        PspOutcome::Failed
-                    } else {
-                        PspOutcome::Declined
-                    },
-                    kind,
-                )
+        let update = match classify_create(PSP, "payout-check", &answer, request)? {
+            CreateAnswer::Accepted(id) => PspUpdate {
+                psp_transaction_id: Some(id),
+                stage: Some(marker::CHECK_SENT.to_owned()),
+                ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
             },
-            other => {
-                return Err(ConnectorError::Protocol(format!(
-                    "unexpected payout-check answer type {other:?}"
-                )))
-            }
+            CreateAnswer::Duplicate(order) => return self.sync(account, &order).await,
+            CreateAnswer::Refused(update) => update,
         };
         tracing::info!(transaction_id = %request.transaction_id, outcome = ?update.outcome,
             "CARDZO payout-check submitted");

@@ -156,6 +156,62 @@ pub(crate) fn parse_answer(psp: &str, body: &str) -> Result<WireResponse, Connec
     })
 }
 
+/// What a v4 create call (`payout`, `payout-check`) answered ("/api/v4/payout": `type` is
+/// async-response, validation-error or error).
+pub(crate) enum CreateAnswer {
+    /// The PSP created the order; its `paynet-order-id`.
+    Accepted(String),
+    /// The order exists already (an earlier submission got through): ask where *that* order
+    /// stands instead of declining a payout that may be paid.
+    Duplicate(OrderRef),
+    /// The PSP did not create the order: validation-error ⇒ Declined, error ⇒ Failed.
+    Refused(PspUpdate),
+}
+
+/// Classifies a v4 create answer for `request`; `step` names the call in errors.
+pub(crate) fn classify_create(
+    psp: &str,
+    step: &str,
+    answer: &WireResponse,
+    request: &PaymentRequest,
+) -> Result<CreateAnswer, ConnectorError> {
+    let paynet_order_id = answer.get("paynet-order-id").map(str::to_owned);
+    match answer.kind() {
+        wire::TYPE_ASYNC_RESPONSE => paynet_order_id.map(CreateAnswer::Accepted).ok_or_else(|| {
+            ConnectorError::Protocol(format!("{step} async-response without paynet-order-id"))
+        }),
+        wire::TYPE_VALIDATION_ERROR
+            if answer.get("error-code") == Some(wire::CODE_DUPLICATE_ORDER) =>
+        {
+            tracing::warn!(transaction_id = %request.transaction_id,
+                "{psp} reports the order exists already; asking its status");
+            Ok(CreateAnswer::Duplicate(OrderRef {
+                transaction_id: request.transaction_id.clone(),
+                txn_type: request.txn_type,
+                amount: request.amount,
+                psp_transaction_id: paynet_order_id,
+                stage: None,
+                extras: request.extras.clone(),
+            }))
+        }
+        kind @ (wire::TYPE_VALIDATION_ERROR | wire::TYPE_ERROR) => {
+            let outcome = if kind == wire::TYPE_ERROR {
+                PspOutcome::Failed
+            } else {
+                PspOutcome::Declined
+            };
+            Ok(CreateAnswer::Refused(PspUpdate {
+                message: Some(answer.error_text()),
+                psp_transaction_id: paynet_order_id,
+                ..PspUpdate::new(outcome, kind)
+            }))
+        }
+        other => Err(ConnectorError::Protocol(format!(
+            "unexpected {step} answer type {other:?}"
+        ))),
+    }
+}
+
 /// Fails when the PSP answered about another order than the one asked for: such an answer must
 /// never update this one.
 pub(crate) fn check_order(
@@ -306,54 +362,13 @@ impl Connector for PaymentSoft {
         )
         .await?;
         check_order(PSP, &answer, &request.transaction_id)?;
-        let paynet_order_id = answer.get("paynet-order-id").map(str::to_owned);
-        let update = match answer.kind() {
-            wire::TYPE_ASYNC_RESPONSE => {
-                let Some(id) = paynet_order_id else {
-                    return Err(ConnectorError::Protocol(
-                        "async-response without paynet-order-id".into(),
-                    ));
-                };
-                PspUpdate {
-                    psp_transaction_id: Some(id),
-                    ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
-                }
-            }
-            // The order already exists at the PSP (an earlier submission got through): report
-            // where *that* order stands instead of declining a payout that may be paid.
-            wire::TYPE_VALIDATION_ERROR
-                if answer.get("error-code") == Some(wire::CODE_DUPLICATE_ORDER) =>
-            {
-                tracing::warn!(transaction_id = %request.transaction_id,
-                    "PAYMENTSOFT reports the order exists already; asking its status");
-                let order = OrderRef {
-                    transaction_id: request.transaction_id.clone(),
-                    txn_type: request.txn_type,
-                    amount: request.amount,
-                    psp_transaction_id: paynet_order_id,
-                    stage: None,
-                    extras: request.extras.clone(),
-                };
-                return self.sync(account, &order).await;
-            }
-            // Both mean the PSP did not create the order ("/api/v4/payout").
-            kind @ (wire::TYPE_VALIDATION_ERROR | wire::TYPE_ERROR) => {
-                let outcome = if kind == wire::TYPE_ERROR {
-                    PspOutcome::Failed
-                } else {
-                    PspOutcome::Declined
-                };
-                PspUpdate {
-                    message: Some(answer.error_text()),
-                    psp_transaction_id: paynet_order_id,
-                    ..PspUpdate::new(outcome, kind)
-                }
-            }
-            other => {
-                return Err(ConnectorError::Protocol(format!(
-                    "unexpected payout answer type {other:?}"
-                )))
-            }
+        let update = match classify_create(PSP, "payout", &answer, request)? {
+            CreateAnswer::Accepted(id) => PspUpdate {
+                psp_transaction_id: Some(id),
+                ..PspUpdate::new(PspOutcome::Pending, wire::status::PROCESSING)
+            },
+            CreateAnswer::Duplicate(order) => return self.sync(account, &order).await,
+            CreateAnswer::Refused(update) => update,
         };
         tracing::info!(transaction_id = %request.transaction_id, outcome = ?update.outcome,
             "PAYMENTSOFT payout submitted");
