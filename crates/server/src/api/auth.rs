@@ -7,6 +7,7 @@
 
 use crate::api::error::ApiError;
 use crate::app::App;
+use crate::service::user::{UserAuth, UserProfile};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -138,24 +139,16 @@ impl UserIdValue {
     }
 }
 
-/// How the request identified its user.
-#[derive(Debug, Clone)]
-pub enum UserAuth {
-    /// A verified `x-user-token`; the raw token is forwarded to the MP's verify-user endpoint.
-    Token {
-        token: String,
-        claims: Box<UserClaims>,
-    },
-    /// An opaque MP session token (`x-user-authorization`), forwarded as is.
-    Session(String),
-}
-
-impl UserAuth {
-    /// The `Authorization` value to send to the MP's verify-user endpoint.
-    pub fn forwarded_authorization(&self) -> String {
-        match self {
-            Self::Token { token, .. } => format!("Bearer {token}"),
-            Self::Session(value) => value.clone(),
+impl UserClaims {
+    /// The profile the payment flows use.
+    pub fn into_profile(self) -> UserProfile {
+        UserProfile {
+            user_id: self.user_id.as_string(),
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone,
+            country_code: self.country_code,
         }
     }
 }
@@ -169,7 +162,7 @@ pub fn user_auth(headers: &HeaderMap, company: &Company) -> Result<UserAuth, Api
             .map_err(|_| ApiError::Unauthorized("invalid x-user-token"))?;
         return Ok(UserAuth::Token {
             token,
-            claims: Box::new(data.claims),
+            profile: Box::new(data.claims.into_profile()),
         });
     }
     match headers

@@ -1,17 +1,23 @@
 //! `POST /v1/api/mozarto/cashier` (create a pay-in or payout) and
 //! `GET /v1/api/mozarto/transactions/{transactionId or sessionId}` (DESIGN.md §4).
 
-use crate::api::auth::CompanyAuth;
+use crate::api::auth::{user_auth, CompanyAuth};
+use crate::api::cashier_in::{self, Fields};
 use crate::api::error::{success, ApiError};
+use crate::api::idempotency::{self, Reply};
 use crate::app::App;
-use crate::service::{create, views};
+use crate::service::create::{self, Created, IdempotencyClaim};
+use crate::service::error::ServiceError;
+use crate::service::views;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use overture_core::*;
+use overture_core::{SessionId, Transaction, TransactionId, TxnType};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
 /// Largest accepted Cashier request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -44,18 +50,79 @@ async fn create_transaction(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = json_body(&headers, body).await?;
-    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(k)) if !k.trim().is_empty() && k.len() <= 255 => Some(k.trim().to_owned()),
-        Some(_) => {
-            return Err(ApiError::field(
-                "Idempotency-Key",
-                "must be 1 to 255 visible ASCII characters",
-            ))
+    let fields: Fields = serde_json::from_slice(&bytes).map_err(|e| {
+        let what = if e.is_data() {
+            "the body must be a JSON object".to_owned()
+        } else {
+            e.to_string()
+        };
+        ApiError::MalformedJson(what)
+    })?;
+    let key = idempotency::key(&headers)?;
+    let user = user_auth(&headers, &company)?;
+    let claim = key.map(|key| IdempotencyClaim {
+        key,
+        request_sha256: canonical_hash(&bytes),
+    });
+    if let Some(claim) = &claim {
+        if let Some(reply) = idempotency::replay(&app, &company, claim).await? {
+            return Ok(respond(reply));
         }
+    }
+    let input = cashier_in::parse(&fields, |p| app.registry.get(p).is_some())?;
+    let reply = match create::create(&app, &company, &user, input, claim.clone()).await {
+        Ok(created) => created_reply(created),
+        Err(ServiceError::IdempotencyKeyTaken) => {
+            // Lost a race with the same key: answer as the winner did.
+            let claim = claim.as_ref().ok_or(ApiError::IdempotencyInProgress)?;
+            let reply = idempotency::replay(&app, &company, claim).await?;
+            return Ok(respond(reply.ok_or(ApiError::IdempotencyInProgress)?));
+        }
+        Err(e) => return Err(e.into()),
     };
-    let (status, body) = create::create(&app, &company, &headers, &bytes, key).await?;
-    Ok((status, Json(body)).into_response())
+    if let Some(claim) = &claim {
+        idempotency::save(&app, &company, claim, &reply).await?;
+    }
+    Ok(respond(reply?))
+}
+
+fn respond((status, body): Reply) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// SHA-256 of the body re-serialised with sorted keys, so whitespace and key order do not
+/// make "the same body" different.
+fn canonical_hash(body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The answer for a stored transaction: the success envelope, or the PSP error naming it.
+fn created_reply(created: Created) -> Result<Reply, ApiError> {
+    if let Some(error) = created.psp_error {
+        return Err(ApiError::Psp {
+            error,
+            transaction_id: Some(created.txn.id),
+        });
+    }
+    Ok((StatusCode::OK, success(created_data(&created.txn))))
+}
+
+/// `data` of a successful Cashier answer: pay-in `{status, url, sessionId, transactionId}`,
+/// payout `{status, transactionId}`; `status` is the normalised status in upper case.
+pub fn created_data(txn: &Transaction) -> serde_json::Value {
+    let status = txn.state.transaction_status().as_upper();
+    match txn.txn_type {
+        TxnType::Payin => json!({
+            "status": status,
+            "url": txn.redirect_url.clone().unwrap_or_default(),
+            "sessionId": txn.session_id,
+            "transactionId": txn.id,
+        }),
+        TxnType::Payout => json!({ "status": status, "transactionId": txn.id }),
+    }
 }
 
 async fn get_transaction(

@@ -1,11 +1,12 @@
-//! `CashierIn`: the Cashier API request body (DESIGN.md §4), parsed strictly. `baseamount` is
+//! The Cashier API request body (DESIGN.md §4), parsed strictly into a [`NewPayment`]. `baseamount` is
 //! read from the raw JSON text so it never passes through a float; every problem is reported
 //! with the field it concerns, all at once.
 
 use crate::api::error::{ApiError, FieldProblem};
+use crate::service::create::NewPayment;
 use overture_core::{Currency, Money, MoneyError, TxnType};
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Cashier fields Overture reads itself; any other field is a PSP-specific extra.
 const COMMON: &[&str] = &[
@@ -25,32 +26,19 @@ const COMMON: &[&str] = &[
 const MAX_EXTRAS: usize = 32;
 const MAX_EXTRA_LEN: usize = 1024;
 
-/// A validated Cashier API request.
-#[derive(Debug, Clone)]
-pub struct CashierIn {
-    pub psp_type: String,
-    pub txn_type: TxnType,
-    pub amount: Money,
-    pub user_id: String,
-    pub email: String,
-    pub country: Option<String>,
-    pub brand_id: Option<String>,
-    pub merchant_reference: Option<String>,
-    pub return_url: Option<String>,
-    /// PSP-specific string fields (`walletAddress`, `preferredCrypto`, `phone`, …).
-    pub extras: BTreeMap<String, String>,
-}
-
 fn text(raw: &RawValue) -> Option<String> {
     serde_json::from_str::<String>(raw.get()).ok()
 }
 
+/// The body's fields as read by [`crate::api::strict_json`] (field name → raw JSON).
+pub type Fields = BTreeMap<String, Box<RawValue>>;
+
 /// Parses and validates a body already known to be a JSON object (field name → raw JSON).
 /// `known_psp` says whether a `pspType` has a connector.
 pub fn parse(
-    fields: &HashMap<String, Box<RawValue>>,
+    fields: &Fields,
     known_psp: impl Fn(&str) -> bool,
-) -> Result<CashierIn, ApiError> {
+) -> Result<NewPayment, ApiError> {
     let mut problems = Vec::new();
     let required = |name: &str, problems: &mut Vec<FieldProblem>| -> Option<&RawValue> {
         match fields.get(name).map(|v| &**v).filter(|v| v.get() != "null") {
@@ -166,7 +154,7 @@ pub fn parse(
     }
     match (psp_type, txn_type, amount, user_id, email) {
         (Some(psp_type), Some(txn_type), Some(amount), Some(user_id), Some(email)) => {
-            Ok(CashierIn {
+            Ok(NewPayment {
                 psp_type,
                 txn_type,
                 amount,
@@ -213,7 +201,7 @@ fn valid_email(e: &str) -> bool {
 }
 
 fn optional_text(
-    fields: &HashMap<String, Box<RawValue>>,
+    fields: &Fields,
     name: &str,
     problems: &mut Vec<FieldProblem>,
     check: impl Fn(&str) -> Result<(), &'static str>,
@@ -236,7 +224,7 @@ fn optional_text(
 
 /// PSP-specific fields: strings (numbers and booleans are kept as their JSON text).
 fn extras(
-    fields: &HashMap<String, Box<RawValue>>,
+    fields: &Fields,
     problems: &mut Vec<FieldProblem>,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -273,11 +261,11 @@ fn extras(
 mod tests {
     use super::*;
 
-    fn fields(json: &str) -> HashMap<String, Box<RawValue>> {
+    fn fields(json: &str) -> Fields {
         serde_json::from_str(json).unwrap()
     }
 
-    fn try_parse(json: &str) -> Result<CashierIn, Vec<FieldProblem>> {
+    fn try_parse(json: &str) -> Result<NewPayment, Vec<FieldProblem>> {
         parse(&fields(json), |p| p == "PAYMENTSOFT").map_err(|e| match e {
             ApiError::Validation(p) => p,
             other => panic!("{other:?}"),

@@ -2,6 +2,7 @@
 //! `errorCode` and a message in the Mozarto error envelope (DESIGN.md §4). 5xx bodies are
 //! generic; the detail goes to the log.
 
+use crate::service::error::ServiceError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -72,6 +73,34 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::Internal(e.into())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::InvalidField { field, message } => Self::field(&field, message),
+            ServiceError::Forbidden(m) => Self::Forbidden(m),
+            ServiceError::UserNotVerified(reason) => Self::UserNotVerified(reason),
+            ServiceError::VerificationUnavailable { timeout } => {
+                Self::VerificationUnavailable { timeout }
+            }
+            ServiceError::NotFound => Self::NotFound,
+            // Answered by a replay in the handler; reaching here means the winner is still
+            // running.
+            ServiceError::IdempotencyKeyTaken => Self::IdempotencyInProgress,
+            ServiceError::InvalidState(m) => Self::InvalidState(m),
+            ServiceError::PspNotConfigured(m) => Self::PspNotConfigured(m),
+            ServiceError::PspNotSupported(m) => Self::PspNotSupported(m),
+            ServiceError::Psp {
+                error,
+                transaction_id,
+            } => Self::Psp {
+                error,
+                transaction_id,
+            },
+            ServiceError::Internal(e) => Self::Internal(e),
+        }
     }
 }
 

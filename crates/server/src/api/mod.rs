@@ -6,6 +6,7 @@ pub mod callbacks;
 pub mod cashier;
 pub mod cashier_in;
 pub mod error;
+pub mod idempotency;
 pub mod psps;
 
 use crate::app::App;

@@ -2,7 +2,7 @@
 //! a stable code and a message a person can act on. GET pages that need a login redirect to
 //! it; everything else renders the error page. 5xx pages are generic; the detail is logged.
 
-use crate::api::error::ApiError;
+use crate::service::error::ServiceError;
 use crate::backoffice::views::ErrorPage;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -71,19 +71,15 @@ impl From<StoreError> for PageError {
     }
 }
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            ApiError::InvalidState(m) => Self::Conflict(format!("{m}. Nothing was changed.")),
-            ApiError::NotFound => Self::NotFound,
-            ApiError::Forbidden(m) => Self::Forbidden(m),
-            ApiError::Validation(problems) => Self::BadInput(
-                problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.field, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            ServiceError::InvalidState(m) => Self::Conflict(format!("{m}. Nothing was changed.")),
+            ServiceError::NotFound => Self::NotFound,
+            ServiceError::Forbidden(m) => Self::Forbidden(m),
+            ServiceError::InvalidField { field, message } => {
+                Self::BadInput(format!("{field}: {message}"))
+            }
             other => Self::Internal(other.into()),
         }
     }
@@ -138,7 +134,7 @@ mod tests {
         let post = PageError::SessionExpired { next: None };
         assert_eq!(post.redirect(), None);
         assert_eq!(post.status_and_code().1, "SESSION_EXPIRED");
-        let conflict: PageError = ApiError::InvalidState("txn_1 is approved".into()).into();
+        let conflict: PageError = ServiceError::InvalidState("txn_1 is approved".into()).into();
         assert_eq!(
             conflict.to_string(),
             "txn_1 is approved. Nothing was changed."

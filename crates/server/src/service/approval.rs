@@ -7,8 +7,8 @@
 //! first approval is only recorded (the payout keeps waiting) and a different operator's
 //! approval submits it. One rejection is enough to end it.
 
-use crate::api::error::ApiError;
 use crate::app::App;
+use crate::service::error::ServiceError;
 use crate::service::audit::{self, Channel};
 use crate::service::progress;
 use overture_core::backoffice::{AuditAction, PayoutApproval};
@@ -37,23 +37,23 @@ pub enum Approved {
 }
 
 /// Why a decision could not be applied.
-fn not_awaiting(txn: &Transaction) -> ApiError {
-    ApiError::InvalidState(format!(
+fn not_awaiting(txn: &Transaction) -> ServiceError {
+    ServiceError::InvalidState(format!(
         "transaction {} is {}, not awaiting approval",
         txn.id,
         txn.state.as_str()
     ))
 }
 
-async fn load_held(app: &App, id: &TransactionId) -> Result<Transaction, ApiError> {
-    let txn = app.store.transaction(id).await?.ok_or(ApiError::NotFound)?;
+async fn load_held(app: &App, id: &TransactionId) -> Result<Transaction, ServiceError> {
+    let txn = app.store.transaction(id).await?.ok_or(ServiceError::NotFound)?;
     if txn.state != TxnState::AwaitingApproval {
         return Err(not_awaiting(&txn));
     }
     Ok(txn)
 }
 
-fn conflict_as_state(txn: &Transaction, e: StoreError) -> ApiError {
+fn conflict_as_state(txn: &Transaction, e: StoreError) -> ServiceError {
     match e {
         // Another operator (or a double click) decided first.
         StoreError::Conflict(_) => not_awaiting(txn),
@@ -62,7 +62,7 @@ fn conflict_as_state(txn: &Transaction, e: StoreError) -> ApiError {
 }
 
 /// Whether this payout needs two different approvers.
-pub async fn needs_four_eyes(app: &App, txn: &Transaction) -> Result<bool, ApiError> {
+pub async fn needs_four_eyes(app: &App, txn: &Transaction) -> Result<bool, ServiceError> {
     if txn.txn_type != TxnType::Payout {
         return Ok(false);
     }
@@ -76,7 +76,7 @@ async fn count_approval(
     operator: &Operator,
     txn: &Transaction,
     reason: &Option<String>,
-) -> Result<usize, ApiError> {
+) -> Result<usize, ServiceError> {
     let approval = PayoutApproval {
         transaction_id: txn.id.clone(),
         operator_id: operator.id.clone(),
@@ -93,7 +93,7 @@ async fn count_approval(
             if all.len() >= FOUR_EYES_APPROVALS {
                 Ok(all.len())
             } else {
-                Err(ApiError::InvalidState(format!(
+                Err(ServiceError::InvalidState(format!(
                     "you already approved {}; the four-eyes rule needs a different operator's approval",
                     txn.id
                 )))
@@ -111,7 +111,7 @@ pub async fn approve(
     id: &TransactionId,
     reason: Option<String>,
     channel: Channel,
-) -> Result<Approved, ApiError> {
+) -> Result<Approved, ServiceError> {
     let txn = load_held(app, id).await?;
     let four_eyes = needs_four_eyes(app, &txn).await?;
     if four_eyes {
@@ -163,8 +163,7 @@ pub async fn approve(
     )
     .await;
     let (txn, psp_error) = progress::submit_payout(app, submitting, None)
-        .await
-        .map_err(ApiError::Internal)?;
+        .await?;
     Ok(Approved::Submitted { txn, psp_error })
 }
 
@@ -175,7 +174,7 @@ pub async fn reject(
     id: &TransactionId,
     reason: String,
     channel: Channel,
-) -> Result<Transaction, ApiError> {
+) -> Result<Transaction, ServiceError> {
     let txn = load_held(app, id).await?;
     let actor = Actor::Operator(operator.id.clone());
     let rejected = progress::finalize(

@@ -1,53 +1,65 @@
-//! Creating a pay-in or payout from a Cashier API request: idempotency, validation, routing,
-//! MP user verification, the insert, and the first PSP call.
+//! Creating a pay-in or payout from a validated Cashier API request: PSP capabilities, routing,
+//! MP user verification, the insert (with its idempotency record), and the first PSP call.
 
-use crate::api::auth::{user_auth, UserAuth};
-use crate::api::cashier_in::{self, CashierIn};
-use crate::api::error::{success, ApiError};
 use crate::app::App;
+use crate::service::error::ServiceError;
+use crate::service::user::UserAuth;
 use crate::service::{progress, verify};
-use axum::http::{HeaderMap, StatusCode};
-use overture_core::connector::Connector;
+use overture_core::connector::{self, Connector, ConnectorError};
 use overture_core::store::StoreError;
-use overture_core::*;
-use serde_json::value::RawValue;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use overture_core::{
+    Actor, Company, IdempotencyRecord, Money, PspAccount, SessionId, Transaction,
+    TransactionEvent, TransactionId, TxnState, TxnType,
+};
+use std::collections::BTreeMap;
 
-/// The HTTP status and JSON body of a Cashier API answer.
-pub type Reply = (StatusCode, Value);
+/// A validated Cashier API request (the API layer parses and checks the body into this).
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub psp_type: String,
+    pub txn_type: TxnType,
+    pub amount: Money,
+    pub user_id: String,
+    pub email: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub brand_id: Option<String>,
+    pub merchant_reference: Option<String>,
+    pub return_url: Option<String>,
+    /// PSP-specific string fields (`walletAddress`, `preferredCrypto`, `phone`, …).
+    pub extras: BTreeMap<String, String>,
+}
 
-/// Handles one `POST /v1/api/mozarto/cashier` body (already size- and type-checked).
+/// An `Idempotency-Key` and the hash of the body it was sent with, stored with the transaction.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    /// SHA-256 (hex) of the canonical request body.
+    pub request_sha256: String,
+}
+
+/// A stored transaction after its first step: held for approval, or sent to the PSP.
+#[derive(Debug)]
+pub struct Created {
+    pub txn: Transaction,
+    /// The first PSP call failed; the transaction is stored (closed `failed` when the PSP
+    /// certainly did not act, else left for the poller) and its final status goes by webhook.
+    pub psp_error: Option<ConnectorError>,
+}
+
+/// Creates the transaction. Refusals before the insert store nothing; once stored, the outcome
+/// is [`Created`] (PSP errors included). `ServiceError::IdempotencyKeyTaken` when another
+/// request stored a transaction under the same key first.
 pub async fn create(
     app: &App,
     company: &Company,
-    headers: &HeaderMap,
-    body: &[u8],
-    idempotency_key: Option<String>,
-) -> Result<Reply, ApiError> {
-    let fields: HashMap<String, Box<RawValue>> = serde_json::from_slice(body).map_err(|e| {
-        let what = if e.is_data() {
-            "the body must be a JSON object".to_owned()
-        } else {
-            e.to_string()
-        };
-        ApiError::MalformedJson(what)
-    })?;
-    let user = user_auth(headers, company)?;
-    let request_hash = idempotency_key
-        .as_ref()
-        .map(|_| canonical_hash(body))
-        .unwrap_or_default();
-    if let Some(key) = &idempotency_key {
-        if let Some(reply) = replay(app, company, key, &request_hash).await? {
-            return Ok(reply);
-        }
-    }
-    let input = cashier_in::parse(&fields, |p| app.registry.get(p).is_some())?;
-    if let UserAuth::Token { claims, .. } = &user {
-        if claims.user_id.as_string() != input.user_id {
-            return Err(ApiError::Forbidden(
+    user: &UserAuth,
+    input: NewPayment,
+    idempotency: Option<IdempotencyClaim>,
+) -> Result<Created, ServiceError> {
+    if let Some(profile) = user.profile() {
+        if profile.user_id != input.user_id {
+            return Err(ServiceError::Forbidden(
                 "x-user-token userId does not match the body's userId".into(),
             ));
         }
@@ -56,8 +68,8 @@ pub async fn create(
         .registry
         .get(&input.psp_type)
         .cloned()
-        .ok_or_else(|| ApiError::field("pspType", "unknown pspType"))?;
-    let request = check_capabilities(connector.as_ref(), &input, &user)?;
+        .ok_or_else(|| invalid("pspType", "unknown pspType"))?;
+    let request = check_capabilities(connector.as_ref(), &input, user)?;
     let account = route(app, company, &input).await?;
     let must_verify = match input.txn_type {
         TxnType::Payout => true,
@@ -67,7 +79,7 @@ pub async fn create(
         verify::verify_user(
             app,
             company,
-            &user,
+            user,
             &input.user_id,
             input.txn_type,
             &input.amount,
@@ -78,23 +90,16 @@ pub async fn create(
         && company
             .payout_approval_threshold
             .is_some_and(|t| input.amount.to_decimal() >= t);
-    let txn = new_transaction(
-        app,
-        company,
-        &account,
-        &input,
-        request,
-        idempotency_key.clone(),
-        held,
-    );
+    let key = idempotency.as_ref().map(|c| c.key.clone());
+    let txn = new_transaction(app, company, &account, &input, request, key, held);
     let events = [
         event(&txn, None, TxnState::Created, txn.created_at),
         event(&txn, Some(TxnState::Created), txn.state, txn.created_at),
     ];
-    let record = idempotency_key.as_ref().map(|key| IdempotencyRecord {
+    let record = idempotency.map(|claim| IdempotencyRecord {
         company_id: company.id.clone(),
-        key: key.clone(),
-        request_sha256: request_hash.clone(),
+        key: claim.key,
+        request_sha256: claim.request_sha256,
         transaction_id: txn.id.clone(),
         response: None,
         created_at: txn.created_at,
@@ -105,12 +110,8 @@ pub async fn create(
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Duplicate(_)) if idempotency_key.is_some() => {
-            // Lost a race with the same key: answer as the winner did.
-            let key = idempotency_key.as_deref().unwrap_or_default();
-            return replay(app, company, key, &request_hash)
-                .await?
-                .ok_or(ApiError::IdempotencyInProgress);
+        Err(StoreError::Duplicate(_)) if record.is_some() => {
+            return Err(ServiceError::IdempotencyKeyTaken)
         }
         Err(e) => return Err(e.into()),
     }
@@ -118,60 +119,29 @@ pub async fn create(
         .transactions_created
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, state = txn.state.as_str(), "transaction created");
-    let reply = run_first_step(app, txn, &account).await;
-    if let Some(key) = &idempotency_key {
-        let (status, body) = match &reply {
-            Ok((status, body)) => (*status, body.clone()),
-            Err(e) => (e.status_and_code().0, e.envelope()),
-        };
-        app.store
-            .save_idempotent_response(&company.id, key, status.as_u16(), &body.to_string())
-            .await?;
-    }
-    reply
+    run_first_step(app, txn, &account).await
 }
 
-/// SHA-256 of the body re-serialised with sorted keys, so whitespace and key order do not
-/// make "the same body" different.
-fn canonical_hash(body: &[u8]) -> String {
-    let canonical = serde_json::from_slice::<Value>(body)
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
-}
-
-/// The stored answer for a reused key: same body ⇒ the original response; other body ⇒ 409.
-async fn replay(
-    app: &App,
-    company: &Company,
-    key: &str,
-    hash: &str,
-) -> Result<Option<Reply>, ApiError> {
-    let Some(record) = app.store.idempotency(&company.id, key).await? else {
-        return Ok(None);
-    };
-    if record.request_sha256 != hash {
-        return Err(ApiError::IdempotencyConflict);
+fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::InvalidField {
+        field: field.to_owned(),
+        message: message.into(),
     }
-    let (status, body) = record.response.ok_or(ApiError::IdempotencyInProgress)?;
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let body = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(Some((status, body)))
 }
 
 /// Refuses, before any PSP call, what the PSP cannot do (422) or lacks (400 naming the field).
 fn check_capabilities(
     connector: &dyn Connector,
-    input: &CashierIn,
+    input: &NewPayment,
     user: &UserAuth,
-) -> Result<connector::PaymentRequest, ApiError> {
+) -> Result<connector::PaymentRequest, ServiceError> {
     let caps = connector.capabilities();
     let supported = match input.txn_type {
         TxnType::Payin => caps.payin,
         TxnType::Payout => caps.payout,
     };
     if !supported {
-        return Err(ApiError::PspNotSupported(format!(
+        return Err(ServiceError::PspNotSupported(format!(
             "{} does not support {}",
             caps.psp_type,
             input.txn_type.as_str()
@@ -179,14 +149,14 @@ fn check_capabilities(
     }
     let currency = input.amount.currency().code();
     if !caps.currencies.contains(&currency) {
-        return Err(ApiError::PspNotSupported(format!(
+        return Err(ServiceError::PspNotSupported(format!(
             "{} does not take {currency}",
             caps.psp_type
         )));
     }
     if let Some(country) = &input.country {
         if !caps.countries.is_empty() && !caps.countries.contains(&country.as_str()) {
-            return Err(ApiError::PspNotSupported(format!(
+            return Err(ServiceError::PspNotSupported(format!(
                 "{} does not serve {country}",
                 caps.psp_type
             )));
@@ -205,19 +175,23 @@ fn check_capabilities(
     };
     connector
         .validate(&request)
-        .map_err(|e| ApiError::field(&e.field, e.message))?;
+        .map_err(|e| invalid(&e.field, e.message))?;
     Ok(request)
 }
 
 /// The company's enabled account for the PSP, highest priority first.
-async fn route(app: &App, company: &Company, input: &CashierIn) -> Result<PspAccount, ApiError> {
+async fn route(
+    app: &App,
+    company: &Company,
+    input: &NewPayment,
+) -> Result<PspAccount, ServiceError> {
     app.store
         .psp_accounts(&company.id)
         .await?
         .into_iter()
         .find(|a| a.enabled && a.psp_type.as_str() == input.psp_type)
         .ok_or_else(|| {
-            ApiError::PspNotConfigured(format!(
+            ServiceError::PspNotConfigured(format!(
                 "no enabled {} account for this company",
                 input.psp_type
             ))
@@ -227,20 +201,20 @@ async fn route(app: &App, company: &Company, input: &CashierIn) -> Result<PspAcc
 /// The body's PSP fields plus the profile fields PSPs may need from a verified user token
 /// (Gigadat name/phone, Brite country); the body's own values win. Done before `validate`, so a
 /// field the token carries is not reported missing.
-fn with_profile(input: &CashierIn, user: &UserAuth) -> std::collections::BTreeMap<String, String> {
+fn with_profile(input: &NewPayment, user: &UserAuth) -> BTreeMap<String, String> {
     let mut extras = input.extras.clone();
-    if let UserAuth::Token { claims, .. } = user {
+    if let Some(profile) = user.profile() {
         for (k, v) in [
-            ("firstName", &claims.first_name),
-            ("lastName", &claims.last_name),
-            ("phone", &claims.phone),
+            ("firstName", &profile.first_name),
+            ("lastName", &profile.last_name),
+            ("phone", &profile.phone),
         ] {
             extras.entry(k.to_owned()).or_insert_with(|| v.clone());
         }
         if input.country.is_none() {
             extras
                 .entry("countryCode".to_owned())
-                .or_insert_with(|| claims.country_code.clone());
+                .or_insert_with(|| profile.country_code.clone());
         }
     }
     extras
@@ -250,7 +224,7 @@ fn new_transaction(
     app: &App,
     company: &Company,
     account: &PspAccount,
-    input: &CashierIn,
+    input: &NewPayment,
     request: connector::PaymentRequest,
     idempotency_key: Option<String>,
     held: bool,
@@ -306,37 +280,16 @@ fn event(txn: &Transaction, from: Option<TxnState>, to: TxnState, at: i64) -> Tr
     }
 }
 
-/// Holds the payout for approval, or calls the PSP, and shapes the answer.
+/// Holds the payout for approval, or calls the PSP.
 async fn run_first_step(
     app: &App,
     txn: Transaction,
     account: &PspAccount,
-) -> Result<Reply, ApiError> {
-    let kind = txn.txn_type;
-    let (txn, error) = match (txn.state, kind) {
+) -> Result<Created, ServiceError> {
+    let (txn, psp_error) = match (txn.state, txn.txn_type) {
         (TxnState::AwaitingApproval, _) => (txn, None),
-        (_, TxnType::Payout) => progress::submit_payout(app, txn, Some(account))
-            .await
-            .map_err(ApiError::Internal)?,
-        (_, TxnType::Payin) => progress::start_payin(app, txn, Some(account))
-            .await
-            .map_err(ApiError::Internal)?,
+        (_, TxnType::Payout) => progress::submit_payout(app, txn, Some(account)).await?,
+        (_, TxnType::Payin) => progress::start_payin(app, txn, Some(account)).await?,
     };
-    if let Some(error) = error {
-        return Err(ApiError::Psp {
-            error,
-            transaction_id: Some(txn.id),
-        });
-    }
-    let status = txn.state.transaction_status().as_upper();
-    let data = match kind {
-        TxnType::Payin => json!({
-            "status": status,
-            "url": txn.redirect_url.clone().unwrap_or_default(),
-            "sessionId": txn.session_id,
-            "transactionId": txn.id,
-        }),
-        TxnType::Payout => json!({ "status": status, "transactionId": txn.id }),
-    };
-    Ok((StatusCode::OK, success(data)))
+    Ok(Created { txn, psp_error })
 }

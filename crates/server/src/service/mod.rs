@@ -1,10 +1,14 @@
 //! The payment flows: everything between the HTTP/worker edges and the store + connectors.
 //! `create` (Cashier API), `progress` (applying PSP observations, submitting, syncing),
-//! `approval` (operator decisions), `audit` (the operator audit trail), `verify` (MP user verification), `views` (JSON shapes).
+//! `approval` (operator decisions), `audit` (the operator audit trail), `verify` (MP user
+//! verification), `views` (JSON shapes). Failures are [`error::ServiceError`], mapped by the
+//! HTTP layer.
 
 pub mod approval;
 pub mod audit;
 pub mod create;
+pub mod error;
 pub mod progress;
+pub mod user;
 pub mod verify;
 pub mod views;

@@ -2,9 +2,9 @@
 //! company asks for it), `POST <verify-user URL>` with the user's own authorization and
 //! `{"userId","type","amount","currency"}`; the MP answers 2xx `{"allowed": bool, "reason"?}`.
 
-use crate::api::auth::UserAuth;
-use crate::api::error::ApiError;
 use crate::app::App;
+use crate::service::error::ServiceError;
+use crate::service::user::UserAuth;
 use overture_core::{Company, Money, TxnType};
 use serde::Deserialize;
 
@@ -25,7 +25,7 @@ pub async fn verify_user(
     user_id: &str,
     txn_type: TxnType,
     amount: &Money,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let body = serde_json::json!({
         "userId": user_id,
         "type": txn_type.as_str(),
@@ -42,30 +42,30 @@ pub async fn verify_user(
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, company = %company.id, "verify-user call failed");
-            ApiError::VerificationUnavailable {
+            ServiceError::VerificationUnavailable {
                 timeout: e.is_timeout(),
             }
         })?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Err(ApiError::UserNotVerified(Some(format!(
+        return Err(ServiceError::UserNotVerified(Some(format!(
             "merchant platform answered HTTP {}",
             status.as_u16()
         ))));
     }
     if !status.is_success() {
         tracing::warn!(status = status.as_u16(), company = %company.id, "verify-user answered an error");
-        return Err(ApiError::VerificationUnavailable { timeout: false });
+        return Err(ServiceError::VerificationUnavailable { timeout: false });
     }
     let out: VerifyOut = response
         .json()
         .await
-        .map_err(|e| ApiError::VerificationUnavailable {
+        .map_err(|e| ServiceError::VerificationUnavailable {
             timeout: e.is_timeout(),
         })?;
     if out.allowed {
         Ok(())
     } else {
-        Err(ApiError::UserNotVerified(out.reason))
+        Err(ServiceError::UserNotVerified(out.reason))
     }
 }
