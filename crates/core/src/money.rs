@@ -326,3 +326,33 @@ mod tests {
         assert!(Currency::from_code("eur").is_none());
     }
 }
+
+/// Property tests of the money parser: arbitrary text never panics, and whatever parses is
+/// exact (its major-unit string parses back to the same minor units).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn literal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[+-]?[0-9]{0,40}(\\.[0-9]{0,40})?([eE][+-]?[0-9]{0,6})?",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_major_never_panics_and_round_trips(
+            text in literal(),
+            code in prop::sample::select(vec!["EUR", "JPY", "BHD", "USD", "BTC"]),
+        ) {
+            let Some(currency) = Currency::from_code(code) else { return Ok(()); };
+            if let Ok(money) = Money::parse_major(&text, currency) {
+                prop_assert!(money.minor() > 0);
+                let again = Money::parse_major(&money.to_major_string(), currency);
+                prop_assert_eq!(again, Ok(money));
+            }
+        }
+    }
+}

@@ -7,11 +7,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use overture_connectors::paymentsoft::{oauth, wire};
 use overture_core::*;
 use overture_server::api::auth::{issue_company_token, verify_company_jwt};
-use overture_server::api::cashier_in;
+use overture_server::api::{cashier_in, strict_json};
 use overture_server::workers::signing;
 use secrecy::SecretString;
-use serde_json::value::RawValue;
-use std::collections::HashMap;
 use std::hint::black_box;
 
 fn company() -> Company {
@@ -44,13 +42,16 @@ fn benches(c: &mut Criterion) {
         b.iter(|| verify_company_jwt(black_box(&token), &company).unwrap())
     });
 
-    c.bench_function("cashier request parse + validate", |b| {
-        b.iter(|| {
-            let fields: HashMap<String, Box<RawValue>> =
-                serde_json::from_str(black_box(BODY)).unwrap();
-            cashier_in::parse(&fields, |p| p == "FORUMPAY").unwrap()
-        })
-    });
+    c.bench_function(
+        "cashier request parse + validate (strict JSON + hash)",
+        |b| {
+            b.iter(|| {
+                let body = strict_json::parse_object(black_box(BODY.as_bytes())).unwrap();
+                let _ = black_box(body.sha256());
+                cashier_in::parse(&body.fields, |p| p == "FORUMPAY").unwrap()
+            })
+        },
+    );
 
     let eur = Currency::from_code("EUR").unwrap();
     c.bench_function("money parse (exact decimal)", |b| {

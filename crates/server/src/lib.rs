@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod input;
 pub mod metrics;
 pub mod serve;
 pub mod service;

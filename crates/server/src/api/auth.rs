@@ -5,8 +5,9 @@
 //! required. Any other algorithm (including `none`), a wrong key, an expired token or another
 //! company's token is 401.
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, FieldProblem};
 use crate::app::App;
+use crate::input::{forbidden_char, forbidden_message};
 use crate::service::user::{UserAuth, UserProfile};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -160,9 +161,11 @@ pub fn user_auth(headers: &HeaderMap, company: &Company) -> Result<UserAuth, Api
         let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
         let data = jsonwebtoken::decode::<UserClaims>(&token, &key, &hs256_validation(&[]))
             .map_err(|_| ApiError::Unauthorized("invalid x-user-token"))?;
+        let profile = data.claims.into_profile();
+        check_profile_text(&profile)?;
         return Ok(UserAuth::Token {
             token,
-            profile: Box::new(data.claims.into_profile()),
+            profile: Box::new(profile),
         });
     }
     match headers
@@ -173,6 +176,30 @@ pub fn user_auth(headers: &HeaderMap, company: &Company) -> Result<UserAuth, Api
         _ => Err(ApiError::Unauthorized(
             "x-user-token or x-user-authorization is required",
         )),
+    }
+}
+
+/// A verified token's claims become PSP fields and stored text: the same character rules as
+/// the body's fields, each named `x-user-token.<claim>`.
+fn check_profile_text(p: &UserProfile) -> Result<(), ApiError> {
+    let problems: Vec<FieldProblem> = [
+        ("userId", &p.user_id),
+        ("email", &p.email),
+        ("firstName", &p.first_name),
+        ("lastName", &p.last_name),
+        ("phone", &p.phone),
+        ("countryCode", &p.country_code),
+    ]
+    .into_iter()
+    .filter_map(|(claim, value)| {
+        forbidden_char(value)
+            .map(|c| FieldProblem::new(&format!("x-user-token.{claim}"), forbidden_message(c)))
+    })
+    .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(problems))
     }
 }
 

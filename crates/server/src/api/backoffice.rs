@@ -7,7 +7,9 @@
 use crate::api::auth::OperatorAuth;
 use crate::api::cashier::json_body;
 use crate::api::error::{success, ApiError};
+use crate::api::strict_json;
 use crate::app::App;
+use crate::input::{forbidden_char_multiline, forbidden_message};
 use crate::service::approval::{self, Approved};
 use crate::service::audit::Channel;
 use crate::service::views;
@@ -50,14 +52,18 @@ async fn decision(
     }
     let id = TransactionId::parse(id).ok_or(ApiError::NotFound)?;
     let bytes = json_body(headers, body).await?;
-    let input: DecisionIn =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    strict_json::parse_object(&bytes)?;
+    let input: DecisionIn = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::field("reason", format!("must be a string: {e}")))?;
     let reason = input
         .reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.len() > 1000) {
         return Err(ApiError::field("reason", "at most 1000 characters"));
+    }
+    if let Some(c) = reason.as_deref().and_then(forbidden_char_multiline) {
+        return Err(ApiError::field("reason", forbidden_message(c)));
     }
     Ok((id, reason))
 }

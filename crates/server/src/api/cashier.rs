@@ -2,9 +2,10 @@
 //! `GET /v1/api/mozarto/transactions/{transactionId or sessionId}` (DESIGN.md §4).
 
 use crate::api::auth::{user_auth, CompanyAuth};
-use crate::api::cashier_in::{self, Fields};
+use crate::api::cashier_in;
 use crate::api::error::{success, ApiError};
 use crate::api::idempotency::{self, Reply};
+use crate::api::strict_json;
 use crate::app::App;
 use crate::service::create::{self, Created, IdempotencyClaim};
 use crate::service::error::ServiceError;
@@ -17,7 +18,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use overture_core::{SessionId, Transaction, TransactionId, TxnType};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 /// Largest accepted Cashier request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -50,26 +50,20 @@ async fn create_transaction(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = json_body(&headers, body).await?;
-    let fields: Fields = serde_json::from_slice(&bytes).map_err(|e| {
-        let what = if e.is_data() {
-            "the body must be a JSON object".to_owned()
-        } else {
-            e.to_string()
-        };
-        ApiError::MalformedJson(what)
-    })?;
+    // Before anything else: depth, duplicate keys, and the hash that cannot fail.
+    let body = strict_json::parse_object(&bytes)?;
     let key = idempotency::key(&headers)?;
     let user = user_auth(&headers, &company)?;
     let claim = key.map(|key| IdempotencyClaim {
         key,
-        request_sha256: canonical_hash(&bytes),
+        request_sha256: body.sha256(),
     });
     if let Some(claim) = &claim {
         if let Some(reply) = idempotency::replay(&app, &company, claim).await? {
             return Ok(respond(reply));
         }
     }
-    let input = cashier_in::parse(&fields, |p| app.registry.get(p).is_some())?;
+    let input = cashier_in::parse(&body.fields, |p| app.registry.get(p).is_some())?;
     let reply = match create::create(&app, &company, &user, input, claim.clone()).await {
         Ok(created) => created_reply(created),
         Err(ServiceError::IdempotencyKeyTaken) => {
@@ -88,15 +82,6 @@ async fn create_transaction(
 
 fn respond((status, body): Reply) -> Response {
     (status, Json(body)).into_response()
-}
-
-/// SHA-256 of the body re-serialised with sorted keys, so whitespace and key order do not
-/// make "the same body" different.
-fn canonical_hash(body: &[u8]) -> String {
-    let canonical = serde_json::from_slice::<serde_json::Value>(body)
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// The answer for a stored transaction: the success envelope, or the PSP error naming it.

@@ -3,6 +3,7 @@
 //! with the field it concerns, all at once.
 
 use crate::api::error::{ApiError, FieldProblem};
+use crate::input::{forbidden_char, forbidden_message};
 use crate::service::create::NewPayment;
 use overture_core::{Currency, Money, MoneyError, TxnType};
 use serde_json::value::RawValue;
@@ -35,10 +36,7 @@ pub type Fields = BTreeMap<String, Box<RawValue>>;
 
 /// Parses and validates a body already known to be a JSON object (field name → raw JSON).
 /// `known_psp` says whether a `pspType` has a connector.
-pub fn parse(
-    fields: &Fields,
-    known_psp: impl Fn(&str) -> bool,
-) -> Result<NewPayment, ApiError> {
+pub fn parse(fields: &Fields, known_psp: impl Fn(&str) -> bool) -> Result<NewPayment, ApiError> {
     let mut problems = Vec::new();
     let required = |name: &str, problems: &mut Vec<FieldProblem>| -> Option<&RawValue> {
         match fields.get(name).map(|v| &**v).filter(|v| v.get() != "null") {
@@ -110,7 +108,7 @@ pub fn parse(
                 .map(|n| n.to_string())
         });
         match id.filter(|s| !s.trim().is_empty() && s.len() <= 128) {
-            Some(id) => Some(id),
+            Some(id) => plain("userId", &id, &mut problems).then_some(id),
             None => {
                 problems.push(FieldProblem::new(
                     "userId",
@@ -121,6 +119,7 @@ pub fn parse(
         }
     });
     let email = email_raw.and_then(|raw| match text(raw) {
+        Some(e) if !plain("email", &e, &mut problems) => None,
         Some(e) if valid_email(&e) => Some(e),
         _ => {
             problems.push(FieldProblem::new("email", "must be an email address"));
@@ -189,6 +188,17 @@ fn parse_amount(raw: &RawValue, currency: Currency) -> Result<Money, String> {
     })
 }
 
+/// True when `value` holds no forbidden character; otherwise records the problem for `field`.
+fn plain(field: &str, value: &str, problems: &mut Vec<FieldProblem>) -> bool {
+    match forbidden_char(value) {
+        None => true,
+        Some(c) => {
+            problems.push(FieldProblem::new(field, forbidden_message(c)));
+            false
+        }
+    }
+}
+
 fn valid_email(e: &str) -> bool {
     let Some((local, domain)) = e.split_once('@') else {
         return false;
@@ -208,6 +218,7 @@ fn optional_text(
 ) -> Option<String> {
     let raw = fields.get(name).filter(|v| v.get() != "null")?;
     match text(raw) {
+        Some(v) if !plain(name, &v, problems) => None,
         Some(v) => match check(&v) {
             Ok(()) => Some(v),
             Err(message) => {
@@ -223,10 +234,7 @@ fn optional_text(
 }
 
 /// PSP-specific fields: strings (numbers and booleans are kept as their JSON text).
-fn extras(
-    fields: &Fields,
-    problems: &mut Vec<FieldProblem>,
-) -> BTreeMap<String, String> {
+fn extras(fields: &Fields, problems: &mut Vec<FieldProblem>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for (name, raw) in fields.iter().filter(|(n, _)| !COMMON.contains(&n.as_str())) {
         let value = match serde_json::from_str::<serde_json::Value>(raw.get()) {
@@ -244,6 +252,9 @@ fn extras(
         };
         if value.len() > MAX_EXTRA_LEN || name.len() > 64 {
             problems.push(FieldProblem::new(name, "too long"));
+            continue;
+        }
+        if !plain(name, name, problems) || !plain(name, &value, problems) {
             continue;
         }
         out.insert(name.clone(), value);
@@ -307,6 +318,13 @@ mod tests {
         bad(r#"{"country":"germany"}"#, "country");
         bad(r#"{"returnUrl":"javascript:alert(1)"}"#, "returnUrl");
         bad(r#"{"walletAddress":{"nested":true}}"#, "walletAddress");
+        bad(r#"{"userId":"u\u0000"}"#, "userId");
+        bad(r#"{"email":"a\u0007@b.co"}"#, "email");
+        bad(r#"{"merchantReference":"r\u007f"}"#, "merchantReference");
+        bad(r#"{"brandId":"b\u202e"}"#, "brandId");
+        bad(r#"{"returnUrl":"https://x.example/\u2069"}"#, "returnUrl");
+        bad(r#"{"walletAddress":"bc1q\u001b"}"#, "walletAddress");
+        bad(r#"{"w\u0000":"x"}"#, "w\u{0}");
     }
 
     #[test]
@@ -325,5 +343,107 @@ mod tests {
             ]
         );
         assert_eq!(problems[0].message, "Missing required field: pspType");
+    }
+}
+
+/// Property tests over the whole body path (strict JSON reading, then field parsing): arbitrary
+/// bytes, arbitrary JSON and arbitrary field values never panic and never give a 5xx.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::api::strict_json;
+    use proptest::prelude::*;
+
+    /// Strict reading plus field parsing, as the Cashier handler does it; the HTTP status.
+    fn status_of(bytes: &[u8]) -> u16 {
+        let outcome = strict_json::parse_object(bytes)
+            .map_err(ApiError::from)
+            .and_then(|body| parse(&body.fields, |p| p == "PAYMENTSOFT" || p == "FORUMPAY"));
+        match outcome {
+            Ok(_) => 200,
+            Err(e) => e.status_and_code().0.as_u16(),
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| serde_json::json!(f)),
+            any::<String>().prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A Cashier body whose known fields take arbitrary JSON values.
+    fn cashier_body() -> impl Strategy<Value = String> {
+        let names = prop::sample::select(vec![
+            "pspType",
+            "type",
+            "baseamount",
+            "currency",
+            "userId",
+            "email",
+            "country",
+            "brandId",
+            "merchantReference",
+            "returnUrl",
+            "walletAddress",
+            "preferredCrypto",
+        ]);
+        prop::collection::vec((names, json_value()), 0..14).prop_map(|pairs| {
+            let mut body = serde_json::json!({
+                "pspType": "PAYMENTSOFT", "type": "PAYOUT", "baseamount": 10,
+                "currency": "EUR", "userId": "u", "email": "a@b.co",
+            });
+            for (k, v) in pairs {
+                body[k] = v;
+            }
+            body.to_string()
+        })
+    }
+
+    /// Money literals as JSON numbers and near-numbers.
+    fn amount_literal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "-?[0-9]{0,30}(\\.[0-9]{0,30})?([eE][+-]?[0-9]{0,5})?",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_give_a_5xx(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            prop_assert!(status_of(&bytes) < 500);
+        }
+
+        #[test]
+        fn arbitrary_json_never_gives_a_5xx(value in json_value()) {
+            prop_assert!(status_of(value.to_string().as_bytes()) < 500);
+        }
+
+        #[test]
+        fn arbitrary_field_values_never_give_a_5xx(body in cashier_body()) {
+            let status = status_of(body.as_bytes());
+            prop_assert!(status == 200 || (400..500).contains(&status), "{status}: {body}");
+        }
+
+        #[test]
+        fn arbitrary_amount_literals_never_give_a_5xx(literal in amount_literal()) {
+            let body = format!(
+                r#"{{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":{literal},"currency":"EUR","userId":"u","email":"a@b.co"}}"#
+            );
+            let status = status_of(body.as_bytes());
+            prop_assert!(status == 200 || status == 400, "{status}: {body}");
+        }
     }
 }

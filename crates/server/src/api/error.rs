@@ -2,6 +2,7 @@
 //! `errorCode` and a message in the Mozarto error envelope (DESIGN.md §4). 5xx bodies are
 //! generic; the detail goes to the log.
 
+use crate::api::strict_json::BodyError;
 use crate::service::error::ServiceError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -73,6 +74,19 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::Internal(e.into())
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooDeep => Self::field("body", e.to_string()),
+            BodyError::DuplicateKey(path) => {
+                Self::field(&path, "duplicate key: each field may appear once")
+            }
+            BodyError::Malformed(m) => Self::MalformedJson(m),
+            BodyError::NotAnObject => Self::MalformedJson(e.to_string()),
+        }
     }
 }
 

@@ -12,16 +12,21 @@ use serde_json::Value;
 /// The HTTP status and JSON body of a Cashier API answer.
 pub type Reply = (StatusCode, Value);
 
-/// The `Idempotency-Key` header, trimmed: 1 to 255 visible ASCII characters, or 400.
+/// The `Idempotency-Key` header, trimmed: 1 to 255 printable ASCII characters (U+0020–U+007E),
+/// or 400 naming the header.
 pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    match headers.get("idempotency-key").map(|v| v.to_str()) {
-        None => Ok(None),
-        Some(Ok(k)) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_owned())),
-        Some(_) => Err(ApiError::field(
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+    let printable = key.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if key.is_empty() || key.len() > 255 || !printable {
+        return Err(ApiError::field(
             "Idempotency-Key",
-            "must be 1 to 255 visible ASCII characters",
-        )),
+            "must be 1 to 255 printable ASCII characters",
+        ));
     }
+    Ok(Some(key))
 }
 
 /// The stored answer for a reused key: same body ⇒ the original response; other body ⇒ 409

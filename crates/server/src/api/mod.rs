@@ -8,6 +8,7 @@ pub mod cashier_in;
 pub mod error;
 pub mod idempotency;
 pub mod psps;
+pub mod strict_json;
 
 use crate::app::App;
 use axum::Router;

@@ -2,8 +2,8 @@
 //! a stable code and a message a person can act on. GET pages that need a login redirect to
 //! it; everything else renders the error page. 5xx pages are generic; the detail is logged.
 
-use crate::service::error::ServiceError;
 use crate::backoffice::views::ErrorPage;
+use crate::service::error::ServiceError;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};

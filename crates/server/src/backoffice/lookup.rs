@@ -2,6 +2,7 @@
 
 use crate::app::App;
 use crate::backoffice::error::PageError;
+use crate::input::{forbidden_char_multiline, forbidden_message};
 use overture_core::backoffice::CompanySummary;
 use overture_core::*;
 use std::collections::HashMap;
@@ -75,6 +76,12 @@ pub fn required_reason(text: &str) -> Result<String, PageError> {
             "The reason must have at most {REASON_MAX} characters. Nothing was changed."
         )));
     }
+    if let Some(c) = forbidden_char_multiline(reason) {
+        return Err(PageError::BadInput(format!(
+            "The reason {}. Nothing was changed.",
+            forbidden_message(c)
+        )));
+    }
     Ok(reason.to_owned())
 }
 
@@ -87,6 +94,9 @@ mod tests {
         assert_eq!(required_reason("  KYC ok ").unwrap(), "KYC ok");
         assert!(required_reason("   ").is_err());
         assert!(required_reason(&"x".repeat(REASON_MAX + 1)).is_err());
+        assert!(required_reason("KYC\nok").is_ok());
+        assert!(required_reason("KYC\u{0}ok").is_err());
+        assert!(required_reason("KYC \u{202e}ko").is_err());
     }
 
     #[test]

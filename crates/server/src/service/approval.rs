@@ -8,8 +8,8 @@
 //! approval submits it. One rejection is enough to end it.
 
 use crate::app::App;
-use crate::service::error::ServiceError;
 use crate::service::audit::{self, Channel};
+use crate::service::error::ServiceError;
 use crate::service::progress;
 use overture_core::backoffice::{AuditAction, PayoutApproval};
 use overture_core::connector::ConnectorError;
@@ -46,7 +46,11 @@ fn not_awaiting(txn: &Transaction) -> ServiceError {
 }
 
 async fn load_held(app: &App, id: &TransactionId) -> Result<Transaction, ServiceError> {
-    let txn = app.store.transaction(id).await?.ok_or(ServiceError::NotFound)?;
+    let txn = app
+        .store
+        .transaction(id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
     if txn.state != TxnState::AwaitingApproval {
         return Err(not_awaiting(&txn));
     }
@@ -162,8 +166,7 @@ pub async fn approve(
         Some(detail.unwrap_or("submitted to the PSP")),
     )
     .await;
-    let (txn, psp_error) = progress::submit_payout(app, submitting, None)
-        .await?;
+    let (txn, psp_error) = progress::submit_payout(app, submitting, None).await?;
     Ok(Approved::Submitted { txn, psp_error })
 }
 

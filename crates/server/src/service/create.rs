@@ -8,8 +8,8 @@ use crate::service::{progress, verify};
 use overture_core::connector::{self, Connector, ConnectorError};
 use overture_core::store::StoreError;
 use overture_core::{
-    Actor, Company, IdempotencyRecord, Money, PspAccount, SessionId, Transaction,
-    TransactionEvent, TransactionId, TxnState, TxnType,
+    Actor, Company, IdempotencyRecord, Money, PspAccount, SessionId, Transaction, TransactionEvent,
+    TransactionId, TxnState, TxnType,
 };
 use std::collections::BTreeMap;
 

@@ -57,12 +57,13 @@ pub async fn verify_user(
         tracing::warn!(status = status.as_u16(), company = %company.id, "verify-user answered an error");
         return Err(ServiceError::VerificationUnavailable { timeout: false });
     }
-    let out: VerifyOut = response
-        .json()
-        .await
-        .map_err(|e| ServiceError::VerificationUnavailable {
-            timeout: e.is_timeout(),
-        })?;
+    let out: VerifyOut =
+        response
+            .json()
+            .await
+            .map_err(|e| ServiceError::VerificationUnavailable {
+                timeout: e.is_timeout(),
+            })?;
     if out.allowed {
         Ok(())
     } else {

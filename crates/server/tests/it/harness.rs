@@ -46,12 +46,15 @@ pub struct Received {
     pub answered: u16,
 }
 
+/// Verify-user calls the fake MP received: `(Authorization header, JSON body)`.
+pub type VerifyCalls = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
 /// The fake merchant platform.
 #[derive(Clone)]
 pub struct FakeMp {
     pub url: String,
     pub verify: Arc<Mutex<Verify>>,
-    pub verify_calls: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    pub verify_calls: VerifyCalls,
     pub webhooks: Arc<Mutex<Vec<Received>>>,
     /// The next N webhook requests are answered 500.
     pub fail_next: Arc<AtomicUsize>,
@@ -196,12 +199,25 @@ pub struct TestApp {
     pub token: String,
     pub http: reqwest::Client,
     pub dir: PathBuf,
+    /// The PostgreSQL URL and schema when the app runs on PostgreSQL.
+    pub postgres: Option<(String, String)>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.running.cancel.cancel();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((url, schema)) = self.postgres.take() {
+            // Drop is synchronous: a short-lived runtime on its own thread drops the schema.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let _ = rt.block_on(overture_store::SqlStore::drop_schema(&url, &schema));
+            })
+            .join();
+        }
     }
 }
 
@@ -209,6 +225,8 @@ impl Drop for TestApp {
 pub struct Options {
     pub extra_args: Vec<String>,
     pub threshold: Option<Decimal>,
+    /// Run on PostgreSQL (a fresh schema) when `OVERTURE_TEST_POSTGRES_URL` is set.
+    pub postgres: bool,
 }
 
 impl Default for Options {
@@ -216,8 +234,15 @@ impl Default for Options {
         Self {
             extra_args: Vec::new(),
             threshold: Some(Decimal::from(1000)),
+            postgres: false,
         }
     }
+}
+
+/// `OVERTURE_TEST_POSTGRES_URL` and a fresh schema name, when the variable is set.
+pub fn test_postgres() -> Option<(String, String)> {
+    let url = std::env::var("OVERTURE_TEST_POSTGRES_URL").ok()?;
+    Some((url, format!("it_{}", uuid::Uuid::new_v4().simple())))
 }
 
 impl TestApp {
@@ -232,11 +257,16 @@ impl TestApp {
         std::fs::create_dir_all(&dir).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut argv: Vec<String> = vec![
-            "overture".into(),
-            "--database-url".into(),
-            format!("sqlite://{}", dir.join("overture.db").display()),
-            "--master-key-file".into(),
+        let postgres = options.postgres.then(test_postgres).flatten();
+        let mut argv: Vec<String> = vec!["overture".into(), "--database-url".into()];
+        match &postgres {
+            Some((url, schema)) => {
+                argv.extend([url.clone(), "--db-schema".into(), schema.clone()]);
+            }
+            None => argv.push(format!("sqlite://{}", dir.join("overture.db").display())),
+        }
+        argv.extend([
+            "--master-key-file".to_owned(),
             dir.join("master.key").display().to_string(),
             "--public-url".into(),
             url.clone(),
@@ -254,7 +284,7 @@ impl TestApp {
             "100ms".into(),
             "--sandbox-callback-retries".into(),
             "200ms,200ms".into(),
-        ];
+        ]);
         argv.extend(options.extra_args);
         let args = Wrap::try_parse_from(argv).expect("serve args").serve;
         let running = serve::start(args, listener, CancellationToken::new())
@@ -287,6 +317,7 @@ impl TestApp {
             token,
             http: reqwest::Client::new(),
             dir,
+            postgres,
         }
     }
 

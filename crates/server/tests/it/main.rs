@@ -18,5 +18,6 @@ mod payins;
 mod payouts;
 mod psps;
 mod restart;
+mod strict_input;
 mod verification;
 mod webhooks;
