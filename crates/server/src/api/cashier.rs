@@ -68,9 +68,14 @@ async fn create_transaction(
         Ok(created) => created_reply(created),
         Err(ServiceError::IdempotencyKeyTaken) => {
             // Lost a race with the same key: answer as the winner did.
-            let claim = claim.as_ref().ok_or(ApiError::IdempotencyInProgress)?;
+            let in_progress = ApiError::IdempotencyInProgress {
+                retry_after_secs: None,
+            };
+            let Some(claim) = claim.as_ref() else {
+                return Err(in_progress);
+            };
             let reply = idempotency::replay(&app, &company, claim).await?;
-            return Ok(respond(reply.ok_or(ApiError::IdempotencyInProgress)?));
+            return Ok(respond(reply.ok_or(in_progress)?));
         }
         Err(e) => return Err(e.into()),
     };
@@ -95,17 +100,23 @@ fn created_reply(created: Created) -> Result<Reply, ApiError> {
     Ok((StatusCode::OK, success(created_data(&created.txn))))
 }
 
-/// `data` of a successful Cashier answer: pay-in `{status, url, sessionId, transactionId}`,
-/// payout `{status, transactionId}`; `status` is the normalised status in upper case.
+/// `data` of a successful Cashier answer for `txn` as it now stands: pay-in `{status, url,
+/// sessionId, transactionId}` (`url` once the PSP gave the hosted page), payout `{status,
+/// transactionId}`; `status` is the normalised status in upper case (`PENDING`, `APPROVED`…).
 pub fn created_data(txn: &Transaction) -> serde_json::Value {
     let status = txn.state.transaction_status().as_upper();
     match txn.txn_type {
-        TxnType::Payin => json!({
-            "status": status,
-            "url": txn.redirect_url.clone().unwrap_or_default(),
-            "sessionId": txn.session_id,
-            "transactionId": txn.id,
-        }),
+        TxnType::Payin => {
+            let mut data = json!({
+                "status": status,
+                "sessionId": txn.session_id,
+                "transactionId": txn.id,
+            });
+            if let Some(url) = &txn.redirect_url {
+                data["url"] = json!(url);
+            }
+            data
+        }
         TxnType::Payout => json!({ "status": status, "transactionId": txn.id }),
     }
 }

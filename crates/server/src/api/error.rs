@@ -4,7 +4,8 @@
 
 use crate::api::strict_json::BodyError;
 use crate::service::error::ServiceError;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use overture_core::connector::ConnectorError;
@@ -51,8 +52,9 @@ pub enum ApiError {
     NotFound,
     #[error("Idempotency-Key was used with a different request body")]
     IdempotencyConflict,
+    /// The first request with this key may still be running; retry after the given seconds.
     #[error("A request with this Idempotency-Key is still being processed")]
-    IdempotencyInProgress,
+    IdempotencyInProgress { retry_after_secs: Option<u64> },
     #[error("{0}")]
     InvalidState(String),
     /// No enabled PSP account of this company serves the request ("PSP Configuration not found").
@@ -102,7 +104,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound => Self::NotFound,
             // Answered by a replay in the handler; reaching here means the winner is still
             // running.
-            ServiceError::IdempotencyKeyTaken => Self::IdempotencyInProgress,
+            ServiceError::IdempotencyKeyTaken => Self::IdempotencyInProgress {
+                retry_after_secs: None,
+            },
             ServiceError::InvalidState(m) => Self::InvalidState(m),
             ServiceError::PspNotConfigured(m) => Self::PspNotConfigured(m),
             ServiceError::PspNotSupported(m) => Self::PspNotSupported(m),
@@ -139,7 +143,7 @@ impl ApiError {
             }
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::IdempotencyConflict => (StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT"),
-            Self::IdempotencyInProgress => (StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS"),
+            Self::IdempotencyInProgress { .. } => (StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS"),
             Self::InvalidState(_) => (StatusCode::CONFLICT, "INVALID_STATE"),
             Self::PspNotConfigured(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PSP_NOT_CONFIGURED"),
             Self::PspNotSupported(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PSP_NOT_SUPPORTED"),
@@ -203,7 +207,16 @@ impl IntoResponse for ApiError {
                 other => tracing::warn!(error = %other, code, "upstream failure"),
             }
         }
-        (status, Json(self.envelope())).into_response()
+        let mut response = (status, Json(self.envelope())).into_response();
+        if let Self::IdempotencyInProgress {
+            retry_after_secs: Some(secs),
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
     }
 }
 

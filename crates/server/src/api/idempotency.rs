@@ -1,12 +1,15 @@
 //! `Idempotency-Key` on the Cashier API: the first response given for a key is stored with the
 //! transaction's idempotency record; the same key with the same body gets that response again,
-//! with another body 409 `IDEMPOTENCY_CONFLICT`.
+//! with another body 409 `IDEMPOTENCY_CONFLICT`. A key whose first request died before its
+//! response was stored answers with the transaction as it now stands.
 
-use crate::api::error::ApiError;
+use crate::api::cashier::created_data;
+use crate::api::error::{success, ApiError};
 use crate::app::App;
 use crate::service::create::IdempotencyClaim;
+use crate::service::progress;
 use axum::http::{HeaderMap, StatusCode};
-use overture_core::Company;
+use overture_core::{Company, IdempotencyRecord};
 use serde_json::Value;
 
 /// The HTTP status and JSON body of a Cashier API answer.
@@ -43,10 +46,39 @@ pub async fn replay(
     if record.request_sha256 != claim.request_sha256 {
         return Err(ApiError::IdempotencyConflict);
     }
-    let (status, body) = record.response.ok_or(ApiError::IdempotencyInProgress)?;
+    let Some((status, body)) = record.response else {
+        return unanswered(app, &record).await.map(Some);
+    };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let body = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Some((status, body)))
+}
+
+/// A key whose first request stored its transaction but no response. While that request can
+/// still be running (bounded by the PSP timeout) the answer is 409 `IDEMPOTENCY_IN_PROGRESS`
+/// with `Retry-After`; after that it died (a crash between the insert and the response), and the
+/// answer is the success envelope for the transaction as it now stands. It never sticks.
+async fn unanswered(app: &App, record: &IdempotencyRecord) -> Result<Reply, ApiError> {
+    let deadline = progress::in_flight_deadline(app, record.created_at);
+    let now = app.now();
+    if now < deadline {
+        let secs = u64::try_from((deadline - now + 999) / 1000).unwrap_or(1);
+        return Err(ApiError::IdempotencyInProgress {
+            retry_after_secs: Some(secs),
+        });
+    }
+    let txn = app
+        .store
+        .transaction(&record.transaction_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "idempotency key {} names missing transaction {}",
+                record.key,
+                record.transaction_id
+            ))
+        })?;
+    Ok((StatusCode::OK, success(created_data(&txn))))
 }
 
 /// Stores the answer given to the first request with this key.

@@ -91,10 +91,17 @@ pub fn next_poll_at(
         .map(|d| now + d as i64)
 }
 
-/// The first status query of an order whose create call is (or was) in flight: twice the PSP
-/// timeout later, so a slow create is never mistaken for a lost one.
+/// When a PSP call started at `started` (ms) can no longer be in flight: twice the PSP timeout
+/// later (a connector may make more than one call). Until then an order the PSP does not know
+/// may simply not have arrived yet.
+pub fn in_flight_deadline(app: &App, started: i64) -> i64 {
+    started + 2 * i64::try_from(app.tuning.psp_timeout.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// The first status query of an order whose create call is (or was) in flight: at
+/// [`in_flight_deadline`], so a slow create is never mistaken for a lost one.
 pub fn safety_poll_at(app: &App, now: i64) -> i64 {
-    now + 2 * app.tuning.psp_timeout.as_millis() as i64
+    in_flight_deadline(app, now)
 }
 
 /// Moves `txn` to the final state `to`, with its webhook event, in one DB transaction.

@@ -13,6 +13,7 @@ mod backoffice_pages;
 mod backoffice_security;
 mod bad_input;
 mod idempotency;
+mod idempotency_crash;
 mod multinode;
 mod payins;
 mod payouts;
