@@ -2,8 +2,9 @@
 //! [`OperatorAuth`] cannot forget to check the token.
 //!
 //! Company JWT (DESIGN.md §4): HS256 with the company's API secret, `sub` = company id, `exp`
-//! required. Any other algorithm (including `none`), a wrong key, an expired token or another
-//! company's token is 401.
+//! required, `nbf` honoured. User tokens (`x-user-token`): HS256 with the same secret, `exp`
+//! required, `nbf` honoured. Any other algorithm (including `none`), a wrong key, an expired or
+//! not-yet-valid token (beyond [`JWT_LEEWAY_SECS`]) or another company's token is 401.
 
 use crate::api::error::{ApiError, FieldProblem};
 use crate::app::App;
@@ -67,10 +68,18 @@ fn unverified_subject(token: &str) -> Option<String> {
     value.get("sub")?.as_str().map(str::to_owned)
 }
 
+/// Clock skew tolerated on `exp` and `nbf`, in seconds: enough for two NTP-synchronised
+/// clocks, small enough that an expired or not-yet-valid token is refused.
+pub const JWT_LEEWAY_SECS: u64 = 10;
+
+/// HS256 only; `exp` and `nbf` (when present) checked with [`JWT_LEEWAY_SECS`]; `required`
+/// claims must be present.
 fn hs256_validation(required: &[&str]) -> Validation {
     let mut v = Validation::new(Algorithm::HS256);
     v.set_required_spec_claims(required);
-    v.leeway = 30;
+    v.validate_exp = true;
+    v.validate_nbf = true;
+    v.leeway = JWT_LEEWAY_SECS;
     v
 }
 
@@ -154,12 +163,13 @@ impl UserClaims {
     }
 }
 
-/// Reads `x-user-token` (checked with the company's key) or `x-user-authorization`.
+/// Reads `x-user-token` (checked with the company's key; `exp` required, `nbf` honoured) or
+/// `x-user-authorization`.
 /// Neither ⇒ 401; a token that fails verification ⇒ 401 (never a hang).
 pub fn user_auth(headers: &HeaderMap, company: &Company) -> Result<UserAuth, ApiError> {
     if let Some(token) = bearer(headers, "x-user-token") {
         let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
-        let data = jsonwebtoken::decode::<UserClaims>(&token, &key, &hs256_validation(&[]))
+        let data = jsonwebtoken::decode::<UserClaims>(&token, &key, &hs256_validation(&["exp"]))
             .map_err(|_| ApiError::Unauthorized("invalid x-user-token"))?;
         let profile = data.claims.into_profile();
         check_profile_text(&profile)?;

@@ -138,3 +138,76 @@ async fn user_headers_are_required_and_checked() {
     let calls = app.mp.verify_calls.lock().unwrap().clone();
     assert_eq!(calls.last().unwrap().0.as_deref(), Some("mp-session-abc"));
 }
+
+/// HS256 token with `claims`, signed with this company's API secret.
+fn signed(app: &TestApp, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(
+            secrecy::ExposeSecret::expose_secret(&app.company.api_secret).as_bytes(),
+        ),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn not_before_is_honoured_and_user_tokens_need_an_expiry() {
+    let app = TestApp::start().await;
+    let id = app.company.id.as_str();
+    let user = Some((
+        "x-user-token",
+        format!("Bearer {}", app.user_token("user-1")),
+    ));
+    // A company JWT that becomes valid in an hour is not valid now.
+    let later = signed(
+        &app,
+        &json!({ "sub": id, "exp": now_secs() + 7200, "nbf": now_secs() + 3600 }),
+    );
+    let (status, body) = post_with(&app, &later, user.clone()).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (401, Some("UNAUTHORIZED")),
+        "{body}"
+    );
+    // Within the documented leeway it is.
+    let skewed = signed(
+        &app,
+        &json!({ "sub": id, "exp": now_secs() + 600, "nbf": now_secs() + 3 }),
+    );
+    assert_eq!(post_with(&app, &skewed, user.clone()).await.0, 200);
+
+    let profile = |extra: Value| {
+        let mut claims = json!({
+            "userId": "user-1", "email": "player@example.com", "firstName": "Ada",
+            "lastName": "Lovelace", "phone": "4165550123", "countryCode": "DE",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        format!("Bearer {}", signed(&app, &claims))
+    };
+    for (name, extra) in [
+        ("no exp", json!({})),
+        (
+            "nbf in an hour",
+            json!({ "exp": now_secs() + 7200, "nbf": now_secs() + 3600 }),
+        ),
+        ("expired", json!({ "exp": now_secs() - 600 })),
+    ] {
+        let (status, body) =
+            post_with(&app, &app.token, Some(("x-user-token", profile(extra)))).await;
+        assert_eq!(
+            (status, body["errorCode"].as_str()),
+            (401, Some("UNAUTHORIZED")),
+            "{name}: {body}"
+        );
+    }
+    let (status, body) = post_with(
+        &app,
+        &app.token,
+        Some(("x-user-token", profile(json!({ "exp": now_secs() + 600 })))),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
