@@ -131,7 +131,11 @@ pub async fn start(
             ))
             .merge(demo::DemoMp::default().router());
     }
-    let router = router.layer(TraceLayer::new_for_http());
+    // Every error under /v1 in the API envelope, including the router's own 404/405.
+    let router = router
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn(api::envelope::envelope_errors))
+        .layer(TraceLayer::new_for_http());
     let mut tasks = tokio::task::JoinSet::new();
     if matches!(args.role, Role::Worker | Role::All) {
         tasks.spawn(workers::poller::run(app.clone(), cancel.clone()));

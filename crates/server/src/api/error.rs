@@ -175,13 +175,7 @@ impl ApiError {
             Self::Validation(problems) => problems.clone(),
             _ => Vec::new(),
         };
-        let mut body = serde_json::json!({
-            "status": "error",
-            "isSuccess": false,
-            "message": message,
-            "errorCode": code,
-            "errors": errors,
-        });
+        let mut body = error_body(code, &message, &errors);
         if let Self::Psp {
             transaction_id: Some(id),
             ..
@@ -218,6 +212,17 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The error envelope: `{"status":"error","isSuccess":false,"message","errorCode","errors"}`.
+pub fn error_body(code: &str, message: &str, errors: &[FieldProblem]) -> serde_json::Value {
+    serde_json::json!({
+        "status": "error",
+        "isSuccess": false,
+        "message": message,
+        "errorCode": code,
+        "errors": errors,
+    })
 }
 
 /// The success envelope: `{"status":"success","message":"Successfully","isSuccess":true,"data":…}`.

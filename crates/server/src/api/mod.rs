@@ -5,6 +5,7 @@ pub mod backoffice;
 pub mod callbacks;
 pub mod cashier;
 pub mod cashier_in;
+pub mod envelope;
 pub mod error;
 pub mod idempotency;
 pub mod psps;
