@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/PERFORMANCE.md on this machine: builds release binaries, then for each backend
-# starts `overture serve` (sandboxes in-process, zero sandbox delay), creates a company, and runs
+# starts `overture serve` (sandboxes in-process, zero sandbox delay), then creates a company
+# whose PSP accounts are opened at those sandboxes, and runs
 # overture-bench and the database baselines. Prints one JSON document per measurement.
 #
 #   bench/run.sh            # everything (about 6 minutes on 2 cores)
@@ -25,13 +26,14 @@ start() { # backend
   else
     unset OVERTURE_DB_SCHEMA; export OVERTURE_DATABASE_URL=sqlite://$work/bench-$(date +%s%N).db
   fi
+  OVERTURE_SANDBOX_DELAY=0 OVERTURE_LISTEN=127.0.0.1:8080 RUST_LOG=warn $B/overture serve > "$work/serve.out" 2> "$work/serve.err" &
+  SERVE_PID=$!
+  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8080/healthz >/dev/null && break; sleep 0.2; done
+  # The company's PSP accounts are opened at serve's in-process sandboxes: serve runs first.
   $B/overture companies create --name bench --webhook-url http://127.0.0.1:9100/webhook \
     --verify-user-url http://127.0.0.1:9100/verify --with-sandbox-psps --sandbox-url http://127.0.0.1:8080 > "$work/company.json"
   CID=$(python3 -c "import json;print(json.load(open('$work/company.json'))['companyId'])")
   SEC=$(python3 -c "import json;print(json.load(open('$work/company.json'))['apiSecret'])")
-  OVERTURE_SANDBOX_DELAY=0 OVERTURE_LISTEN=127.0.0.1:8080 RUST_LOG=warn $B/overture serve > "$work/serve.out" 2> "$work/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8080/healthz >/dev/null && break; sleep 0.2; done
 }
 stop() { kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; }
 bench() { $B/overture-bench "$@" --company-id "$CID" --api-secret "$SEC" --pid "$SERVE_PID"; }
@@ -48,7 +50,8 @@ stop
 start postgres
 bench payouts --duration $DUR --rate 500 --sink 127.0.0.1:9100
 stop  # the baselines measure the database alone
-ACC=$(psql "$PGURL" -Atc "select id from $OVERTURE_DB_SCHEMA.psp_accounts where psp_type='FORUMPAY'")
+# serve's demo company has a FORUMPAY account too: take the bench company's.
+ACC=$(psql "$PGURL" -Atc "select id from $OVERTURE_DB_SCHEMA.psp_accounts where psp_type='FORUMPAY' and company_id='$CID'")
 # The database's own limit: the best of three client counts, on the same schema.
 : > "$work/pgbench.txt"
 for clients in 8 16 32; do

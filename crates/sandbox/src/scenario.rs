@@ -1,5 +1,6 @@
 //! Outcome selection shared by every simulator (DESIGN.md §5) and simulator settings.
 
+use crate::keyring::SandboxSeed;
 use std::time::Duration;
 
 /// What a sandbox does with an order, chosen by the cents of its amount.
@@ -47,7 +48,7 @@ impl Scenario {
     }
 }
 
-/// Simulator settings.
+/// Simulator settings. `Default` draws a random seed.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     /// Absolute base URL the simulator is reachable at (filled in by [`crate::router`]).
@@ -60,6 +61,9 @@ pub struct SimConfig {
     /// exists at the PSP while the caller still waits), for crash tests. Applied by
     /// [`crate::router`] to every simulator.
     pub response_delay: Duration,
+    /// The secret every account's secrets are derived from (see [`crate::keyring`]); never
+    /// logged (`Debug` hides it).
+    pub seed: SandboxSeed,
 }
 
 impl Default for SimConfig {
@@ -73,6 +77,8 @@ impl Default for SimConfig {
                 Duration::from_secs(30),
             ],
             response_delay: Duration::ZERO,
+            // A sandbox without a configured seed forgets its accounts when it stops.
+            seed: SandboxSeed::random(),
         }
     }
 }

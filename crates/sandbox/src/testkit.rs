@@ -1,10 +1,11 @@
 //! Shared connector ⇄ sandbox test kit: serves a simulator over real HTTP on 127.0.0.1, nested
-//! at `/sandbox/<psp>` like `overture serve` mounts it, builds the PSP account from the
-//! simulator's credentials, and runs a callback receiver that feeds every callback into the
-//! connector's `parse_callback` and records what it returned. PSP-specific request builders
-//! and assertions stay in each PSP's `tests.rs`.
+//! at `/sandbox/<psp>` like `overture serve` mounts it (with a random seed unless the test
+//! gives one), opens the PSP account through the simulator's `POST /_accounts`, and runs a
+//! callback receiver that feeds every callback into the connector's `parse_callback` for that
+//! account and records what it returned. PSP-specific request builders and assertions stay in
+//! each PSP's `tests.rs`.
 
-use crate::{SimConfig, Simulator};
+use crate::{SandboxSeed, SimConfig, Simulator};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -15,7 +16,7 @@ use overture_core::connector::{
     PaymentRequest, PspUpdate,
 };
 use overture_core::{Credentials, PspAccountId};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -51,6 +52,8 @@ pub(crate) struct Harness<C, H> {
     pub(crate) rx: Arc<Receiver<C, H>>,
     /// A browser-like client for hosted pages and the simulator's `/_orders`.
     pub(crate) web: reqwest::Client,
+    /// The seed the simulator serves: another simulator with it knows the same accounts.
+    pub(crate) seed: SandboxSeed,
 }
 
 /// How [`start`] sets up the harness; [`Setup::new`] gives the common defaults.
@@ -61,6 +64,7 @@ pub(crate) struct Setup<H> {
     methods: Option<MethodFilter>,
     wrap: Box<dyn FnOnce(Router) -> Router>,
     follow_redirects: bool,
+    seed: Option<SandboxSeed>,
 }
 
 impl<H> Setup<H> {
@@ -72,7 +76,14 @@ impl<H> Setup<H> {
             methods: Some(MethodFilter::POST),
             wrap: Box::new(|router| router),
             follow_redirects: false,
+            seed: None,
         }
+    }
+
+    /// Serve with `seed` (as a sandbox restarted with the same seed) instead of a random one.
+    pub(crate) fn seed(mut self, seed: SandboxSeed) -> Self {
+        self.seed = Some(seed);
+        self
     }
 
     /// Answer refused callbacks (see [`Receiver::fail_next`]) with `status`.
@@ -105,26 +116,40 @@ pub(crate) fn outcome_only(_: &CallbackRequest, outcome: Outcome) -> Outcome {
     outcome
 }
 
-/// The simulator's credentials, `overrides` replacing or adding single ones.
-pub(crate) fn account<S: Simulator>(
-    sim: &S,
+/// Opens an account at the simulator served at `base` through its `POST /_accounts`, as an
+/// operator signing up at the PSP would; its callbacks go to `callback_url`.
+pub(crate) async fn open_account(
+    web: &reqwest::Client,
     base: &str,
     callback_url: &str,
-    overrides: &[(&str, &str)],
 ) -> AccountContext {
-    let mut creds: BTreeMap<String, SecretString> = sim
-        .credentials()
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
+    let response = web.post(format!("{base}/_accounts")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "opening an account");
+    let body: Value = response.json().await.unwrap();
+    let creds: BTreeMap<String, SecretString> = body["credentials"]
+        .as_object()
+        .expect("{\"credentials\": {…}}")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                SecretString::from(v.as_str().unwrap().to_owned()),
+            )
+        })
         .collect();
-    for (k, v) in overrides {
-        creds.insert((*k).to_owned(), SecretString::from(*v));
-    }
     AccountContext {
         account_id: PspAccountId::generate(),
         base_url: base.to_owned(),
         credentials: Credentials(creds),
         callback_url: callback_url.to_owned(),
+    }
+}
+
+/// `account` pointed at the simulator served at `base` (e.g. a restarted sandbox).
+pub(crate) fn rebase(account: &AccountContext, base: &str) -> AccountContext {
+    AccountContext {
+        base_url: base.to_owned(),
+        ..account.clone()
     }
 }
 
@@ -163,7 +188,8 @@ async fn receive<C: Connector, H: Send + 'static>(
     StatusCode::OK
 }
 
-/// Serves `sim` and a callback receiver on 127.0.0.1 and points `connector` at them.
+/// Serves `sim` and a callback receiver on 127.0.0.1, opens an account at `sim`, and points
+/// `connector` at them.
 pub(crate) async fn start<S: Simulator, C: Connector, H: Send + 'static>(
     sim: S,
     connector: C,
@@ -176,7 +202,26 @@ pub(crate) async fn start<S: Simulator, C: Connector, H: Send + 'static>(
     let path = format!("/sandbox/{}", sim.path());
     let base = format!("http://{}{path}", sandbox_listener.local_addr().unwrap());
     let callback_url = format!("http://{}/hook", hook_listener.local_addr().unwrap());
-    let account = account(&sim, &base, &callback_url, &[]);
+    let seed = setup.seed.unwrap_or_else(SandboxSeed::random);
+    let config = SimConfig {
+        base_url: base.clone(),
+        processing_delay: Duration::from_millis(50),
+        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
+        seed: seed.clone(),
+        ..SimConfig::default()
+    };
+    // Nested like `overture serve` mounts it, so relative routes and base_url are exercised.
+    let app = (setup.wrap)(Router::new().nest(&path, crate::mount(Arc::new(sim), config)));
+    tokio::spawn(async move { axum::serve(sandbox_listener, app).await });
+    let web = if setup.follow_redirects {
+        reqwest::Client::new()
+    } else {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let account = open_account(&web, &base, &callback_url).await;
     let rx = Arc::new(Receiver {
         connector: Arc::clone(&connector),
         account: account.clone(),
@@ -194,29 +239,13 @@ pub(crate) async fn start<S: Simulator, C: Connector, H: Send + 'static>(
         .route("/hook", route)
         .with_state(Arc::clone(&rx));
     tokio::spawn(async move { axum::serve(hook_listener, hook_app).await });
-    let config = SimConfig {
-        base_url: base.clone(),
-        processing_delay: Duration::from_millis(50),
-        callback_retries: vec![Duration::from_millis(20), Duration::from_millis(20)],
-        ..SimConfig::default()
-    };
-    // Nested like `overture serve` mounts it, so relative routes and base_url are exercised.
-    let app = (setup.wrap)(Router::new().nest(&path, sim.router(config)));
-    tokio::spawn(async move { axum::serve(sandbox_listener, app).await });
-    let web = if setup.follow_redirects {
-        reqwest::Client::new()
-    } else {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-    };
     Harness {
         connector,
         account,
         base,
         rx,
         web,
+        seed,
     }
 }
 
@@ -233,6 +262,29 @@ pub(crate) fn order_ref(req: &PaymentRequest, update: Option<&PspUpdate>) -> Ord
 }
 
 impl<C, H> Harness<C, H> {
+    /// A second account at the same simulator (its callbacks go to the same receiver, which
+    /// checks them with the first account's credentials).
+    pub(crate) async fn other_account(&self) -> AccountContext {
+        open_account(&self.web, &self.base, &self.account.callback_url).await
+    }
+
+    /// The harness's account with `overrides` replacing or adding single credentials.
+    pub(crate) fn account_with(&self, overrides: &[(&str, &str)]) -> AccountContext {
+        let mut account = self.account.clone();
+        for (k, v) in overrides {
+            account
+                .credentials
+                .0
+                .insert((*k).to_owned(), SecretString::from(*v));
+        }
+        account
+    }
+
+    /// The value of the harness account's credential `name`.
+    pub(crate) fn credential(&self, name: &str) -> String {
+        self.account.credentials.0[name].expose_secret().to_owned()
+    }
+
     /// Every order the simulator holds (its `/_orders`).
     pub(crate) async fn orders(&self) -> Vec<Value> {
         let url = format!("{}/_orders", self.base);

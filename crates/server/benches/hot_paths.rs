@@ -82,14 +82,8 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    use overture_sandbox::Simulator;
-    let pem = overture_sandbox::paymentsoft::PaymentSoftSandbox
-        .credentials()
-        .into_iter()
-        .find(|(k, _)| *k == "oauth_private_key")
-        .map(|(_, v)| v)
-        .unwrap();
-    let key = oauth::load_private_key(&pem).unwrap();
+    let pem = overture_sandbox::paymentsoft::keys::SANDBOX_OAUTH_PRIVATE_KEY;
+    let key = oauth::load_private_key(pem).unwrap();
     let base = "POST&https%3A%2F%2Fgate.example%2Fpaynet%2Fapi%2Fv4%2Fpayout%2F1&amount%3D100.00%26client_orderid%3Dtxn_1";
     c.bench_function("PaynetEasy OAuth 1.0a RSA-SHA256 signature", |b| {
         b.iter(|| oauth::sign(&key, black_box(base)))

@@ -11,11 +11,13 @@ use clap::{Parser, Subcommand};
 use overture_core::backoffice::AuditAction;
 use overture_core::store::Store;
 use overture_core::*;
+use overture_sandbox::SandboxSeed;
 use rand::distributions::{Alphanumeric, DistString};
 use rust_decimal::Decimal;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Overture: payments orchestration (Cashier API, PSP connectors, webhooks, approvals).
@@ -43,6 +45,15 @@ pub enum Command {
         /// Base URL the sandboxes are reachable at (default http://<listen>).
         #[arg(long)]
         public_url: Option<String>,
+        /// File holding the base64 32-byte seed every sandbox account's secrets derive from
+        /// (same seed ⇒ the accounts survive a restart); created, mode 0600, when missing.
+        /// Ignored when `OVERTURE_SANDBOX_SEED` (base64) is set.
+        #[arg(
+            long,
+            env = "OVERTURE_SANDBOX_SEED_FILE",
+            default_value = "overture-data/sandbox.seed"
+        )]
+        seed_file: PathBuf,
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
@@ -84,7 +95,8 @@ pub enum CompanyCommand {
         /// Also verify users with the MP before pay-ins.
         #[arg(long)]
         verify_payins: bool,
-        /// Add an account for every built-in PSP sandbox.
+        /// Open an account at every built-in PSP sandbox (they must be running at
+        /// --sandbox-url: `overture sandbox` or `overture serve`) and add them.
         #[arg(long)]
         with_sandbox_psps: bool,
         /// Where the sandboxes are served (default: OVERTURE_PUBLIC_URL or http://127.0.0.1:8080).
@@ -179,8 +191,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox {
             listen,
             public_url,
+            seed_file,
             sandbox,
-        } => run_sandbox(listen, public_url, sandbox).await,
+        } => {
+            let env_seed = std::env::var(SANDBOX_SEED_ENV).ok();
+            let seed = sandbox_seed(env_seed.as_deref(), &seed_file)?;
+            run_sandbox(listen, public_url, sandbox, seed).await
+        }
         Command::Companies(c) => companies(c).await,
         Command::Psps => {
             let registry = overture_connectors::Registry::builtin(
@@ -312,6 +329,15 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
             if payout_approval_threshold.is_some_and(|t| t <= Decimal::ZERO) {
                 bail!("--payout-approval-threshold must be positive");
             }
+            // Opened first: when a sandbox does not answer, nothing is created.
+            let sandbox_accounts = if with_sandbox_psps {
+                let base = sandbox_url
+                    .or_else(|| std::env::var("OVERTURE_PUBLIC_URL").ok())
+                    .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+                Some(demo::open_sandbox_accounts(&base, &base).await?)
+            } else {
+                None
+            };
             let store = store(&db).await?;
             let new = NewCompany {
                 name,
@@ -327,11 +353,9 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
                     .set_four_eyes_threshold(&company.id, four_eyes_threshold)
                     .await?;
             }
-            if with_sandbox_psps {
-                let base = sandbox_url
-                    .or_else(|| std::env::var("OVERTURE_PUBLIC_URL").ok())
-                    .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-                demo::add_sandbox_accounts(store.as_ref(), &company.id, &base, now_ms()).await?;
+            if let Some(accounts) = sandbox_accounts {
+                demo::store_sandbox_accounts(store.as_ref(), &company.id, accounts, now_ms())
+                    .await?;
             }
             println!("{}", demo::company_secrets_json(&company));
             Ok(())
@@ -422,17 +446,95 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The environment variable holding a base64 sandbox seed (never a flag: argv is public).
+const SANDBOX_SEED_ENV: &str = "OVERTURE_SANDBOX_SEED";
+
+/// The sandboxes' seed: `env_seed` (the value of `OVERTURE_SANDBOX_SEED`) when set, else the
+/// seed in `seed_file`, which is created with a new random seed (base64, mode 0600) when
+/// missing.
+fn sandbox_seed(env_seed: Option<&str>, seed_file: &Path) -> anyhow::Result<SandboxSeed> {
+    if let Some(text) = env_seed {
+        return SandboxSeed::from_base64(text).context(SANDBOX_SEED_ENV);
+    }
+    if !seed_file.exists() {
+        if let Some(dir) = seed_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let text = SandboxSeed::generate_base64();
+        crate::serve::write_private(seed_file, text.expose_secret())?;
+        tracing::info!(path = %seed_file.display(), "created a new sandbox seed");
+    }
+    let text = std::fs::read_to_string(seed_file)
+        .with_context(|| format!("reading {}", seed_file.display()))?;
+    SandboxSeed::from_base64(&text)
+        .with_context(|| format!("sandbox seed in {}", seed_file.display()))
+}
+
 async fn run_sandbox(
     listen: SocketAddr,
     public_url: Option<String>,
     sandbox: SandboxArgs,
+    seed: SandboxSeed,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let public_url = public_url.unwrap_or_else(|| url.clone());
-    let router = overture_sandbox::router(&public_url, sandbox.sim_config())
+    let router = overture_sandbox::router(&public_url, sandbox.sim_config(seed))
         .merge(demo::DemoMp::default().router());
     println!("{}", json!({ "listening": url }));
     axum::serve(listener, router).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("overture-seed-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Same seed ⇔ same derived secrets.
+    fn same(a: &SandboxSeed, b: &SandboxSeed) -> bool {
+        a.derive("p", "n", "id") == b.derive("p", "n", "id")
+    }
+
+    #[test]
+    fn seed_file_is_created_private_then_reused() {
+        let dir = temp_dir();
+        let file = dir.join("nested").join("sandbox.seed");
+        let first = sandbox_seed(None, &file).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = sandbox_seed(None, &file).unwrap();
+        assert!(same(&first, &again), "a restart keeps the seed");
+        let elsewhere = sandbox_seed(None, &dir.join("other.seed")).unwrap();
+        assert!(!same(&first, &elsewhere));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn environment_seed_wins_and_must_be_valid() {
+        let dir = temp_dir();
+        let file = dir.join("sandbox.seed");
+        let text = SandboxSeed::generate_base64();
+        let from_env = sandbox_seed(Some(text.expose_secret()), &file).unwrap();
+        let expected = SandboxSeed::from_base64(text.expose_secret()).unwrap();
+        assert!(same(&from_env, &expected));
+        assert!(
+            !file.exists(),
+            "no file when the environment gives the seed"
+        );
+        assert!(sandbox_seed(Some("c2hvcnQ="), &file).is_err());
+        std::fs::write(&file, "not a seed").unwrap();
+        assert!(sandbox_seed(None, &file).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -138,13 +138,14 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    /// The simulators' settings.
-    pub fn sim_config(&self) -> overture_sandbox::SimConfig {
+    /// The simulators' settings; every account's secrets derive from `seed`.
+    pub fn sim_config(&self, seed: overture_sandbox::SandboxSeed) -> overture_sandbox::SimConfig {
         overture_sandbox::SimConfig {
             base_url: String::new(),
             processing_delay: self.sandbox_delay,
             callback_retries: self.sandbox_callback_retries.0.clone(),
             response_delay: self.sandbox_response_delay,
+            seed,
         }
     }
 }

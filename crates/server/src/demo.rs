@@ -2,6 +2,8 @@
 //! `overture serve` works end to end with curl: it allows every user on verify-user, and
 //! records the webhooks it receives (`GET /sandbox/mp/webhooks` lists them). Also: the demo
 //! company created on first start, and company/PSP-account creation shared with the CLI.
+//! Sandbox PSP accounts are opened over HTTP at the sandbox (`POST /sandbox/<psp>/_accounts`),
+//! so each company gets its own credentials.
 
 use crate::api::auth::issue_company_token;
 use crate::workers::signing;
@@ -16,6 +18,7 @@ use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Webhooks received by the demo MP (newest last, at most 1000).
 #[derive(Clone, Default)]
@@ -102,31 +105,128 @@ pub async fn create_company(
     Ok(company)
 }
 
-/// Adds one PSP account per built-in sandbox, pointing at `sandbox_base` (the URL under which
-/// `/sandbox/<psp>` is served) with the sandbox's credentials.
-pub async fn add_sandbox_accounts(
+/// A sandbox PSP account opened at a sandbox, not yet stored for a company.
+pub struct SandboxAccount {
+    pub psp_type: PspType,
+    /// `<public base>/sandbox/<psp>`.
+    pub base_url: String,
+    pub credentials: Credentials,
+}
+
+/// Why a sandbox account could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// Stable code `SANDBOX_UNREACHABLE`.
+    #[error("{psp} sandbox at {url} did not answer (is `overture sandbox` or `overture serve` running there?)")]
+    Unreachable {
+        psp: &'static str,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Stable code `SANDBOX_REFUSED`.
+    #[error("{psp} sandbox at {url} answered HTTP {status} to the account request")]
+    Refused {
+        psp: &'static str,
+        url: String,
+        status: u16,
+    },
+    /// Stable code `SANDBOX_BAD_ANSWER`.
+    #[error("{psp} sandbox at {url} answered without {{\"credentials\": {{name: value}}}}")]
+    BadAnswer { psp: &'static str, url: String },
+}
+
+impl ProvisionError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unreachable { .. } => "SANDBOX_UNREACHABLE",
+            Self::Refused { .. } => "SANDBOX_REFUSED",
+            Self::BadAnswer { .. } => "SANDBOX_BAD_ANSWER",
+        }
+    }
+}
+
+/// How long one account request to a sandbox may take.
+const PROVISION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens one account at every built-in sandbox, as signing up at each PSP would:
+/// `POST <provision_base>/sandbox/<psp>/_accounts` answers `{"credentials": {…}}` with that
+/// account's own credentials. The accounts' base URLs are `<public_base>/sandbox/<psp>` (the
+/// two bases differ when the sandbox is reached locally but called back publicly).
+pub async fn open_sandbox_accounts(
+    public_base: &str,
+    provision_base: &str,
+) -> Result<Vec<SandboxAccount>, ProvisionError> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for sim in overture_sandbox::all() {
+        let psp = sim.psp_type();
+        let path = format!("/sandbox/{}", sim.path());
+        let url = format!("{}{path}/_accounts", provision_base.trim_end_matches('/'));
+        let unreachable = |source| ProvisionError::Unreachable {
+            psp,
+            url: url.clone(),
+            source,
+        };
+        let response = http
+            .post(&url)
+            .timeout(PROVISION_TIMEOUT)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ProvisionError::Refused {
+                psp,
+                url,
+                status: status.as_u16(),
+            });
+        }
+        let body: Value = response.json().await.map_err(unreachable)?;
+        let credentials = credentials_of(&body).ok_or_else(|| ProvisionError::BadAnswer {
+            psp,
+            url: url.clone(),
+        })?;
+        out.push(SandboxAccount {
+            psp_type: PspType(psp.to_owned()),
+            base_url: format!("{}{path}", public_base.trim_end_matches('/')),
+            credentials,
+        });
+    }
+    Ok(out)
+}
+
+/// The `credentials` object of an `/_accounts` answer: non-empty, string values only.
+fn credentials_of(body: &Value) -> Option<Credentials> {
+    let map = body.get("credentials")?.as_object()?;
+    if map.is_empty() {
+        return None;
+    }
+    map.iter()
+        .map(|(name, value)| {
+            let value = value.as_str()?;
+            Some((name.clone(), SecretString::from(value.to_owned())))
+        })
+        .collect::<Option<_>>()
+        .map(Credentials)
+}
+
+/// Stores `accounts` as PSP accounts of `company` (credentials sealed at rest by the store).
+pub async fn store_sandbox_accounts(
     store: &dyn Store,
     company: &CompanyId,
-    sandbox_base: &str,
+    accounts: Vec<SandboxAccount>,
     now: i64,
 ) -> anyhow::Result<Vec<PspAccount>> {
     let mut out = Vec::new();
-    for sim in overture_sandbox::all() {
+    for opened in accounts {
         let account = PspAccount {
             id: PspAccountId::generate(),
             company_id: company.clone(),
-            psp_type: PspType(sim.psp_type().to_owned()),
-            base_url: format!(
-                "{}/sandbox/{}",
-                sandbox_base.trim_end_matches('/'),
-                sim.path()
-            ),
-            credentials: Credentials(
-                sim.credentials()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
-                    .collect(),
-            ),
+            psp_type: opened.psp_type,
+            base_url: opened.base_url,
+            credentials: opened.credentials,
             enabled: true,
             priority: 0,
             created_at: now,
@@ -135,6 +235,19 @@ pub async fn add_sandbox_accounts(
         out.push(account);
     }
     Ok(out)
+}
+
+/// Opens an account at every built-in sandbox (see [`open_sandbox_accounts`]) and stores them
+/// for `company`.
+pub async fn add_sandbox_accounts(
+    store: &dyn Store,
+    company: &CompanyId,
+    public_base: &str,
+    provision_base: &str,
+    now: i64,
+) -> anyhow::Result<Vec<PspAccount>> {
+    let accounts = open_sandbox_accounts(public_base, provision_base).await?;
+    store_sandbox_accounts(store, company, accounts, now).await
 }
 
 /// The JSON printed for a new company: `{"companyId","apiSecret","webhookSecret"}`.
@@ -147,12 +260,21 @@ pub fn company_secrets_json(company: &Company) -> Value {
 }
 
 /// On first start with an empty database: a demo company wired to the demo MP and the
-/// sandboxes. Prints its id, secrets and a 30-day company JWT to stdout.
-pub async fn seed_demo(store: &dyn Store, public_url: &str, now: i64) -> anyhow::Result<()> {
+/// sandboxes, whose accounts are opened through `local_url` (the sandboxes this process
+/// serves; stored base URLs use `public_url`). Prints its id, secrets and a 30-day company
+/// JWT to stdout.
+pub async fn seed_demo(
+    store: &dyn Store,
+    public_url: &str,
+    local_url: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     if store.count_companies().await? > 0 {
         return Ok(());
     }
     let base = public_url.trim_end_matches('/');
+    // Opened first: when a sandbox does not answer, no company without accounts is left.
+    let accounts = open_sandbox_accounts(base, local_url).await?;
     let company = create_company(
         store,
         NewCompany {
@@ -166,7 +288,7 @@ pub async fn seed_demo(store: &dyn Store, public_url: &str, now: i64) -> anyhow:
         now,
     )
     .await?;
-    add_sandbox_accounts(store, &company.id, base, now).await?;
+    store_sandbox_accounts(store, &company.id, accounts, now).await?;
     let token = issue_company_token(
         &company.id,
         &company.api_secret,

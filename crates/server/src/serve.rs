@@ -1,5 +1,6 @@
-//! `overture serve`: opens the store, seeds the demo company on first start, mounts the API
-//! (and, unless in production mode, the PSP sandboxes and demo MP), and runs the workers.
+//! `overture serve`: opens the store, mounts the API (and, unless in production mode, the PSP
+//! sandboxes and demo MP), runs the workers, and seeds the demo company on first start once
+//! the sandboxes answer.
 
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
@@ -8,7 +9,9 @@ use anyhow::Context;
 use overture_connectors::http::PspHttp;
 use overture_connectors::Registry;
 use overture_core::SystemClock;
+use overture_sandbox::SandboxSeed;
 use overture_store::{Cipher, SqlStore, StoreOptions};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -34,7 +37,9 @@ pub fn master_key(db: &DbArgs) -> anyhow::Result<Cipher> {
     Cipher::from_base64(&key).with_context(|| format!("master key in {}", path.display()))
 }
 
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+/// Creates `path` with `contents`, readable by its owner only (mode 0600 on Unix); fails when
+/// it exists.
+pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -117,17 +122,17 @@ pub async fn start(
         metrics: Arc::default(),
         companies: Arc::default(),
     };
-    if !args.production {
-        demo::seed_demo(app.store.as_ref(), &public_url, app.now()).await?;
-    }
     let mut router = api::router()
         .with_state(app.clone())
         .merge(backoffice::router(app.clone(), &args.backoffice));
     if !args.production {
+        // Derived from the master key: the demo company's sandbox accounts keep working after
+        // a restart, and another installation's sandbox knows none of them.
+        let seed = SandboxSeed::from_bytes(master_key(&args.db)?.derive_key(SANDBOX_SEED_LABEL));
         router = router
             .merge(overture_sandbox::router(
                 &public_url,
-                args.sandbox.sim_config(),
+                args.sandbox.sim_config(seed),
             ))
             .merge(demo::DemoMp::default().router());
     }
@@ -162,12 +167,38 @@ pub async fn start(
     }
     tracing::info!(%url, %public_url, role = ?args.role, "overture serving");
     let handle = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
+    // The demo company's accounts are opened at the sandboxes this node now serves, through
+    // its own listen address. A worker-only node serves no sandbox: an API node seeds.
+    let serves_sandboxes = !args.production && matches!(args.role, Role::Api | Role::All);
+    if serves_sandboxes {
+        let local = local_url(addr);
+        let seeded = demo::seed_demo(app.store.as_ref(), &public_url, &local, app.now()).await;
+        if let Err(e) = seeded {
+            cancel.cancel();
+            let _ = handle.await;
+            return Err(e.context("seeding the demo company"));
+        }
+    }
     Ok(Running {
         app,
         url,
         cancel,
         handle,
     })
+}
+
+/// Label of the in-process sandboxes' seed derived from the master key.
+const SANDBOX_SEED_LABEL: &str = "overture/sandbox-seed/v1";
+
+/// `http://<addr>`, with a wildcard listen address (`0.0.0.0`, `::`) replaced by loopback so
+/// this process can call itself.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// `overture serve`: runs until SIGINT/SIGTERM.
@@ -199,4 +230,17 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_url_calls_wildcard_addresses_through_loopback() {
+        let url = |s: &str| local_url(s.parse().unwrap());
+        assert_eq!(url("0.0.0.0:8080"), "http://127.0.0.1:8080");
+        assert_eq!(url("[::]:8080"), "http://[::1]:8080");
+        assert_eq!(url("10.1.2.3:80"), "http://10.1.2.3:80");
+    }
 }

@@ -1,7 +1,7 @@
 //! The merchant API under `/api/<method>`.
 
 use super::{
-    brite_id, Order, Shared, Subject, Subscription, OUT_OF_ORDER_CENTS, PUBLIC_KEY, SECRET,
+    brite_id, merchant_id, Order, Shared, Subject, Subscription, KEYRING_NAME, OUT_OF_ORDER_CENTS,
 };
 use crate::Scenario;
 use axum::body::Bytes;
@@ -28,13 +28,13 @@ fn unauthorized() -> Response {
     refuse(StatusCode::UNAUTHORIZED, "Unauthorized")
 }
 
-/// True when the request carries a live Bearer token.
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+/// The account (`public_key`) of the live Bearer token the request carries, if any.
+fn authorized(shared: &Shared, headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| shared.tokens.check(token.trim()))
+        .and_then(|token| shared.tokens.check(token.trim()))
 }
 
 /// Parses a JSON body; `Err` is the refusal message.
@@ -63,10 +63,15 @@ pub(crate) async fn authorize(State(shared): State<Arc<Shared>>, raw: Bytes) -> 
         Ok(input) => input,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
-    if input.public_key != PUBLIC_KEY || input.secret != SECRET {
+    let valid = !input.public_key.is_empty()
+        && shared
+            .config
+            .seed
+            .verify(KEYRING_NAME, "secret", &input.public_key, &input.secret);
+    if !valid {
         return refuse(StatusCode::UNAUTHORIZED, "Invalid credentials");
     }
-    issued(shared.tokens.authorize())
+    issued(shared.tokens.authorize(&input.public_key))
 }
 
 #[derive(Deserialize)]
@@ -135,9 +140,9 @@ pub(crate) async fn create_deposit(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
+    let Some(account) = authorized(&shared, &headers) else {
         return unauthorized();
-    }
+    };
     // Borrowing parse: `amount` stays the exact literal that was sent.
     let input: CreateDepositIn<'_> = match serde_json::from_slice(&raw) {
         Ok(input) => input,
@@ -190,6 +195,8 @@ pub(crate) async fn create_deposit(
     let out_of_order = cents == Some(rust_decimal::Decimal::from(OUT_OF_ORDER_CENTS));
     let order = shared.insert(Order {
         seq: 0,
+        merchant_id: merchant_id(&shared.config.seed, &account),
+        account,
         session_id: brite_id(),
         client_token: brite_id(),
         merchant_reference: input.merchant_reference.unwrap_or_default(),
@@ -225,18 +232,21 @@ pub(crate) async fn session_get(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
+    let Some(account) = authorized(&shared, &headers) else {
         return unauthorized();
-    }
+    };
     let input: IdIn = match body(&raw) {
         Ok(input) => input,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
+    // Another account's session is as unknown as one never created.
     let found = shared.update(&input.id, |o| {
-        o.checks += 1;
-        o.clone()
+        (o.account == account).then(|| {
+            o.checks += 1;
+            o.clone()
+        })
     });
-    match found {
+    match found.flatten() {
         Some(o) => Json(json!({
             "id": o.session_id,
             "state": o.session_state,
@@ -256,14 +266,17 @@ pub(crate) async fn transaction_state(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
+    let Some(account) = authorized(&shared, &headers) else {
         return unauthorized();
-    }
+    };
     let input: IdIn = match body(&raw) {
         Ok(input) => input,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
     let found = shared.update_by_transaction(&input.id, |o| {
+        if o.account != account {
+            return None;
+        }
         o.checks += 1;
         o.transaction.clone()
     });

@@ -1,5 +1,7 @@
-//! Brite's token store: `merchant.authorize` issues a pair, `merchant.token` replaces it (the
-//! old access token dies at once), Bearer checks refuse unknown and expired tokens.
+//! Brite's token store: `merchant.authorize` issues a pair for an account (`public_key`),
+//! `merchant.token` replaces it (the old access token dies at once), Bearer checks refuse
+//! unknown and expired tokens and tell whose token it is. Tokens live in memory: after a
+//! restart the connector authorises again with its credentials.
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -16,8 +18,8 @@ pub(crate) struct Issued {
 
 #[derive(Default)]
 struct Store {
-    /// Access token ⇒ when it expires.
-    access: HashMap<String, Instant>,
+    /// Access token ⇒ (its account, when it expires).
+    access: HashMap<String, (String, Instant)>,
     /// Refresh token ⇒ (its access token, when the refresh token expires).
     refresh: HashMap<String, (String, Instant)>,
     authorizations: u32,
@@ -45,7 +47,7 @@ impl Tokens {
         f(&mut guard)
     }
 
-    fn issue(&self, store: &mut Store) -> Issued {
+    fn issue(&self, store: &mut Store, account: String) -> Issued {
         let access_token = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -57,7 +59,9 @@ impl Tokens {
             uuid::Uuid::new_v4().simple()
         );
         let now = Instant::now();
-        store.access.insert(access_token.clone(), now + self.ttl);
+        store
+            .access
+            .insert(access_token.clone(), (account, now + self.ttl));
         // Brite: access 6 h, refresh 7 h; the same ratio here.
         let refresh_ttl = self.ttl + self.ttl / 6;
         store.refresh.insert(
@@ -76,11 +80,11 @@ impl Tokens {
         }
     }
 
-    /// `merchant.authorize` with correct credentials.
-    pub(crate) fn authorize(&self) -> Issued {
+    /// `merchant.authorize` with `account`'s correct credentials.
+    pub(crate) fn authorize(&self, account: &str) -> Issued {
         self.with(|store| {
             store.authorizations += 1;
-            self.issue(store)
+            self.issue(store, account.to_owned())
         })
     }
 
@@ -97,23 +101,28 @@ impl Tokens {
                 return None;
             }
             store.refresh.remove(refresh_token);
-            store.access.remove(access_token);
+            let Some((account, _)) = store.access.remove(access_token) else {
+                // Revoked since: the pair is dead.
+                store.rejected += 1;
+                return None;
+            };
             store.refreshes += 1;
-            Some(self.issue(store))
+            Some(self.issue(store, account))
         })
     }
 
-    /// True when `token` is a live access token; counts refusals.
-    pub(crate) fn check(&self, token: &str) -> bool {
+    /// The account of `token` when it is a live access token; counts refusals.
+    pub(crate) fn check(&self, token: &str) -> Option<String> {
         self.with(|store| {
-            let ok = store
+            let account = store
                 .access
                 .get(token)
-                .is_some_and(|until| Instant::now() < *until);
-            if !ok {
+                .filter(|(_, until)| Instant::now() < *until)
+                .map(|(account, _)| account.clone());
+            if account.is_none() {
                 store.rejected += 1;
             }
-            ok
+            account
         })
     }
 
@@ -145,13 +154,15 @@ mod unit {
     #[test]
     fn refresh_replaces_the_pair_once() {
         let tokens = Tokens::new(Duration::from_secs(60));
-        let first = tokens.authorize();
-        assert!(tokens.check(&first.access_token));
+        let first = tokens.authorize("pk_a");
+        assert_eq!(tokens.check(&first.access_token).as_deref(), Some("pk_a"));
         let second = tokens
             .refresh(&first.access_token, &first.refresh_token)
             .unwrap();
-        assert!(!tokens.check(&first.access_token));
-        assert!(tokens.check(&second.access_token));
+        assert_eq!(tokens.check(&first.access_token), None);
+        assert_eq!(tokens.check(&second.access_token).as_deref(), Some("pk_a"));
+        let other = tokens.authorize("pk_b");
+        assert_eq!(tokens.check(&other.access_token).as_deref(), Some("pk_b"));
         assert!(tokens
             .refresh(&first.access_token, &first.refresh_token)
             .is_none());

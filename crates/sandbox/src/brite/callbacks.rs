@@ -3,7 +3,7 @@
 //! transaction_state}` to each URL subscribed for that state, one after the other, each retried
 //! with `SimConfig::callback_retries` while not answered 2xx.
 
-use super::{brite_id, session, transaction, Order, Shared, Subject, MERCHANT_ID};
+use super::{brite_id, session, transaction, Order, Shared, Subject};
 use crate::Scenario;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -143,12 +143,12 @@ fn settle_later(shared: &Arc<Shared>, order: &Order) {
 fn body(order: &Order, event: Event) -> Value {
     match event.subject {
         Subject::Session => json!({
-            "merchant_id": MERCHANT_ID,
+            "merchant_id": order.merchant_id,
             "session_id": order.session_id,
             "session_state": event.state,
         }),
         Subject::Transaction => json!({
-            "merchant_id": MERCHANT_ID,
+            "merchant_id": order.merchant_id,
             "transaction_id": order.transaction.as_ref().map(|(id, _)| id.clone()),
             "transaction_state": event.state,
         }),

@@ -2,9 +2,15 @@
 //! `overture_connectors::brite::wire`), with the outcome chosen by the amount's cents
 //! (DESIGN.md §5).
 //!
+//! Accounts (`POST /_accounts`, see [`crate::keyring`]): `public_key` is random (`pk_` + 24
+//! letters and digits), `secret` is derived from the sandbox seed and the public key
+//! (`brite/secret/<public_key>`); callbacks carry the account's own `merchant_id`
+//! (`brite/merchant_id/<public_key>`, first 16 hex digits). A token, and the sessions created
+//! with it, belong to one account: another account's session is "not found".
+//!
 //! Routes, relative to the simulator's base URL (all API calls `POST`, JSON both ways):
 //! - `/api/merchant.authorize` `{public_key, secret}` ⇒ `{access_token, expires,
-//!   refresh_token}`; wrong credentials ⇒ 401. Tokens live `token_ttl` (Brite: 6 h; the
+//!   refresh_token}`; a secret that is not the public key's own ⇒ 401. Tokens live `token_ttl` (Brite: 6 h; the
 //!   sandbox default is 10 minutes so that renewal happens in demos, and tests use ~1 s);
 //!   refresh tokens 7/6 of that, as Brite documents 6 h / 7 h.
 //! - `/api/merchant.token` `{access_token, refresh_token}` ⇒ a new pair; the old access token
@@ -15,7 +21,8 @@
 //! - `GET /client/{session_id}`: the hosted Brite client; `POST` with
 //!   `outcome=approve|decline` completes it and redirects (303) to `redirect_uri`.
 //! - `GET /_orders`, `GET /_auth` (token counts), `POST /_revoke_tokens` (every access token
-//!   stops working, as after a Brite-side revocation): inspection and test controls.
+//!   stops working, as after a Brite-side revocation), `POST /_accounts` (opens an account):
+//!   inspection and test controls.
 //!
 //! Flow: approving in the client moves the session to AUTHENTICATION_COMPLETED (2) and
 //! creates its transaction in PENDING (1); after `processing_delay` the scenario decides:
@@ -39,7 +46,8 @@ mod client;
 #[cfg(test)]
 mod tests;
 
-use crate::{Scenario, SimConfig, Simulator};
+use crate::keyring::{self, SandboxSeed};
+use crate::{NewAccount, Scenario, SimConfig, Simulator};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -48,12 +56,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// `public_key` accepted by the sandbox.
-pub const PUBLIC_KEY: &str = "sandbox-brite-public-key";
-/// `secret` accepted by the sandbox.
-pub const SECRET: &str = "sandbox-brite-secret";
-/// The `merchant_id` callbacks carry.
-pub const MERCHANT_ID: &str = "sandbox-brite-merchant";
+/// This simulator's name in key derivations (`brite/<name>/<public_key>`).
+pub const KEYRING_NAME: &str = "brite";
 /// Default access token lifetime (see the module docs).
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
 /// Cents whose callbacks arrive out of order (a rule of this sandbox).
@@ -79,11 +83,12 @@ impl Simulator for BriteSandbox {
         "BRITE"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("public_key", PUBLIC_KEY.to_owned()),
-            ("secret", SECRET.to_owned()),
-        ]
+    fn create_account(&self, seed: &SandboxSeed) -> NewAccount {
+        let public_key = format!("pk_{}", keyring::random_alphanumeric(24));
+        NewAccount::new(vec![
+            ("secret", seed.derive(KEYRING_NAME, "secret", &public_key)),
+            ("public_key", public_key),
+        ])
     }
 
     fn router(&self, config: SimConfig) -> Router {
@@ -103,6 +108,11 @@ impl Simulator for BriteSandbox {
             .route("/_revoke_tokens", post(revoke_tokens))
             .with_state(shared)
     }
+}
+
+/// The `merchant_id` the callbacks of account `public_key` carry.
+pub(crate) fn merchant_id(seed: &SandboxSeed, public_key: &str) -> String {
+    seed.derive_short(KEYRING_NAME, "merchant_id", public_key, 16)
 }
 
 /// Session states the sandbox uses (documented numbers) plus its own initial state.
@@ -143,6 +153,10 @@ pub(crate) struct Subscription {
 #[derive(Clone, Debug)]
 pub(crate) struct Order {
     pub seq: u64,
+    /// The account (`public_key`) that created the session.
+    pub account: String,
+    /// The account's `merchant_id`, carried by callbacks.
+    pub merchant_id: String,
     pub session_id: String,
     pub client_token: String,
     pub merchant_reference: String,

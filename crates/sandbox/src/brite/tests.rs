@@ -9,7 +9,7 @@ use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
 use overture_core::money::{Currency, Money};
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -42,8 +42,12 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(token_ttl: Duration) -> Harness {
+    harness_setup(token_ttl, Setup::new(record)).await
+}
+
+async fn harness_setup(token_ttl: Duration, setup: Setup<Hook>) -> Harness {
     let connector = Brite::new(PspHttp::new(Duration::from_secs(5)));
-    testkit::start(BriteSandbox { token_ttl }, connector, Setup::new(record)).await
+    testkit::start(BriteSandbox { token_ttl }, connector, setup).await
 }
 
 fn request(amount: &str) -> PaymentRequest {
@@ -406,25 +410,66 @@ async fn brite_token_is_cached_refreshed_before_expiry_and_reauthorised() {
 #[tokio::test]
 async fn brite_wrong_credentials_are_invalid_credentials() {
     let h = harness().await;
-    let mut account = h.account.clone();
-    account
-        .credentials
-        .0
-        .insert("secret".into(), SecretString::from("wrong".to_owned()));
-    let req = request("10.00");
-    let err = h.connector.start_payin(&account, &req).await.unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectorError::InvalidCredentials { status: 401 }
-    ));
-    let mut order = order_ref(&req, None);
-    order.psp_transaction_id = Some("agsomething".into());
-    let err = h.connector.sync(&account, &order).await.unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectorError::InvalidCredentials { status: 401 }
-    ));
+    let other = h.other_account().await;
+    let their_secret = other.credentials.0["secret"].expose_secret().to_owned();
+    assert_ne!(h.credential("secret"), their_secret);
+    // A made-up secret, then another account's real secret with our public key.
+    for secret in ["wrong", their_secret.as_str()] {
+        let account = h.account_with(&[("secret", secret)]);
+        let req = request("10.00");
+        let err = h.connector.start_payin(&account, &req).await.unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 401 }
+        ));
+        let mut order = order_ref(&req, None);
+        order.psp_transaction_id = Some("agsomething".into());
+        let err = h.connector.sync(&account, &order).await.unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 401 }
+        ));
+    }
     assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn another_account_does_not_see_our_sessions() {
+    let h = harness().await;
+    let other = h.other_account().await;
+    let req = request("10.00");
+    let started = h.connector.start_payin(&h.account, &req).await.unwrap();
+    let order = order_ref(&req, Some(&started.update));
+    let theirs = h.connector.sync(&other, &order).await.unwrap();
+    assert_eq!(theirs.outcome, PspOutcome::NotFound);
+    let ours = h.connector.sync(&h.account, &order).await.unwrap();
+    assert_eq!(ours.outcome, PspOutcome::Pending);
+    let sessions = h.orders().await;
+    assert_eq!(sessions[0]["checks"], 1, "only our own query counted");
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
+    let before = harness().await;
+    let setup = Setup::new(record).seed(before.seed.clone());
+    let restarted = harness_setup(Duration::from_secs(60), setup).await;
+    let account = testkit::rebase(&before.account, &restarted.base);
+    let started = restarted
+        .connector
+        .start_payin(&account, &request("10.00"))
+        .await;
+    assert_eq!(started.unwrap().update.outcome, PspOutcome::Pending);
+    let stranger = harness().await;
+    let account = testkit::rebase(&before.account, &stranger.base);
+    let err = stranger
+        .connector
+        .start_payin(&account, &request("10.00"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ConnectorError::InvalidCredentials { status: 401 }
+    ));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! PaynetEasy family shares (answer layout, OAuth check, payout fields, status) comes from the
 //! PAYMENTSOFT simulator.
 
-use super::{process, Order, Sim, ACCOUNT, BANK_NEVER_VALIDATES_CENTS, RECEIVER_FORM_CENTS};
+use super::{process, Order, Sim, BANK_NEVER_VALIDATES_CENTS, RECEIVER_FORM_CENTS};
 use crate::paymentsoft::api::{
     accepted, duplicate_order, field, signed_form, status_answer, validate, validation_error,
 };
@@ -26,7 +26,6 @@ pub(crate) async fn payout_check(
 ) -> Response {
     let form = match signed_form(
         &sim,
-        &ACCOUNT,
         wire::PAYOUT_CHECK_PATH,
         &endpoint_id,
         uri.path(),
@@ -47,18 +46,18 @@ pub(crate) async fn payout_check(
     }
     let paynet_order_id = {
         let mut orders = sim.orders();
-        if let Some(existing) = orders.by_client.get(&new.client_orderid) {
+        if let Some(existing) = orders.by_client_mut(&endpoint_id, &new.client_orderid) {
             let id = existing.paynet_order_id.clone();
             drop(orders);
             return duplicate_order(&new.client_orderid, &id);
         }
         let id = sim.next_order_id();
-        orders
-            .client_by_paynet
-            .insert(id.clone(), new.client_orderid.clone());
-        orders.by_client.insert(
-            new.client_orderid.clone(),
+        orders.insert(
+            &endpoint_id,
+            &new.client_orderid,
+            &id,
             Order {
+                endpoint_id: endpoint_id.clone(),
                 client_orderid: new.client_orderid.clone(),
                 paynet_order_id: id.clone(),
                 amount: new.amount_text.clone(),
@@ -80,7 +79,7 @@ pub(crate) async fn payout_check(
         );
         id
     };
-    process::validate_later(sim.clone(), new.client_orderid.clone());
+    process::validate_later(sim.clone(), paynet_order_id.clone());
     accepted(&new.client_orderid, &paynet_order_id)
 }
 
@@ -95,7 +94,6 @@ pub(crate) async fn payout_pay(
 ) -> Response {
     let form = match signed_form(
         &sim,
-        &ACCOUNT,
         wire::PAYOUT_PAY_PATH,
         &endpoint_id,
         uri.path(),
@@ -116,7 +114,7 @@ pub(crate) async fn payout_pay(
             &[],
         );
     };
-    if login != ACCOUNT.login {
+    if login != sim.login(&endpoint_id) {
         return validation_error(wire::CODE_BAD_CONTROL, "login does not match", &[]);
     }
     // Check and change the stage under one lock so two racing payout-pays execute once.
@@ -124,7 +122,7 @@ pub(crate) async fn payout_pay(
         let mut orders = sim.orders();
         let Some(order) = orders
             .by_paynet_mut(&orderid)
-            .filter(|o| o.client_orderid == client_orderid)
+            .filter(|o| o.client_orderid == client_orderid && o.endpoint_id == endpoint_id)
         else {
             drop(orders);
             return validation_error(wire::CODE_ORDER_NOT_FOUND, "Order not found", &[]);
@@ -154,7 +152,7 @@ pub(crate) async fn payout_pay(
         // A receiver-form order waits for the form; the others go on at once.
         Ok(waits_for_form) => {
             if !waits_for_form {
-                process::start(sim.clone(), client_orderid.clone());
+                process::start(sim.clone(), orderid.clone());
             }
             accepted(&client_orderid, &orderid)
         }
@@ -175,5 +173,5 @@ pub(crate) async fn status(
     Path(endpoint_id): Path<String>,
     body: String,
 ) -> Response {
-    status_answer(&sim, &ACCOUNT, &endpoint_id, &body, stage::RECEIVER_FORM)
+    status_answer(&sim, &endpoint_id, &body, stage::RECEIVER_FORM)
 }

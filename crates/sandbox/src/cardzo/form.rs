@@ -3,7 +3,7 @@
 //! back to the merchant. The sandbox asks for one field, `account`, as the PAYMENTSOFT
 //! simulator does, and serves it with that simulator's form code.
 
-use super::{process, Order, Sim, SANDBOX_MERCHANT_CONTROL};
+use super::{process, Order, Sim};
 use crate::paymentsoft::form::{show_form, submit_form, FormFlow};
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -18,7 +18,6 @@ fn flow() -> FormFlow<Order> {
         receiver_form: stage::RECEIVER_FORM,
         processing: stage::PROCESSING,
         label: "Cardzo sandbox",
-        merchant_control: SANDBOX_MERCHANT_CONTROL,
         start: process::start,
     }
 }

@@ -11,7 +11,8 @@
 //! - `POST /paynet/api/v2/status/{endpoint_id}`: `control`-checked status query;
 //! - `GET|POST /paynet/form/payout/{paynet_order_id}`: the receiver form behind `redirect-to`;
 //! - `GET /_orders`: JSON inspection (`check_executions`, `pay_requests`, `pay_executions`,
-//!   `callbacks_sent`, `status_queries`); not part of the PSP's protocol.
+//!   `callbacks_sent`, `status_queries`); not part of the PSP's protocol;
+//! - `POST /_accounts`: opens an account (not part of the PSP's protocol).
 //!
 //! Life of an order: `payout_check_validating` for `config.processing_delay` (the bank's
 //! confirmation delay), then `payout_check_validated` (waits for payout-pay, no expiry), then
@@ -29,8 +30,12 @@
 //! Choices where the public docs are silent (as the connector's `wire.rs` says): a second
 //! payout-pay ⇒ `type=validation-error&error-code=409` (nothing executed again); payout-pay
 //! before validation or after a failed one ⇒ `error-code=422`; the other codes, the OAuth and
-//! `control` checks and the empty-`orderid` lookup are those of the PAYMENTSOFT simulator. The
-//! sandbox reuses PAYMENTSOFT's sandbox-only OAuth key pair ([`crate::paymentsoft::keys`]).
+//! `control` checks and the empty-`orderid` lookup are those of the PAYMENTSOFT simulator.
+//!
+//! Accounts are those of the PAYMENTSOFT simulator under this simulator's own name in key
+//! derivations ([`KEYRING_NAME`]): a random `endpoint_id`, its own derived `login` and
+//! `merchant_control`, and PAYMENTSOFT's public sandbox-only OAuth key pair
+//! ([`crate::paymentsoft::keys`]), the same for every account.
 
 mod api;
 mod form;
@@ -38,19 +43,16 @@ mod process;
 #[cfg(test)]
 mod tests;
 
-use crate::{Scenario, SimConfig, Simulator};
+use crate::keyring::SandboxSeed;
+use crate::{NewAccount, Scenario, SimConfig, Simulator};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Sandbox-only `login` (OAuth consumer key and status `login`).
-pub const SANDBOX_LOGIN: &str = "overture-cardzo-sandbox";
-/// Sandbox-only `merchant_control` (the shared key of every `control` checksum).
-pub const SANDBOX_MERCHANT_CONTROL: &str = "SANDBOX-CARDZO-CONTROL-5d1c7a93";
-/// Sandbox-only `endpoint_id`.
-pub const SANDBOX_ENDPOINT_ID: &str = "4301";
+/// This simulator's name in key derivations (`cardzo/<credential>/<endpoint_id>`).
+pub const KEYRING_NAME: &str = "cardzo";
 /// Cents whose bank never validates (a rule of this simulator, not of DESIGN.md §5).
 pub const BANK_NEVER_VALIDATES_CENTS: i64 = 58;
 /// Cents that ask for the receiver form after payout-pay (as the PAYMENTSOFT simulator).
@@ -66,21 +68,13 @@ impl Simulator for CardzoSandbox {
         "CARDZO"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("login", SANDBOX_LOGIN.to_owned()),
-            ("merchant_control", SANDBOX_MERCHANT_CONTROL.to_owned()),
-            ("endpoint_id", SANDBOX_ENDPOINT_ID.to_owned()),
-            (
-                "oauth_private_key",
-                crate::paymentsoft::keys::SANDBOX_OAUTH_PRIVATE_KEY.to_owned(),
-            ),
-        ]
+    fn create_account(&self, seed: &SandboxSeed) -> NewAccount {
+        crate::paymentsoft::family_account(seed, KEYRING_NAME)
     }
 
     fn router(&self, config: SimConfig) -> Router {
         // Paynet order ids are plain numbers; start high so they look like real ones.
-        let sim = Arc::new(Sim::new(config, 3_000_001));
+        let sim = Arc::new(Sim::new(config, KEYRING_NAME, 3_000_001));
         Router::new()
             .route(
                 "/paynet/api/v4/payout-check/{endpoint_id}",
@@ -103,16 +97,11 @@ impl Simulator for CardzoSandbox {
 /// Shared simulator state (the PaynetEasy family's, over this simulator's orders).
 pub(crate) type Sim = crate::paymentsoft::FamilySim<Order>;
 
-/// This simulator's sandbox account.
-pub(crate) const ACCOUNT: crate::paymentsoft::SandboxAccount = crate::paymentsoft::SandboxAccount {
-    login: SANDBOX_LOGIN,
-    merchant_control: SANDBOX_MERCHANT_CONTROL,
-    endpoint_id: SANDBOX_ENDPOINT_ID,
-};
-
 /// One payout at the simulated PSP. Amount in major units as received.
 #[derive(Clone, Debug)]
 pub(crate) struct Order {
+    /// The account (endpoint) the order belongs to.
+    pub(crate) endpoint_id: String,
     pub(crate) client_orderid: String,
     pub(crate) paynet_order_id: String,
     pub(crate) amount: String,
@@ -145,6 +134,7 @@ crate::paymentsoft::family_order!(Order);
 /// One row of `GET /_orders`.
 #[derive(Serialize)]
 struct OrderView {
+    endpoint_id: String,
     client_orderid: String,
     paynet_order_id: String,
     amount: String,
@@ -162,9 +152,9 @@ struct OrderView {
 async fn list_orders(State(sim): State<Arc<Sim>>) -> Json<Vec<OrderView>> {
     let mut rows: Vec<OrderView> = sim
         .orders()
-        .by_client
-        .values()
+        .all()
         .map(|o| OrderView {
+            endpoint_id: o.endpoint_id.clone(),
             client_orderid: o.client_orderid.clone(),
             paynet_order_id: o.paynet_order_id.clone(),
             amount: o.amount.clone(),

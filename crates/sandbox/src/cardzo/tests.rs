@@ -9,6 +9,7 @@ use overture_connectors::cardzo::Cardzo;
 use overture_connectors::http::PspHttp;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
+use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -32,6 +33,11 @@ impl std::ops::Deref for Harness {
 }
 
 async fn harness() -> Harness {
+    harness_seeded(None).await
+}
+
+/// A harness whose simulator serves `seed` (a random one when `None`).
+async fn harness_seeded(seed: Option<SandboxSeed>) -> Harness {
     let connector = Cardzo::new(PspHttp::new(PSP_TIMEOUT));
     let lose_pay_answers = Arc::new(AtomicBool::new(false));
     let lose = lose_pay_answers.clone();
@@ -51,10 +57,13 @@ async fn harness() -> Harness {
             },
         ))
     };
-    let setup = Setup::new(outcome_only)
+    let mut setup = Setup::new(outcome_only)
         .any_method()
         .follow_redirects()
         .wrap(delay_lost_answers);
+    if let Some(seed) = seed {
+        setup = setup.seed(seed);
+    }
     Harness {
         kit: testkit::start(CardzoSandbox, connector, setup).await,
         lose_pay_answers,
@@ -360,14 +369,21 @@ async fn http_500_on_check_then_status_says_not_found() {
     assert_eq!(update.outcome, PspOutcome::NotFound);
 }
 
-/// A payout-pay sent by hand, OAuth signed with the sandbox key.
-async fn raw_pay(h: &Harness, client_orderid: &str, orderid: &str) -> String {
+/// A payout-pay sent by hand for `account`, OAuth signed with the sandbox key.
+async fn raw_pay_as(
+    h: &Harness,
+    account: &AccountContext,
+    client_orderid: &str,
+    orderid: &str,
+) -> String {
     use overture_connectors::paymentsoft::oauth;
-    let url = format!("{}/paynet/api/v4/payout-pay/{SANDBOX_ENDPOINT_ID}", h.base);
+    let credential = |name: &str| account.credentials.0[name].expose_secret().to_owned();
+    let (endpoint_id, login) = (credential("endpoint_id"), credential("login"));
+    let url = format!("{}/paynet/api/v4/payout-pay/{endpoint_id}", h.base);
     let pairs = overture_connectors::cardzo::wire::PayoutPayRequest {
         client_orderid: client_orderid.into(),
         orderid: orderid.into(),
-        login: SANDBOX_LOGIN.into(),
+        login: login.clone(),
     }
     .to_pairs();
     let key = oauth::load_private_key(crate::paymentsoft::keys::SANDBOX_OAUTH_PRIVATE_KEY);
@@ -375,7 +391,7 @@ async fn raw_pay(h: &Harness, client_orderid: &str, orderid: &str) -> String {
     let header = oauth::sign_request(
         &url,
         &pairs,
-        SANDBOX_LOGIN,
+        &login,
         &key.unwrap(),
         now.unwrap().as_secs(),
         "raw-nonce",
@@ -389,6 +405,83 @@ async fn raw_pay(h: &Harness, client_orderid: &str, orderid: &str) -> String {
         .await
         .unwrap();
     response.text().await.unwrap()
+}
+
+/// A payout-pay sent by hand for the harness's account.
+async fn raw_pay(h: &Harness, client_orderid: &str, orderid: &str) -> String {
+    raw_pay_as(h, &h.account, client_orderid, orderid).await
+}
+
+#[tokio::test]
+async fn another_accounts_secrets_are_refused_and_its_orders_invisible() {
+    let h = harness().await;
+    let other = h.other_account().await;
+    let theirs = |name: &str| other.credentials.0[name].expose_secret().to_owned();
+    assert_ne!(h.credential("merchant_control"), theirs("merchant_control"));
+    // Our endpoint with the other account's login: the OAuth call is refused.
+    let their_login = theirs("login");
+    let wrong = h.account_with(&[("login", their_login.as_str())]);
+    let err = h
+        .connector
+        .submit_payout(&wrong, &payout("10.00"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+        "{err:?}"
+    );
+    assert!(h.orders().await.is_empty());
+    let request = payout("10.00");
+    let accepted = h
+        .connector
+        .submit_payout(&h.account, &request)
+        .await
+        .unwrap();
+    h.wait_stage(&request, stage::CHECK_VALIDATED).await;
+    // Our endpoint and login with the other account's merchant_control: status refused.
+    let their_control = theirs("merchant_control");
+    let wrong = h.account_with(&[("merchant_control", their_control.as_str())]);
+    let err = h
+        .connector
+        .sync(&wrong, &order_ref(&request, Some(&accepted)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
+    // The other account, with its own valid credentials, can neither see nor pay our order.
+    let seen = h
+        .connector
+        .sync(&other, &order_ref(&request, Some(&accepted)))
+        .await
+        .unwrap();
+    assert_eq!(seen.outcome, PspOutcome::NotFound);
+    let paynet_id = accepted.psp_transaction_id.clone().unwrap();
+    let pay = raw_pay_as(&h, &other, request.transaction_id.as_str(), &paynet_id).await;
+    assert!(pay.contains("error-code=404"), "{pay}");
+    assert_eq!(h.order(&request).await["pay_executions"], 0);
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
+    let before = harness().await;
+    let restarted = harness_seeded(Some(before.seed.clone())).await;
+    let account = testkit::rebase(&before.account, &restarted.base);
+    let update = restarted
+        .connector
+        .submit_payout(&account, &payout("10.00"))
+        .await
+        .unwrap();
+    assert_eq!(update.outcome, PspOutcome::Pending);
+    let stranger = harness().await;
+    let account = testkit::rebase(&before.account, &stranger.base);
+    let err = stranger
+        .connector
+        .submit_payout(&account, &payout("10.00"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -36,14 +36,14 @@ pub(crate) async fn handle(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    if !authorized(&headers) {
+    let Some(account) = authenticated(&shared, &headers) else {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"ForumPay\"")],
             Json(json!({"err": "Unauthorized"})),
         )
             .into_response();
-    }
+    };
     // Parameters may come in the query (GET, as ForumPay's PHP client sends CheckPayment) or
     // in a form body (POST); the body wins on a clash.
     let mut params: Params = query
@@ -62,6 +62,7 @@ pub(crate) async fn handle(
     };
     let call = Call {
         shared,
+        account,
         pos_id,
         params,
     };
@@ -81,17 +82,24 @@ pub(crate) async fn handle(
     answer.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    let expected = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{}:{}",
-        super::USERNAME,
-        super::SECRET
-    ));
-    headers
+/// The account (API user name) of a request whose HTTP Basic password is that user's own
+/// secret; `None` otherwise.
+fn authenticated(shared: &Shared, headers: &HeaderMap) -> Option<String> {
+    let encoded = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .is_some_and(|v| v.trim() == expected)
+        .and_then(|v| v.strip_prefix("Basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (username, secret) = decoded.split_once(':')?;
+    let valid = !username.is_empty()
+        && shared
+            .config
+            .seed
+            .verify(super::KEYRING_NAME, "secret", username, secret);
+    valid.then(|| username.to_owned())
 }
 
 /// A ForumPay refusal: `{"err", "err_code"}` with HTTP 400 (see the module docs of
@@ -145,11 +153,19 @@ struct Quote {
 
 struct Call {
     shared: Arc<Shared>,
+    /// The authenticated API user.
+    account: String,
     pos_id: String,
     params: Params,
 }
 
 impl Call {
+    /// True when `order` was created by this API user under this `pos_id`: only those are
+    /// visible.
+    fn owns(&self, order: &Order) -> bool {
+        order.account == self.account && order.pos_id == self.pos_id
+    }
+
     fn param(&self, name: &str) -> Option<&str> {
         self.params
             .get(name)
@@ -201,6 +217,7 @@ impl Call {
             kind,
             payment_id: uuid::Uuid::new_v4().to_string(),
             reference_no: self.param("reference_no").unwrap_or("").to_owned(),
+            account: self.account.clone(),
             pos_id: self.pos_id.clone(),
             invoice_amount: quote.invoice_amount,
             invoice_currency: quote.invoice_currency,
@@ -268,7 +285,7 @@ impl Call {
         // ForumPay's PHP client passes the payment_id GetRate returned; reuse it when given.
         if let Some(id) = self.param("payment_id") {
             if let Some(existing) = self.shared.get(id) {
-                return if existing.pos_id == self.pos_id && existing.kind == Kind::Payin {
+                return if self.owns(&existing) && existing.kind == Kind::Payin {
                     self.json(&existing)
                 } else {
                     Err(refuse("payment_id already used", "duplicate_payment_id"))
@@ -294,7 +311,7 @@ impl Call {
         };
         let found = self.shared.update(id, |o| {
             let matches = o.kind == Kind::Payin
-                && o.pos_id == self.pos_id
+                && self.owns(o)
                 && o.currency.eq_ignore_ascii_case(currency)
                 && o.address == address;
             if matches {
@@ -309,7 +326,7 @@ impl Call {
     }
 
     /// `StartBuyOrder`: an unconfirmed (`Created`) buy order paying `currency` to `address`.
-    /// One order per (`pos_id`, `reference_no`): a repeat returns the existing order.
+    /// One order per (API user, `pos_id`, `reference_no`): a repeat returns the existing order.
     fn start_buy_order(self) -> Answer {
         let quote = self.quote()?;
         let reference = self.required("reference_no")?.to_owned();
@@ -325,7 +342,7 @@ impl Call {
             return Ok(internal_error());
         }
         let existing = self.shared.find_update(
-            |o| o.kind == Kind::Payout && o.pos_id == self.pos_id && o.reference_no == reference,
+            |o| o.kind == Kind::Payout && self.owns(o) && o.reference_no == reference,
             |o| o.clone(),
         );
         if let Some(order) = existing {
@@ -346,9 +363,8 @@ impl Call {
             ));
         };
         let confirmed = self.shared.update(id, |o| {
-            let matches = o.kind == Kind::Payout
-                && o.pos_id == self.pos_id
-                && o.currency.eq_ignore_ascii_case(currency);
+            let matches =
+                o.kind == Kind::Payout && self.owns(o) && o.currency.eq_ignore_ascii_case(currency);
             if !matches {
                 return None;
             }
@@ -384,7 +400,7 @@ impl Call {
         let found = self.shared.find_update(
             |o| {
                 o.kind == Kind::Payout
-                    && o.pos_id == self.pos_id
+                    && self.owns(o)
                     && match (&payment_id, &reference) {
                         (Some(id), _) => &o.payment_id == id,
                         (None, Some(r)) => &o.reference_no == r,

@@ -2,18 +2,24 @@
 //! ForumPay's own PHP client speak it, with the outcome chosen by the amount's cents
 //! (DESIGN.md §5).
 //!
+//! Accounts (`POST /_accounts`, see [`crate::keyring`]): `username` is random (`fp_` + 20
+//! letters and digits), `secret` is derived from the sandbox seed and the user name
+//! (`forumpay/secret/<username>`), `pos_id` is the label `overture-sandbox`.
+//!
 //! Routes, relative to the simulator's base URL:
 //! - `GET|POST /api/v2/<Method>[/]`: `StartPayment`, `CheckPayment`, `GetRate`,
 //!   `StartBuyOrder`, `ConfirmBuyOrder`, `CheckBuyOrder` (inferred), `GetBuyRate`. HTTP Basic
-//!   auth (wrong ⇒ 401), `pos_id` on every call, parameters form-encoded (body or query),
+//!   auth with a user name and its own secret (else 401), `pos_id` on every call, parameters form-encoded (body or query),
 //!   JSON answers. Refusals are `{"err": "...", "err_code": "..."}` with HTTP 400 (our choice:
 //!   ForumPay does not document the status; the connector reads `err` under any status).
 //! - `GET /pay/{payment_id}`: the hosted page (`access_url`); `POST` with
 //!   `outcome=approve|decline` completes it and redirects (303) to the merchant's URL.
-//! - `GET /_orders`: inspection list for tests (executions, webhooks, status checks).
+//! - `GET /_orders`: inspection list for tests (executions, webhooks, status checks);
+//! - `POST /_accounts`: opens an account (not ForumPay's).
 //!
 //! `pos_id` is the merchant's free-form point-of-sale label at ForumPay, not a secret: any
-//! value is accepted, and an order is only visible under the `pos_id` that created it.
+//! value is accepted, and an order is only visible to the API user and `pos_id` that created
+//! it.
 
 mod api;
 mod page;
@@ -22,7 +28,8 @@ mod webhook;
 #[cfg(test)]
 mod tests;
 
-use crate::{Scenario, SimConfig, Simulator};
+use crate::keyring::{self, SandboxSeed};
+use crate::{NewAccount, Scenario, SimConfig, Simulator};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,11 +38,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// API user (Basic auth user name) accepted by the sandbox.
-pub const USERNAME: &str = "sandbox-forumpay-user";
-/// API secret (Basic auth password) accepted by the sandbox.
-pub const SECRET: &str = "sandbox-forumpay-secret";
-/// Point-of-sale label handed out with the sandbox credentials.
+/// This simulator's name in key derivations (`forumpay/secret/<username>`).
+pub const KEYRING_NAME: &str = "forumpay";
+/// Point-of-sale label handed out with every sandbox account (a label, not a secret).
 pub const POS_ID: &str = "overture-sandbox";
 
 /// The FORUMPAY simulator.
@@ -46,12 +51,13 @@ impl Simulator for ForumPaySandbox {
         "FORUMPAY"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("username", USERNAME.to_owned()),
-            ("secret", SECRET.to_owned()),
+    fn create_account(&self, seed: &SandboxSeed) -> NewAccount {
+        let username = format!("fp_{}", keyring::random_alphanumeric(20));
+        NewAccount::new(vec![
+            ("secret", seed.derive(KEYRING_NAME, "secret", &username)),
+            ("username", username),
             ("pos_id", POS_ID.to_owned()),
-        ]
+        ])
     }
 
     fn router(&self, config: SimConfig) -> Router {
@@ -113,6 +119,8 @@ pub(crate) struct Order {
     pub kind: Kind,
     pub payment_id: String,
     pub reference_no: String,
+    /// The API user (account) that created the order.
+    pub account: String,
     pub pos_id: String,
     /// Fiat amount, major units with the currency's exponent (`"10.53"`).
     pub invoice_amount: String,

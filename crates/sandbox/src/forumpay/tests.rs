@@ -9,7 +9,7 @@ use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
 use overture_core::money::{Currency, Money};
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -32,8 +32,12 @@ fn record(request: &CallbackRequest, outcome: Outcome) -> Hook {
 type Harness = testkit::Harness<ForumPay, Hook>;
 
 async fn harness() -> Harness {
+    harness_with(Setup::new(record)).await
+}
+
+async fn harness_with(setup: Setup<Hook>) -> Harness {
     let connector = ForumPay::new(PspHttp::new(Duration::from_secs(5)));
-    testkit::start(ForumPaySandbox, connector, Setup::new(record)).await
+    testkit::start(ForumPaySandbox, connector, setup).await
 }
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
@@ -374,28 +378,69 @@ async fn payout_resumes_after_crash_between_start_and_confirm() {
 #[tokio::test]
 async fn wrong_basic_auth_is_invalid_credentials() {
     let h = harness().await;
-    let mut account = h.account.clone();
-    account
-        .credentials
-        .0
-        .insert("secret".into(), SecretString::from("wrong".to_owned()));
+    let other = h.other_account().await;
+    let their_secret = other.credentials.0["secret"].expose_secret().to_owned();
+    assert_ne!(h.credential("secret"), their_secret);
+    // A made-up secret, then another account's real secret with our user name.
+    for secret in ["wrong", their_secret.as_str()] {
+        let account = h.account_with(&[("secret", secret)]);
+        let payin = request(TxnType::Payin, "10.00");
+        let err = h.connector.start_payin(&account, &payin).await.unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 401 }
+        ));
+        let payout = request(TxnType::Payout, "10.00");
+        let err = h
+            .connector
+            .submit_payout(&account, &payout)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 401 }
+        ));
+    }
+    assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn another_account_does_not_see_our_orders() {
+    let h = harness().await;
+    let other = h.other_account().await;
+    assert_ne!(
+        h.credential("username"),
+        other.credentials.0["username"].expose_secret()
+    );
+    let (_, mut order) = h.start_and_pay("10.00", "approve").await;
+    h.wait_final(&mut order).await;
+    let theirs = h.connector.sync(&other, &order).await.unwrap();
+    assert_eq!(theirs.outcome, PspOutcome::NotFound);
+    assert_eq!(
+        h.connector.sync(&h.account, &order).await.unwrap().outcome,
+        PspOutcome::Approved
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
+    let before = harness().await;
+    let restarted = harness_with(Setup::new(record).seed(before.seed.clone())).await;
+    let account = testkit::rebase(&before.account, &restarted.base);
     let payin = request(TxnType::Payin, "10.00");
-    let err = h.connector.start_payin(&account, &payin).await.unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectorError::InvalidCredentials { status: 401 }
-    ));
-    let payout = request(TxnType::Payout, "10.00");
-    let err = h
+    let started = restarted.connector.start_payin(&account, &payin).await;
+    assert_eq!(started.unwrap().update.outcome, PspOutcome::Pending);
+    let stranger = harness().await;
+    let account = testkit::rebase(&before.account, &stranger.base);
+    let err = stranger
         .connector
-        .submit_payout(&account, &payout)
+        .start_payin(&account, &payin)
         .await
         .unwrap_err();
     assert!(matches!(
         err,
         ConnectorError::InvalidCredentials { status: 401 }
     ));
-    assert!(h.orders().await.is_empty());
 }
 
 #[tokio::test]
@@ -417,7 +462,7 @@ async fn raw_api_accepts_paths_without_trailing_slash_and_checks_pos_id() {
     let rate: Value = h
         .web
         .post(format!("{}/api/v2/GetRate", h.base))
-        .basic_auth(super::USERNAME, Some(super::SECRET))
+        .basic_auth(h.credential("username"), Some(h.credential("secret")))
         .form(&[
             ("pos_id", super::POS_ID),
             ("invoice_currency", "EUR"),
@@ -434,7 +479,7 @@ async fn raw_api_accepts_paths_without_trailing_slash_and_checks_pos_id() {
     let missing = h
         .web
         .post(format!("{}/api/v2/GetRate/", h.base))
-        .basic_auth(super::USERNAME, Some(super::SECRET))
+        .basic_auth(h.credential("username"), Some(h.credential("secret")))
         .form(&[("invoice_currency", "EUR")])
         .send()
         .await

@@ -1,6 +1,6 @@
 //! The merchant API: payment token, transaction status and payout finalisation.
 
-use super::{notify, Kind, Order, Shared, Status, ACCESS_TOKEN, CAMPAIGN_ID, SECURITY_TOKEN};
+use super::{campaign_id, notify, Kind, Order, Shared, Status, KEYRING_NAME};
 use crate::Scenario;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -19,14 +19,24 @@ pub(crate) fn refuse(status: StatusCode, err: &str) -> Response {
     (status, Json(json!({ "err": err }))).into_response()
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    let expected = base64::engine::general_purpose::STANDARD
-        .encode(format!("{ACCESS_TOKEN}:{SECURITY_TOKEN}"));
-    headers
+/// The account (`access_token`) of a request whose HTTP Basic password is that access
+/// token's own `security_token`; `None` otherwise.
+fn authenticated(shared: &Shared, headers: &HeaderMap) -> Option<String> {
+    let encoded = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .is_some_and(|v| v.trim() == expected)
+        .and_then(|v| v.strip_prefix("Basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (access_token, security_token) = decoded.split_once(':')?;
+    let valid = !access_token.is_empty()
+        && shared
+            .config
+            .seed
+            .verify(KEYRING_NAME, "security_token", access_token, security_token);
+    valid.then(|| access_token.to_owned())
 }
 
 fn unauthorized() -> Response {
@@ -72,16 +82,16 @@ pub(crate) async fn payment_token(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    if !authorized(&headers) {
+    let Some(account) = authenticated(&shared, &headers) else {
         return unauthorized();
-    }
-    if campaign != CAMPAIGN_ID {
+    };
+    if campaign != campaign_id(&shared.config.seed, &account) {
         return refuse(StatusCode::FORBIDDEN, "Campaign not found");
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&raw) else {
         return refuse(StatusCode::BAD_REQUEST, "Body must be a JSON object");
     };
-    let order = match read_order(&body, &raw) {
+    let order = match read_order(&body, &raw, account) {
         Ok(order) => order,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, &err),
     };
@@ -99,7 +109,11 @@ pub(crate) async fn payment_token(
 }
 
 /// Checks the token body the way Gigadat documents its fields; `Err` is the `err` text.
-fn read_order(body: &serde_json::Map<String, Value>, raw: &[u8]) -> Result<Order, String> {
+fn read_order(
+    body: &serde_json::Map<String, Value>,
+    raw: &[u8],
+    account: String,
+) -> Result<Order, String> {
     let required = |name: &str| text(body, name).ok_or_else(|| format!("{name} is required"));
     let transaction_id = required("transactionId")?;
     if transaction_id.len() > 64 {
@@ -129,6 +143,7 @@ fn read_order(body: &serde_json::Map<String, Value>, raw: &[u8]) -> Result<Order
     );
     Ok(Order {
         seq: 0,
+        account,
         transaction_id,
         kind,
         amount,
@@ -167,19 +182,27 @@ pub(crate) async fn status(
     Path(transaction_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&headers) {
+    let Some(account) = authenticated(&shared, &headers) else {
         return unauthorized();
-    }
+    };
+    // Another account's transaction is as unknown as one never created.
     let found = shared.update(&transaction_id, |o| {
-        o.checks += 1;
-        o.clone()
+        (o.account == account).then(|| {
+            o.checks += 1;
+            o.clone()
+        })
     });
     match found {
-        Some((order, expired)) => {
+        Some((mine, expired)) => {
             if expired {
-                notify::send(&shared, order.clone());
+                if let Some((order, _)) = shared.update(&transaction_id, |o| o.clone()) {
+                    notify::send(&shared, order);
+                }
             }
-            Json(status_json(&order)).into_response()
+            match mine {
+                Some(order) => Json(status_json(&order)).into_response(),
+                None => refuse(StatusCode::BAD_REQUEST, "Transaction not found"),
+            }
         }
         None => refuse(StatusCode::BAD_REQUEST, "Transaction not found"),
     }
@@ -191,9 +214,9 @@ pub(crate) async fn finalize(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&headers) {
+    let Some(account) = authenticated(&shared, &headers) else {
         return unauthorized();
-    }
+    };
     let id = query
         .get("transaction")
         .or_else(|| query.get("transactionId"));
@@ -205,8 +228,12 @@ pub(crate) async fn finalize(
     };
     // Check and change the state in one step so that racing finalisations execute once.
     let acted = shared.update(id, |o| {
+        if o.account != account {
+            // Another account's transaction is as unknown as one never created.
+            return Err("Transaction not found");
+        }
         if !o.kind.is_payout() || &o.token != token {
-            return None;
+            return Err("Invalid token");
         }
         o.finalizations += 1;
         let first = o.status == Status::Inited;
@@ -214,19 +241,24 @@ pub(crate) async fn finalize(
             o.status = Status::Pending;
             o.executions += 1;
         }
-        Some((o.clone(), first))
+        Ok((o.clone(), first))
     });
+    let Some((acted, expired)) = acted else {
+        return refuse(StatusCode::BAD_REQUEST, "Transaction not found");
+    };
+    if expired {
+        // The token expired on this very access: that final status is notified.
+        if let Some((order, _)) = shared.update(id, |o| o.clone()) {
+            notify::send(&shared, order);
+        }
+    }
     match acted {
-        Some((Some((order, first)), expired)) => {
-            if expired {
-                notify::send(&shared, order.clone());
-            }
+        Ok((order, first)) => {
             if first {
                 notify::settle_later(&shared, &order);
             }
             Json(status_json(&order)).into_response()
         }
-        Some((None, _)) => refuse(StatusCode::BAD_REQUEST, "Invalid token"),
-        None => refuse(StatusCode::BAD_REQUEST, "Transaction not found"),
+        Err(message) => refuse(StatusCode::BAD_REQUEST, message),
     }
 }

@@ -2,9 +2,16 @@
 //! Gigadat connector speak it (sources in `overture_connectors::gigadat::wire`), with the
 //! outcome chosen by the amount's cents (DESIGN.md §5).
 //!
+//! Accounts (`POST /_accounts`, see [`crate::keyring`]): `access_token` is random (`gd_` + 24
+//! letters and digits); `security_token` (`gigadat/security_token/<access_token>`, 64 hex
+//! digits) and `campaign_id` (`gigadat/campaign_id/<access_token>`, first 12 hex digits) are
+//! derived from the sandbox seed and the access token; `sandbox` is `true`. A
+//! `transactionId` is unique across the whole sandbox (a reuse by another account is refused
+//! as a duplicate too), and only its account sees a transaction through the API.
+//!
 //! Routes, relative to the simulator's base URL:
-//! - `POST /api/payment-token/{campaignId}`: HTTP Basic `access_token:security_token` (wrong
-//!   ⇒ 401), unknown campaign ⇒ 403; JSON body checked like Gigadat's (CAD, `amount` with
+//! - `POST /api/payment-token/{campaignId}`: HTTP Basic `access_token:security_token` with the
+//!   access token's own security token (else 401), a campaign that is not the account's ⇒ 403; JSON body checked like Gigadat's (CAD, `amount` with
 //!   exactly two decimals, `mobile` 10–11 digits, `userIp` an IP address, `name`, `email`,
 //!   `userId`, a `transactionId` never used before, `type` CPI|ETO|ACH); refusals are
 //!   `{"err": "…"}` with HTTP 400. Answers `{"token", "data": {"transactionId", "type"}}`.
@@ -17,7 +24,7 @@
 //! - `POST /webflow/deposit?transaction=…&token=…`: Basic auth; finalises an `ETO`/`ACH`
 //!   payout (Mozarto's `finalizationURL`); executes it once, a repeat only reports its state.
 //! - `GET /_orders`: inspection JSON for tests (executions, finalisations, checks,
-//!   notifications).
+//!   notifications); `POST /_accounts`: opens an account (neither is Gigadat's).
 //!
 //! Statuses: `STATUS_INITED` once the token is issued; `STATUS_PENDING` once the payer
 //! approved on the webflow or the payout was finalised; after `processing_delay` the
@@ -36,7 +43,8 @@ mod page;
 #[cfg(test)]
 mod tests;
 
-use crate::{Scenario, SimConfig, Simulator};
+use crate::keyring::{self, SandboxSeed};
+use crate::{NewAccount, Scenario, SimConfig, Simulator};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -45,12 +53,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Basic auth user (Gigadat's `access_token`) accepted by the sandbox.
-pub const ACCESS_TOKEN: &str = "sandbox-gigadat-access-token";
-/// Basic auth password (Gigadat's `security_token`) accepted by the sandbox.
-pub const SECURITY_TOKEN: &str = "sandbox-gigadat-security-token";
-/// The one campaign the sandbox knows.
-pub const CAMPAIGN_ID: &str = "sandbox-campaign";
+/// This simulator's name in key derivations (`gigadat/<credential>/<access_token>`).
+pub const KEYRING_NAME: &str = "gigadat";
 /// How long a token stays usable by default (assumed; Gigadat does not publish it).
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 60);
 
@@ -75,13 +79,17 @@ impl Simulator for GigadatSandbox {
         "GIGADAT"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("access_token", ACCESS_TOKEN.to_owned()),
-            ("security_token", SECURITY_TOKEN.to_owned()),
-            ("campaign_id", CAMPAIGN_ID.to_owned()),
+    fn create_account(&self, seed: &SandboxSeed) -> NewAccount {
+        let access_token = format!("gd_{}", keyring::random_alphanumeric(24));
+        NewAccount::new(vec![
+            (
+                "security_token",
+                seed.derive(KEYRING_NAME, "security_token", &access_token),
+            ),
+            ("campaign_id", campaign_id(seed, &access_token)),
+            ("access_token", access_token),
             ("sandbox", "true".to_owned()),
-        ]
+        ])
     }
 
     fn router(&self, config: SimConfig) -> Router {
@@ -94,6 +102,11 @@ impl Simulator for GigadatSandbox {
             .route("/_orders", get(list_orders))
             .with_state(shared)
     }
+}
+
+/// The one campaign of the account `access_token`.
+pub(crate) fn campaign_id(seed: &SandboxSeed, access_token: &str) -> String {
+    seed.derive_short(KEYRING_NAME, "campaign_id", access_token, 12)
 }
 
 /// Gigadat's transaction type.
@@ -160,6 +173,8 @@ impl Status {
 #[derive(Clone, Debug)]
 pub(crate) struct Order {
     pub seq: u64,
+    /// The account (`access_token`) that created the transaction.
+    pub account: String,
     /// The merchant's `transactionId`.
     pub transaction_id: String,
     pub kind: Kind,

@@ -9,7 +9,7 @@ use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
 use overture_core::money::{Currency, Money};
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -38,8 +38,12 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(sim: GigadatSandbox) -> Harness {
+    harness_setup(sim, Setup::new(record)).await
+}
+
+async fn harness_setup(sim: GigadatSandbox, setup: Setup<Hook>) -> Harness {
     let connector = Gigadat::new(PspHttp::new(Duration::from_secs(5)));
-    testkit::start(sim, connector, Setup::new(record)).await
+    testkit::start(sim, connector, setup).await
 }
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
@@ -310,9 +314,12 @@ async fn gigadat_validation_names_fields_before_any_call() {
         .post(format!(
             "{}/api/payment-token/{}",
             h.base,
-            super::CAMPAIGN_ID
+            h.credential("campaign_id")
         ))
-        .basic_auth(super::ACCESS_TOKEN, Some(super::SECURITY_TOKEN))
+        .basic_auth(
+            h.credential("access_token"),
+            Some(h.credential("security_token")),
+        )
         .json(
             &serde_json::json!({"transactionId":"t1","type":"CPI","currency":"CAD",
             "amount":10.5,"mobile":"4031234567","userIp":"1.2.3.4","email":"a@b.c",
@@ -329,39 +336,78 @@ async fn gigadat_validation_names_fields_before_any_call() {
 #[tokio::test]
 async fn gigadat_wrong_credentials_are_invalid_credentials() {
     let h = harness().await;
-    let mut account = h.account.clone();
-    let creds = &mut account.credentials.0;
-    creds.insert(
-        "security_token".into(),
-        SecretString::from("wrong".to_owned()),
-    );
-    let payin = request(TxnType::Payin, "10.00");
-    let err = h.connector.start_payin(&account, &payin).await.unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectorError::InvalidCredentials { status: 401 }
-    ));
-    let err = h
-        .connector
-        .sync(&account, &order_ref(&payin, None))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectorError::InvalidCredentials { status: 401 }
-    ));
-    let mut account = h.account.clone();
-    let creds = &mut account.credentials.0;
-    creds.insert("campaign_id".into(), SecretString::from("other".to_owned()));
-    let payout = request(TxnType::Payout, "10.00");
-    let err = h
-        .connector
-        .submit_payout(&account, &payout)
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        ConnectorError::InvalidCredentials { status: 403 }
-    ));
+    let other = h.other_account().await;
+    let theirs = |name: &str| other.credentials.0[name].expose_secret().to_owned();
+    let (their_token, their_campaign) = (theirs("security_token"), theirs("campaign_id"));
+    assert_ne!(h.credential("security_token"), their_token);
+    // A made-up security token, then another account's real one with our access token.
+    for security_token in ["wrong", their_token.as_str()] {
+        let account = h.account_with(&[("security_token", security_token)]);
+        let payin = request(TxnType::Payin, "10.00");
+        let err = h.connector.start_payin(&account, &payin).await.unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 401 }
+        ));
+        let err = h
+            .connector
+            .sync(&account, &order_ref(&payin, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 401 }
+        ));
+    }
+    // A made-up campaign, then another account's campaign.
+    for campaign in ["other", their_campaign.as_str()] {
+        let account = h.account_with(&[("campaign_id", campaign)]);
+        let payout = request(TxnType::Payout, "10.00");
+        let err = h
+            .connector
+            .submit_payout(&account, &payout)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectorError::InvalidCredentials { status: 403 }
+        ));
+    }
     assert!(h.orders().await.is_empty());
+}
+
+#[tokio::test]
+async fn another_account_does_not_see_our_transactions() {
+    let h = harness().await;
+    let other = h.other_account().await;
+    let (req, order) = h.start_and_pay("10.00", "approve").await;
+    let theirs = h.connector.sync(&other, &order).await.unwrap();
+    assert_eq!(theirs.outcome, PspOutcome::NotFound);
+    assert_eq!(h.order(&req.transaction_id).await["checks"], 0);
+    assert_ne!(
+        h.connector.sync(&h.account, &order).await.unwrap().outcome,
+        PspOutcome::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
+    let before = harness().await;
+    let setup = Setup::new(record).seed(before.seed.clone());
+    let restarted = harness_setup(GigadatSandbox::default(), setup).await;
+    let account = testkit::rebase(&before.account, &restarted.base);
+    let payin = request(TxnType::Payin, "10.00");
+    let started = restarted.connector.start_payin(&account, &payin).await;
+    assert_eq!(started.unwrap().update.outcome, PspOutcome::Pending);
+    let stranger = harness().await;
+    let account = testkit::rebase(&before.account, &stranger.base);
+    let err = stranger
+        .connector
+        .start_payin(&account, &request(TxnType::Payin, "10.00"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ConnectorError::InvalidCredentials { status: 401 }
+    ));
 }

@@ -5,7 +5,7 @@
 //! `pub(crate)` here; the CARDZO simulator calls them.
 
 use super::{
-    process, FamilyOrder, FamilySim, Order, SandboxAccount, Sim, ACCOUNT, RECEIVER_FORM_CENTS,
+    known_endpoint, process, FamilyOrder, FamilySim, Order, Sim, RECEIVER_FORM_CENTS,
     STAGE_PROCESSING, STAGE_RECEIVER_FORM,
 };
 use crate::Scenario;
@@ -101,19 +101,19 @@ pub(crate) fn field(form: &Form, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Reads and authenticates a v4 call: endpoint known (else 404), form body, OAuth signature
-/// over the canonical URL `{base}{path}/{endpoint_id}` or the URL the request arrived at (see
-/// the module docs; else 401, `error-code=401`; 500 when the embedded key is unreadable).
+/// Reads and authenticates a v4 call: endpoint id well-formed (else 404), form body, OAuth
+/// signature over the canonical URL `{base}{path}/{endpoint_id}` or the URL the request
+/// arrived at, consumer key = the endpoint's login (see the module docs; else 401,
+/// `error-code=401`; 500 when the embedded key is unreadable).
 pub(crate) fn signed_form<O>(
     sim: &FamilySim<O>,
-    account: &SandboxAccount,
     path: &str,
     endpoint_id: &str,
     arrived_at: &str,
     headers: &HeaderMap,
     body: &str,
 ) -> Result<Form, Refusal> {
-    if endpoint_id != account.endpoint_id {
+    if !known_endpoint(endpoint_id) {
         return Err(unknown_endpoint().into());
     }
     let form: Form = serde_urlencoded::from_str(body).map_err(|_| {
@@ -147,7 +147,7 @@ pub(crate) fn signed_form<O>(
     let verified = oauth::verify_request(&canonical, &form, header, &key)
         .or_else(|_| oauth::verify_request(&as_received, &form, header, &key))
         .map_err(|e| unauthorized(&e.to_string()))?;
-    if verified.consumer_key != account.login {
+    if verified.consumer_key != sim.login(endpoint_id) {
         return Err(unauthorized("unknown OAuth consumer key").into());
     }
     let now = SystemTime::now()
@@ -214,7 +214,6 @@ pub(crate) async fn payout(
 ) -> Response {
     let form = match signed_form(
         &sim,
-        &ACCOUNT,
         wire::PAYOUT_PATH,
         &endpoint_id,
         uri.path(),
@@ -236,18 +235,18 @@ pub(crate) async fn payout(
     let receiver_form = new.amount.cents() == RECEIVER_FORM_CENTS;
     let paynet_order_id = {
         let mut orders = sim.orders();
-        if let Some(existing) = orders.by_client.get(&new.client_orderid) {
+        if let Some(existing) = orders.by_client_mut(&endpoint_id, &new.client_orderid) {
             let id = existing.paynet_order_id.clone();
             drop(orders);
             return duplicate_order(&new.client_orderid, &id);
         }
         let id = sim.next_order_id();
-        orders
-            .client_by_paynet
-            .insert(id.clone(), new.client_orderid.clone());
-        orders.by_client.insert(
-            new.client_orderid.clone(),
+        orders.insert(
+            &endpoint_id,
+            &new.client_orderid,
+            &id,
             Order {
+                endpoint_id: endpoint_id.clone(),
                 client_orderid: new.client_orderid.clone(),
                 paynet_order_id: id.clone(),
                 amount: new.amount_text.clone(),
@@ -271,7 +270,7 @@ pub(crate) async fn payout(
     };
     // A receiver-form order waits for the form; the others go on at once.
     if !receiver_form {
-        process::start(sim.clone(), new.client_orderid.clone());
+        process::start(sim.clone(), paynet_order_id.clone());
     }
     accepted(&new.client_orderid, &paynet_order_id)
 }
@@ -282,20 +281,19 @@ pub(crate) async fn status(
     Path(endpoint_id): Path<String>,
     body: String,
 ) -> Response {
-    status_answer(&sim, &ACCOUNT, &endpoint_id, &body, STAGE_RECEIVER_FORM)
+    status_answer(&sim, &endpoint_id, &body, STAGE_RECEIVER_FORM)
 }
 
-/// Answers `/api/v2/status`: `login` and `control` checked, the order found by `orderid` (or
-/// by `client_orderid` alone when `orderid` is empty), `redirect-to` set while the order is in
-/// `receiver_form_stage`.
+/// Answers `/api/v2/status`: `login` and `control` checked against the endpoint's own, the
+/// endpoint's order found by `orderid` (or by `client_orderid` alone when `orderid` is empty),
+/// `redirect-to` set while the order is in `receiver_form_stage`.
 pub(crate) fn status_answer<O: FamilyOrder>(
     sim: &FamilySim<O>,
-    account: &SandboxAccount,
     endpoint_id: &str,
     body: &str,
     receiver_form_stage: &str,
 ) -> Response {
-    if endpoint_id != account.endpoint_id {
+    if !known_endpoint(endpoint_id) {
         return unknown_endpoint();
     }
     let request: StatusRequest = match serde_urlencoded::from_str(body) {
@@ -306,9 +304,9 @@ pub(crate) fn status_answer<O: FamilyOrder>(
         &request.login,
         &request.client_orderid,
         &request.orderid,
-        account.merchant_control,
+        &sim.merchant_control(endpoint_id),
     );
-    if request.login != account.login
+    if request.login != sim.login(endpoint_id)
         || !wire::constant_time_eq(&expected, &request.control.to_ascii_lowercase())
     {
         return validation_error(wire::CODE_BAD_CONTROL, "Invalid control code", &[]);
@@ -316,11 +314,12 @@ pub(crate) fn status_answer<O: FamilyOrder>(
     let order = {
         let mut orders = sim.orders();
         let found = if request.orderid.is_empty() {
-            orders.by_client.get_mut(&request.client_orderid)
+            orders.by_client_mut(endpoint_id, &request.client_orderid)
         } else {
-            orders
-                .by_paynet_mut(&request.orderid)
-                .filter(|o| o.fields().client_orderid == request.client_orderid)
+            orders.by_paynet_mut(&request.orderid).filter(|o| {
+                let fields = o.fields();
+                fields.client_orderid == request.client_orderid && fields.endpoint_id == endpoint_id
+            })
         };
         found.map(|o| {
             o.count_status_query();

@@ -3,10 +3,7 @@
 //! "Final redirect" back to the merchant. The sandbox asks for one field, `account`. The CARDZO
 //! simulator serves the same form through [`show_form`] and [`submit_form`].
 
-use super::{
-    process, FamilyOrder, FamilySim, Sim, SANDBOX_MERCHANT_CONTROL, STAGE_PROCESSING,
-    STAGE_RECEIVER_FORM,
-};
+use super::{process, FamilyOrder, FamilySim, Sim, STAGE_PROCESSING, STAGE_RECEIVER_FORM};
 use crate::html::escape;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,8 +21,7 @@ pub(crate) struct FormFlow<O> {
     pub(crate) processing: &'static str,
     /// Shown on the page: "Payout of 10.00 EUR ({label}). …".
     pub(crate) label: &'static str,
-    pub(crate) merchant_control: &'static str,
-    /// Resumes processing of the order with this `client_orderid`.
+    /// Resumes processing of the order with this `paynet-order-id`.
     pub(crate) start: fn(Arc<FamilySim<O>>, String),
 }
 
@@ -35,7 +31,6 @@ fn flow() -> FormFlow<super::Order> {
         receiver_form: STAGE_RECEIVER_FORM,
         processing: STAGE_PROCESSING,
         label: "sandbox",
-        merchant_control: SANDBOX_MERCHANT_CONTROL,
         start: process::start,
     }
 }
@@ -130,7 +125,7 @@ pub(crate) fn submit_form<O: FamilyOrder>(
         order.clone()
     };
     let order = order.fields();
-    (flow.start)(sim.clone(), order.client_orderid.to_owned());
+    (flow.start)(sim.clone(), order.paynet_order_id.to_owned());
     let Some(redirect_url) = order.redirect_url else {
         return page(
             StatusCode::OK,
@@ -139,12 +134,12 @@ pub(crate) fn submit_form<O: FamilyOrder>(
         );
     };
     // "Final redirect": the browser POSTs the order's state to the merchant, with the same
-    // control formula as the callback.
+    // control formula (and the order's account's key) as the callback.
     let control = wire::callback_control(
         order.status,
         order.paynet_order_id,
         order.client_orderid,
-        flow.merchant_control,
+        &sim.merchant_control(order.endpoint_id),
     );
     let inputs: String = [
         ("status", order.status),

@@ -1,13 +1,23 @@
 //! PAYMENTSOFT simulator: Payment Soft's PaynetEasy v4 payout protocol (doc.payneteasy.com
 //! "/api/v4/payout", "/api/v2/status", "Connecting Party Callback", "Final redirect").
 //!
+//! Accounts (`POST /_accounts`, see [`crate::keyring`]): `endpoint_id` is 12 random digits;
+//! `login` and `merchant_control` are derived from the sandbox seed and the `endpoint_id`
+//! (`paymentsoft/login/<endpoint_id>`, first 16 hex digits after `paymentsoft-`;
+//! `paymentsoft/merchant_control/<endpoint_id>`, 64 hex digits), so each account has its own
+//! and the sandbox needs no account table. `oauth_private_key` is the public sandbox-only
+//! test key of [`keys`], the same for every account: the OAuth signature proves only that the
+//! caller runs a sandbox client, while `login` must be the endpoint's own and every `control`
+//! checksum and callback signature uses the endpoint's own `merchant_control`.
+//!
 //! Routes, relative to the simulator's base URL (`/sandbox/paymentsoft` in `overture serve`):
 //! - `POST /paynet/api/v4/payout/{endpoint_id}`: OAuth 1.0a RSA-SHA256 signed form (consumer
-//!   key = login), verified against [`keys::SANDBOX_OAUTH_PUBLIC_KEY`]; answers
-//!   `type=async-response` with a `paynet-order-id`, or `type=validation-error`;
+//!   key = the endpoint's login), verified against [`keys::SANDBOX_OAUTH_PUBLIC_KEY`];
+//!   answers `type=async-response` with a `paynet-order-id`, or `type=validation-error`;
 //! - `POST /paynet/api/v2/status/{endpoint_id}`: `control`-checked status query;
 //! - `GET|POST /paynet/form/payout/{paynet_order_id}`: the receiver form behind `redirect-to`;
-//! - `GET /_orders`: JSON inspection of every order (not part of the PSP's protocol).
+//! - `GET /_orders`: JSON inspection of every order (not part of the PSP's protocol);
+//! - `POST /_accounts`: opens an account (not part of the PSP's protocol).
 //!
 //! The outcome follows the amount's cents (DESIGN.md §5, [`crate::Scenario`]), plus one rule of
 //! this simulator: **`.45` asks for the receiver form** (DESIGN.md's table does not list it; we
@@ -16,8 +26,11 @@
 //! form is posted with a non-empty `account`, processing continues and the order is approved.
 //!
 //! Choices where the public docs are silent (also spelled out in the connector's `wire.rs`):
-//! - a bad OAuth signature, unknown consumer key or stale `oauth_timestamp` (±15 min) ⇒ HTTP 401;
-//!   an unknown `endpoint_id` ⇒ HTTP 404;
+//! - a bad OAuth signature, a consumer key that is not the endpoint's login or a stale
+//!   `oauth_timestamp` (±15 min) ⇒ HTTP 401; an `endpoint_id` that is not 1–20 digits ⇒
+//!   HTTP 404 (any digits name an account: the sandbox keeps no list, the login tells);
+//! - orders belong to their endpoint: `client_orderid` is unique per endpoint, and another
+//!   endpoint's order is "not found";
 //! - field errors ⇒ HTTP 200 `type=validation-error&error-code=400`;
 //! - a reused `client_orderid` ⇒ `type=validation-error&error-code=409`, with the existing
 //!   order's `paynet-order-id`; nothing is executed again;
@@ -37,7 +50,8 @@ pub(crate) mod process;
 #[cfg(test)]
 mod tests;
 
-use crate::{Scenario, SimConfig, Simulator};
+use crate::keyring::{self, SandboxSeed};
+use crate::{NewAccount, Scenario, SimConfig, Simulator};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -46,12 +60,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Sandbox-only `login` (OAuth consumer key and status `login`).
-pub const SANDBOX_LOGIN: &str = "overture-sandbox";
-/// Sandbox-only `merchant_control` (the shared key of every `control` checksum).
-pub const SANDBOX_MERCHANT_CONTROL: &str = "SANDBOX-CONTROL-0b8e4f2d9c6a";
-/// Sandbox-only `endpoint_id`.
-pub const SANDBOX_ENDPOINT_ID: &str = "4201";
+/// This simulator's name in key derivations (`paymentsoft/<credential>/<endpoint_id>`).
+pub const KEYRING_NAME: &str = "paymentsoft";
 
 /// `order-stage` while the receiver form waits to be filled (sandbox-chosen name).
 pub const STAGE_RECEIVER_FORM: &str = "payout_receiver_form";
@@ -70,21 +80,13 @@ impl Simulator for PaymentSoftSandbox {
         "PAYMENTSOFT"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("login", SANDBOX_LOGIN.to_owned()),
-            ("merchant_control", SANDBOX_MERCHANT_CONTROL.to_owned()),
-            ("endpoint_id", SANDBOX_ENDPOINT_ID.to_owned()),
-            (
-                "oauth_private_key",
-                keys::SANDBOX_OAUTH_PRIVATE_KEY.to_owned(),
-            ),
-        ]
+    fn create_account(&self, seed: &SandboxSeed) -> NewAccount {
+        family_account(seed, KEYRING_NAME)
     }
 
     fn router(&self, config: SimConfig) -> Router {
         // Paynet order ids are plain numbers; start high so they look like real ones.
-        let sim = Arc::new(Sim::new(config, 1_000_001));
+        let sim = Arc::new(Sim::new(config, KEYRING_NAME, 1_000_001));
         Router::new()
             .route("/paynet/api/v4/payout/{endpoint_id}", post(api::payout))
             .route("/paynet/api/v2/status/{endpoint_id}", post(api::status))
@@ -100,6 +102,8 @@ impl Simulator for PaymentSoftSandbox {
 /// One payout at the simulated PSP. Amount in major units as received.
 #[derive(Clone, Debug)]
 pub(crate) struct Order {
+    /// The account (endpoint) the order belongs to.
+    pub(crate) endpoint_id: String,
     pub(crate) client_orderid: String,
     pub(crate) paynet_order_id: String,
     pub(crate) amount: String,
@@ -123,40 +127,62 @@ pub(crate) type Sim = FamilySim<Order>;
 
 // ---- PaynetEasy family: PAYMENTSOFT is the family root, the CARDZO simulator uses these too ----
 
-/// A PaynetEasy-family simulator's sandbox account.
-pub(crate) struct SandboxAccount {
-    pub(crate) login: &'static str,
-    pub(crate) merchant_control: &'static str,
-    pub(crate) endpoint_id: &'static str,
+/// A new PaynetEasy-family account of the simulator named `psp` in key derivations: a random
+/// 12-digit `endpoint_id`, its derived `login` and `merchant_control`, and the public test
+/// OAuth key.
+pub(crate) fn family_account(seed: &SandboxSeed, psp: &str) -> NewAccount {
+    let endpoint_id = keyring::random_digits(12);
+    NewAccount::new(vec![
+        ("login", login(seed, psp, &endpoint_id)),
+        (
+            "merchant_control",
+            merchant_control(seed, psp, &endpoint_id),
+        ),
+        ("endpoint_id", endpoint_id),
+        (
+            "oauth_private_key",
+            keys::SANDBOX_OAUTH_PRIVATE_KEY.to_owned(),
+        ),
+    ])
 }
 
-/// This simulator's sandbox account.
-pub(crate) const ACCOUNT: SandboxAccount = SandboxAccount {
-    login: SANDBOX_LOGIN,
-    merchant_control: SANDBOX_MERCHANT_CONTROL,
-    endpoint_id: SANDBOX_ENDPOINT_ID,
-};
+/// The endpoint's `login`: `<psp>-` + 16 hex digits derived from the seed.
+pub(crate) fn login(seed: &SandboxSeed, psp: &str, endpoint_id: &str) -> String {
+    format!("{psp}-{}", seed.derive_short(psp, "login", endpoint_id, 16))
+}
+
+/// The endpoint's `merchant_control` (key of every `control` checksum and callback signature).
+pub(crate) fn merchant_control(seed: &SandboxSeed, psp: &str, endpoint_id: &str) -> String {
+    seed.derive(psp, "merchant_control", endpoint_id)
+}
+
+/// True when `endpoint_id` has the shape of a sandbox endpoint id (1–20 digits).
+pub(crate) fn known_endpoint(endpoint_id: &str) -> bool {
+    (1..=20).contains(&endpoint_id.len()) && endpoint_id.bytes().all(|b| b.is_ascii_digit())
+}
 
 /// State of a PaynetEasy-family simulator over its own kind of order.
 pub(crate) struct FamilySim<O> {
     pub(crate) config: SimConfig,
+    /// The simulator's name in key derivations.
+    pub(crate) psp: &'static str,
     orders: Mutex<Orders<O>>,
     next_order_id: AtomicU64,
     /// Client for callbacks.
     pub(crate) http: reqwest::Client,
 }
 
-/// In-memory orders, by `client_orderid`, with an index by `paynet-order-id`.
+/// In-memory orders, by `paynet-order-id`, with an index by (`endpoint_id`, `client_orderid`).
 pub(crate) struct Orders<O> {
-    pub(crate) by_client: HashMap<String, O>,
-    pub(crate) client_by_paynet: HashMap<String, String>,
+    by_paynet: HashMap<String, O>,
+    paynet_by_client: HashMap<(String, String), String>,
 }
 
 impl<O> Default for Orders<O> {
     fn default() -> Self {
         Self {
-            by_client: HashMap::new(),
-            client_by_paynet: HashMap::new(),
+            by_paynet: HashMap::new(),
+            paynet_by_client: HashMap::new(),
         }
     }
 }
@@ -164,20 +190,62 @@ impl<O> Default for Orders<O> {
 impl<O> Orders<O> {
     /// The order with this `paynet-order-id`.
     pub(crate) fn by_paynet_mut(&mut self, paynet_order_id: &str) -> Option<&mut O> {
-        let client = self.client_by_paynet.get(paynet_order_id)?;
-        self.by_client.get_mut(client)
+        self.by_paynet.get_mut(paynet_order_id)
+    }
+
+    /// The endpoint's order with this `client_orderid`.
+    pub(crate) fn by_client_mut(
+        &mut self,
+        endpoint_id: &str,
+        client_orderid: &str,
+    ) -> Option<&mut O> {
+        let key = (endpoint_id.to_owned(), client_orderid.to_owned());
+        let paynet = self.paynet_by_client.get(&key)?;
+        self.by_paynet.get_mut(paynet)
+    }
+
+    /// Stores a new order of `endpoint_id`.
+    pub(crate) fn insert(
+        &mut self,
+        endpoint_id: &str,
+        client_orderid: &str,
+        paynet_order_id: &str,
+        order: O,
+    ) {
+        self.paynet_by_client.insert(
+            (endpoint_id.to_owned(), client_orderid.to_owned()),
+            paynet_order_id.to_owned(),
+        );
+        self.by_paynet.insert(paynet_order_id.to_owned(), order);
+    }
+
+    /// Every order, in no particular order.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &O> {
+        self.by_paynet.values()
     }
 }
 
 impl<O> FamilySim<O> {
-    /// No orders yet; paynet order ids are plain numbers counted from `first_order_id`.
-    pub(crate) fn new(config: SimConfig, first_order_id: u64) -> Self {
+    /// No orders yet; `psp` names the simulator in key derivations; paynet order ids are plain
+    /// numbers counted from `first_order_id`.
+    pub(crate) fn new(config: SimConfig, psp: &'static str, first_order_id: u64) -> Self {
         Self {
             config,
+            psp,
             orders: Mutex::new(Orders::default()),
             next_order_id: AtomicU64::new(first_order_id),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The `login` of `endpoint_id`.
+    pub(crate) fn login(&self, endpoint_id: &str) -> String {
+        login(&self.config.seed, self.psp, endpoint_id)
+    }
+
+    /// The `merchant_control` of `endpoint_id`.
+    pub(crate) fn merchant_control(&self, endpoint_id: &str) -> String {
+        merchant_control(&self.config.seed, self.psp, endpoint_id)
     }
 
     /// The order table; a poisoned lock (a panic elsewhere) still yields the data, which stays
@@ -207,6 +275,7 @@ impl<O> FamilySim<O> {
 
 /// What the family's shared handlers read of an order.
 pub(crate) struct Fields<'a> {
+    pub(crate) endpoint_id: &'a str,
     pub(crate) client_orderid: &'a str,
     pub(crate) paynet_order_id: &'a str,
     pub(crate) amount: &'a str,
@@ -235,6 +304,7 @@ macro_rules! family_order {
         impl $crate::paymentsoft::FamilyOrder for $order {
             fn fields(&self) -> $crate::paymentsoft::Fields<'_> {
                 $crate::paymentsoft::Fields {
+                    endpoint_id: &self.endpoint_id,
                     client_orderid: &self.client_orderid,
                     paynet_order_id: &self.paynet_order_id,
                     amount: &self.amount,
@@ -266,6 +336,7 @@ family_order!(Order);
 /// One row of `GET /_orders`.
 #[derive(Serialize)]
 struct OrderView {
+    endpoint_id: String,
     client_orderid: String,
     paynet_order_id: String,
     amount: String,
@@ -281,9 +352,9 @@ struct OrderView {
 async fn list_orders(State(sim): State<Arc<Sim>>) -> Json<Vec<OrderView>> {
     let mut rows: Vec<OrderView> = sim
         .orders()
-        .by_client
-        .values()
+        .all()
         .map(|o| OrderView {
+            endpoint_id: o.endpoint_id.clone(),
             client_orderid: o.client_orderid.clone(),
             paynet_order_id: o.paynet_order_id.clone(),
             amount: o.amount.clone(),

@@ -1,7 +1,7 @@
 //! Background processing of an accepted payout and the merchant callbacks
 //! ("Connecting Party Callback": HTTP GET to `server_callback_url`, resent until it answers 200).
 
-use super::{FamilyOrder, FamilySim, Sim, SANDBOX_MERCHANT_CONTROL, STAGE_FINISHED};
+use super::{FamilyOrder, FamilySim, Sim, STAGE_FINISHED};
 use crate::Scenario;
 use overture_connectors::paymentsoft::wire::{self, status, CallbackParams};
 use std::sync::Arc;
@@ -12,19 +12,20 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The PSP's name in logs.
 const PSP: &str = "PAYMENTSOFT";
 
-/// Finishes the order after `config.processing_delay`, in the background.
-pub(crate) fn start(sim: Arc<Sim>, client_orderid: String) {
+/// Finishes the order with this `paynet-order-id` after `config.processing_delay`, in the
+/// background.
+pub(crate) fn start(sim: Arc<Sim>, paynet_order_id: String) {
     tokio::spawn(async move {
         tokio::time::sleep(sim.config.processing_delay).await;
-        finish(&sim, &client_orderid).await;
+        finish(&sim, &paynet_order_id).await;
     });
 }
 
 /// The final status, stage change and callbacks the order's scenario calls for.
-async fn finish(sim: &Sim, client_orderid: &str) {
+async fn finish(sim: &Sim, paynet_order_id: &str) {
     let order = {
         let mut orders = sim.orders();
-        let Some(order) = orders.by_client.get_mut(client_orderid) else {
+        let Some(order) = orders.by_paynet_mut(paynet_order_id) else {
             return;
         };
         let Some((final_status, message)) = final_status(order.scenario) else {
@@ -38,7 +39,8 @@ async fn finish(sim: &Sim, client_orderid: &str) {
     let Some(url) = order.callback_url.clone() else {
         return;
     };
-    let mut params = callback_params(&order, SANDBOX_MERCHANT_CONTROL);
+    // Signed with the order's own account's key: another account's key verifies nothing.
+    let mut params = callback_params(&order, &sim.merchant_control(&order.endpoint_id));
     match order.scenario {
         Scenario::NoCallback | Scenario::StaysProcessing | Scenario::Http500OnCreate => {}
         Scenario::DuplicateCallback => {
@@ -119,7 +121,7 @@ pub(crate) async fn deliver<O: FamilyOrder>(
     let target = format!("{url}{separator}{query}");
     let mut delays = sim.config.callback_retries.iter();
     loop {
-        if let Some(order) = sim.orders().by_client.get_mut(&params.client_orderid) {
+        if let Some(order) = sim.orders().by_paynet_mut(&params.orderid) {
             order.count_callback();
         }
         let answered = sim

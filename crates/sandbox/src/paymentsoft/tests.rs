@@ -8,19 +8,26 @@ use overture_connectors::http::PspHttp;
 use overture_connectors::paymentsoft::PaymentSoft;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
+use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 type Harness = testkit::Harness<PaymentSoft, Outcome>;
 
+fn connector() -> PaymentSoft {
+    PaymentSoft::new(PspHttp::new(Duration::from_secs(5)))
+}
+
 /// Callbacks refused (see `fail_next`) are answered 503, to exercise resends.
-async fn harness() -> Harness {
-    let connector = PaymentSoft::new(PspHttp::new(Duration::from_secs(5)));
-    let setup = Setup::new(outcome_only)
+fn setup<H>(record: testkit::Record<H>) -> Setup<H> {
+    Setup::new(record)
         .any_method()
         .refuse_with(StatusCode::SERVICE_UNAVAILABLE)
-        .follow_redirects();
-    testkit::start(PaymentSoftSandbox, connector, setup).await
+        .follow_redirects()
+}
+
+async fn harness() -> Harness {
+    testkit::start(PaymentSoftSandbox, connector(), setup(outcome_only)).await
 }
 
 fn payout(amount: &str) -> PaymentRequest {
@@ -282,17 +289,21 @@ async fn receiver_form_then_approved() {
 #[tokio::test]
 async fn wrong_oauth_key_or_login_is_refused_and_creates_nothing() {
     let h = harness().await;
+    let other = h.other_account().await;
+    let other_login = other.credentials.0["login"].expose_secret().to_owned();
+    let other_endpoint = other.credentials.0["endpoint_id"]
+        .expose_secret()
+        .to_owned();
     let cases = [
         ("oauth_private_key", keys::OTHER_PRIVATE_KEY),
         ("login", "someone-else"),
+        // The endpoint is ours, the login another account's.
+        ("login", other_login.as_str()),
+        // Another account's endpoint with our login.
+        ("endpoint_id", other_endpoint.as_str()),
     ];
     for (credential, value) in cases {
-        let wrong = testkit::account(
-            &PaymentSoftSandbox,
-            &h.base,
-            &h.account.callback_url,
-            &[(credential, value)],
-        );
+        let wrong = h.account_with(&[(credential, value)]);
         let err = h
             .connector
             .submit_payout(&wrong, &payout("10.00"))
@@ -300,7 +311,7 @@ async fn wrong_oauth_key_or_login_is_refused_and_creates_nothing() {
             .unwrap_err();
         assert!(
             matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
-            "{credential}: {err:?}"
+            "{credential}={value}: {err:?}"
         );
     }
     assert!(h.orders().await.is_empty());
@@ -311,21 +322,136 @@ async fn wrong_status_control_is_refused() {
     let h = harness().await;
     let request = payout("10.00");
     let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
-    let wrong = testkit::account(
-        &PaymentSoftSandbox,
-        &h.base,
-        &h.account.callback_url,
-        &[("merchant_control", "nope")],
-    );
-    let err = h
-        .connector
-        .sync(&wrong, &order_ref(&request, psp_id.clone()))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
+    let other = h.other_account().await;
+    let other_control = other.credentials.0["merchant_control"]
+        .expose_secret()
+        .to_owned();
+    // A made-up key, then another account's real key with our endpoint and login.
+    for control in ["nope", other_control.as_str()] {
+        let wrong = h.account_with(&[("merchant_control", control)]);
+        let err = h
+            .connector
+            .sync(&wrong, &order_ref(&request, psp_id.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
+    }
     assert_eq!(h.order(&request).await["status_queries"], 0);
     h.sync(&request, psp_id).await;
     assert_eq!(h.order(&request).await["status_queries"], 1);
+}
+
+#[tokio::test]
+async fn accounts_have_their_own_secrets_and_orders() {
+    let h = harness().await;
+    let other = h.other_account().await;
+    for name in ["endpoint_id", "login", "merchant_control"] {
+        assert_ne!(
+            h.credential(name),
+            other.credentials.0[name].expose_secret(),
+            "{name}"
+        );
+    }
+    let request = payout("10.00");
+    let psp_id = h.submit(&request).await.unwrap().psp_transaction_id;
+    // The other account asks about our order with its own valid credentials: not its order.
+    let by_other = h
+        .connector
+        .sync(&other, &order_ref(&request, psp_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(by_other.outcome, PspOutcome::NotFound);
+    let by_other = h.connector.sync(&other, &order_ref(&request, None)).await;
+    assert_eq!(by_other.unwrap().outcome, PspOutcome::NotFound);
+    // The same client_orderid is a new order for the other account, not a duplicate.
+    let theirs = h.connector.submit_payout(&other, &request).await.unwrap();
+    assert_eq!(theirs.outcome, PspOutcome::Pending);
+    assert_ne!(theirs.psp_transaction_id, psp_id);
+    let orders = h.orders().await;
+    assert_eq!(orders.len(), 2);
+    assert_ne!(orders[0]["endpoint_id"], orders[1]["endpoint_id"]);
+}
+
+/// Keeps each callback request beside its outcome (checked with the harness's account).
+type Kept = (CallbackRequest, Outcome);
+
+fn keep(request: &CallbackRequest, outcome: Outcome) -> Kept {
+    (request.clone(), outcome)
+}
+
+#[tokio::test]
+async fn a_callback_signed_for_one_account_does_not_verify_for_another() {
+    let h = testkit::start(PaymentSoftSandbox, connector(), setup(keep)).await;
+    let a = h.account.clone();
+    let b = h.other_account().await;
+    // A's payout and B's payout; the receiver checks both with A's credentials.
+    let for_a = payout("10.00");
+    let for_b = payout("11.00");
+    h.connector.submit_payout(&a, &for_a).await.unwrap();
+    h.connector.submit_payout(&b, &for_b).await.unwrap();
+    let kept = h.settled_hooks(2, 500, Duration::from_millis(100)).await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let callback_of = |request: &PaymentRequest| {
+        let id = request.transaction_id.as_str();
+        kept.iter()
+            .find(|(req, _)| req.query.contains(id))
+            .map(|(req, _)| req.clone())
+            .expect("callback arrived")
+    };
+    let (callback_a, callback_b) = (callback_of(&for_a), callback_of(&for_b));
+    let check = |account: &AccountContext, callback: &CallbackRequest| {
+        h.connector.parse_callback(account, callback).unwrap()
+    };
+    // Each account's callbacks verify with its own merchant_control…
+    assert!(matches!(
+        check(&a, &callback_a),
+        CallbackOutcome::Verified { .. }
+    ));
+    assert!(matches!(
+        check(&b, &callback_b),
+        CallbackOutcome::Verified { .. }
+    ));
+    // …and never with another account's.
+    for (account, callback) in [(&b, &callback_a), (&a, &callback_b)] {
+        match check(account, callback) {
+            CallbackOutcome::Unverified { why, .. } => assert_eq!(why, "bad control"),
+            other => panic!("verified with another account's key: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
+    let before = harness().await;
+    let restarted = testkit::start(
+        PaymentSoftSandbox,
+        connector(),
+        setup(outcome_only).seed(before.seed.clone()),
+    )
+    .await;
+    let account = testkit::rebase(&before.account, &restarted.base);
+    let update = restarted
+        .connector
+        .submit_payout(&account, &payout("10.00"))
+        .await
+        .unwrap();
+    assert_eq!(update.outcome, PspOutcome::Pending);
+    let request = payout("10.00");
+    let unknown = order_ref(&request, None);
+    let status = restarted.connector.sync(&account, &unknown).await;
+    assert_eq!(status.unwrap().outcome, PspOutcome::NotFound);
+    // Another seed knows nothing of it.
+    let stranger = harness().await;
+    let account = testkit::rebase(&before.account, &stranger.base);
+    let err = stranger
+        .connector
+        .submit_payout(&account, &payout("10.00"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The JSON API (all assumed, see `overture_connectors::payone::wire`): creation of pay-ins and
 //! payouts, and the two status lookups.
 
-use super::{webhook, Kind, Order, Shared, SANDBOX_API_KEY};
+use super::{webhook, Kind, Order, Shared, KEYRING_NAME};
 use crate::Scenario;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -35,20 +35,29 @@ fn refuse(code: StatusCode, error_code: &str, message: impl Into<String>) -> Res
     (code, Json(ErrorOut::new(error_code, message))).into_response()
 }
 
-/// `X-Api-Key` must be the sandbox key.
-fn authorized(headers: &HeaderMap) -> Result<(), Refusal> {
+/// The account (API key id) of `X-Api-Key: <key id>.<secret>` when the secret is that key
+/// id's own; else 401.
+fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<String, Refusal> {
     let given = headers
         .get(wire::API_KEY_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if given == Some(SANDBOX_API_KEY) {
-        Ok(())
-    } else {
-        Err(refuse(
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once('.'));
+    match given {
+        Some((key_id, secret))
+            if !key_id.is_empty()
+                && shared
+                    .config
+                    .seed
+                    .verify(KEYRING_NAME, "api_key", key_id, secret) =>
+        {
+            Ok(key_id.to_owned())
+        }
+        _ => Err(refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             "missing or unknown API key",
         )
-        .into())
+        .into()),
     }
 }
 
@@ -101,7 +110,7 @@ fn validate(body: &PaymentIn) -> Result<Money, String> {
 
 /// Shared creation: auth, JSON, validation, `.54`, duplicate check, insert.
 fn create(shared: &Shared, headers: &HeaderMap, raw: &Bytes, kind: Kind) -> Result<Order, Refusal> {
-    authorized(headers)?;
+    let account = authorized(shared, headers)?;
     let body: PaymentIn = serde_json::from_slice(raw).map_err(|e| {
         refuse(
             StatusCode::BAD_REQUEST,
@@ -123,6 +132,7 @@ fn create(shared: &Shared, headers: &HeaderMap, raw: &Bytes, kind: Kind) -> Resu
     }
     let order = Order {
         seq: 0,
+        account,
         kind,
         transaction_id: String::new(),
         merchant_reference: body.merchant_reference.trim().to_owned(),
@@ -196,14 +206,18 @@ pub(crate) async fn get_one(
     Path(transaction_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = authorized(&headers) {
-        return refusal.into_response();
-    }
+    let account = match authorized(&shared, &headers) {
+        Ok(account) => account,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // Another account's transaction is as unknown as one never created.
     let found = shared.update(&transaction_id, |o| {
-        o.status_queries += 1;
-        o.out()
+        (o.account == account).then(|| {
+            o.status_queries += 1;
+            o.out()
+        })
     });
-    match found {
+    match found.flatten() {
         Some(out) => Json(out).into_response(),
         None => refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "unknown transactionId"),
     }
@@ -215,9 +229,10 @@ pub(crate) async fn search(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = authorized(&headers) {
-        return refusal.into_response();
-    }
+    let account = match authorized(&shared, &headers) {
+        Ok(account) => account,
+        Err(refusal) => return refusal.into_response(),
+    };
     let Some(reference) = query.get("merchantReference").filter(|r| !r.is_empty()) else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -225,7 +240,7 @@ pub(crate) async fn search(
             "merchantReference: required",
         );
     };
-    let found = shared.update_by_reference(reference, |o| {
+    let found = shared.update_by_reference(&account, reference, |o| {
         o.status_queries += 1;
         o.out()
     });

@@ -9,9 +9,16 @@
 //! - `GET /webflow/{transactionId}`: the hosted Interac webflow page; `POST` with
 //!   `outcome=approve|decline` completes it and redirects (303) to `returnUrl` when given
 //!   (DESIGN.md §5);
-//! - `GET /_orders`: JSON inspection (executions, webhooks, status queries); not Payone's.
+//! - `GET /_orders`: JSON inspection (executions, webhooks, status queries); not Payone's;
+//! - `POST /_accounts`: opens an account; not Payone's.
 //!
-//! Every API call needs `X-Api-Key: `[`SANDBOX_API_KEY`] (else 401). Outcomes follow the
+//! Accounts (`POST /_accounts`, see [`crate::keyring`]): a random API key id (`psk_` + 20
+//! letters and digits); `api_key` = `<key id>.<secret>` with the secret derived from the
+//! sandbox seed and the key id (`payone/api_key/<key id>`), and `webhook_secret` = `whsec_` +
+//! `payone/webhook_secret/<key id>`. Every API call needs `X-Api-Key` with a key id and its own
+//! secret (else 401); a `merchantReference` is unique per account, another account's
+//! transaction is "not found", and each transaction's webhooks are signed with its account's
+//! webhook secret. Outcomes follow the
 //! amount's cents (DESIGN.md §5, [`crate::Scenario`]): pay-ins after the page was approved,
 //! payouts after `config.processing_delay`; `.51` declined, `.52` failed, `.53` stays
 //! processing, `.54` HTTP 500 on create (nothing created), `.55` no webhook, `.56` webhook
@@ -25,7 +32,8 @@ mod page;
 mod tests;
 mod webhook;
 
-use crate::{Scenario, SimConfig, Simulator};
+use crate::keyring::{self, SandboxSeed};
+use crate::{NewAccount, Scenario, SimConfig, Simulator};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,10 +42,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Sandbox-only API key (`X-Api-Key`).
-pub const SANDBOX_API_KEY: &str = "sandbox-payone-key-7c41e2";
-/// Sandbox-only webhook secret (HMAC-SHA256 key of `X-Payone-Signature`).
-pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_payone_sandbox_3b9f";
+/// This simulator's name in key derivations (`payone/<credential>/<key id>`).
+pub const KEYRING_NAME: &str = "payone";
 
 /// The PAYONE simulator.
 pub struct PayoneSandbox;
@@ -47,11 +53,13 @@ impl Simulator for PayoneSandbox {
         "PAYONE"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("api_key", SANDBOX_API_KEY.to_owned()),
-            ("webhook_secret", SANDBOX_WEBHOOK_SECRET.to_owned()),
-        ]
+    fn create_account(&self, seed: &SandboxSeed) -> NewAccount {
+        let key_id = format!("psk_{}", keyring::random_alphanumeric(20));
+        let secret = seed.derive(KEYRING_NAME, "api_key", &key_id);
+        NewAccount::new(vec![
+            ("api_key", format!("{key_id}.{secret}")),
+            ("webhook_secret", webhook_secret(seed, &key_id)),
+        ])
     }
 
     fn router(&self, config: SimConfig) -> Router {
@@ -74,6 +82,14 @@ impl Simulator for PayoneSandbox {
     }
 }
 
+/// The webhook secret (HMAC-SHA256 key of `X-Payone-Signature`) of the account `key_id`.
+pub(crate) fn webhook_secret(seed: &SandboxSeed, key_id: &str) -> String {
+    format!(
+        "whsec_{}",
+        seed.derive(KEYRING_NAME, "webhook_secret", key_id)
+    )
+}
+
 /// Pay-in or payout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -94,6 +110,8 @@ impl Kind {
 #[derive(Clone, Debug)]
 pub(crate) struct Order {
     pub seq: u64,
+    /// The account (API key id) that created the transaction.
+    pub account: String,
     pub kind: Kind,
     pub transaction_id: String,
     pub merchant_reference: String,
@@ -141,8 +159,8 @@ pub(crate) struct Shared {
 struct Book {
     /// By Payone's `transactionId`.
     orders: HashMap<String, Order>,
-    /// `merchantReference` → `transactionId`.
-    by_reference: HashMap<String, String>,
+    /// (account, `merchantReference`) → `transactionId`.
+    by_reference: HashMap<(String, String), String>,
     next_seq: u64,
 }
 
@@ -154,20 +172,18 @@ impl Shared {
         f(&mut guard)
     }
 
-    /// Stores a new order unless its `merchantReference` exists: `Err` carries the existing
-    /// `transactionId`. The id and `seq` are assigned here.
+    /// Stores a new order unless its account already used its `merchantReference`: `Err`
+    /// carries the existing `transactionId`. The id and `seq` are assigned here.
     pub(crate) fn insert(&self, mut order: Order) -> Result<Order, String> {
         self.with_book(|book| {
-            if let Some(existing) = book.by_reference.get(&order.merchant_reference) {
+            let key = (order.account.clone(), order.merchant_reference.clone());
+            if let Some(existing) = book.by_reference.get(&key) {
                 return Err(existing.clone());
             }
             book.next_seq += 1;
             order.seq = book.next_seq;
             order.transaction_id = format!("po_{}", 100_000 + book.next_seq);
-            book.by_reference.insert(
-                order.merchant_reference.clone(),
-                order.transaction_id.clone(),
-            );
+            book.by_reference.insert(key, order.transaction_id.clone());
             book.orders
                 .insert(order.transaction_id.clone(), order.clone());
             Ok(order)
@@ -183,14 +199,16 @@ impl Shared {
         self.with_book(|book| book.orders.get_mut(transaction_id).map(f))
     }
 
-    /// Applies `f` to the order with this `merchantReference`; `None` if unknown.
+    /// Applies `f` to `account`'s order with this `merchantReference`; `None` if unknown.
     pub(crate) fn update_by_reference<R>(
         &self,
+        account: &str,
         reference: &str,
         f: impl FnOnce(&mut Order) -> R,
     ) -> Option<R> {
         self.with_book(|book| {
-            let id = book.by_reference.get(reference)?.clone();
+            let key = (account.to_owned(), reference.to_owned());
+            let id = book.by_reference.get(&key)?.clone();
             book.orders.get_mut(&id).map(f)
         })
     }

@@ -8,6 +8,7 @@ use overture_connectors::http::PspHttp;
 use overture_connectors::payone::Payone;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
+use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -16,9 +17,12 @@ const RETURN_URL: &str = "https://merchant.example/return";
 
 type Harness = testkit::Harness<Payone, Outcome>;
 
+fn connector() -> Payone {
+    Payone::new(PspHttp::new(Duration::from_secs(5)))
+}
+
 async fn harness() -> Harness {
-    let connector = Payone::new(PspHttp::new(Duration::from_secs(5)));
-    testkit::start(PayoneSandbox, connector, Setup::new(outcome_only)).await
+    testkit::start(PayoneSandbox, connector(), Setup::new(outcome_only)).await
 }
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
@@ -268,22 +272,103 @@ async fn same_reference_is_not_paid_twice() {
 #[tokio::test]
 async fn wrong_api_key_is_refused_and_bad_fields_decline() {
     let h = harness().await;
-    let wrong = testkit::account(
-        &PayoneSandbox,
-        &h.base,
-        &h.account.callback_url,
-        &[("api_key", "nope")],
-    );
-    let req = request(TxnType::Payout, "10.00");
-    let err = h.connector.submit_payout(&wrong, &req).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
-        "{err:?}"
-    );
+    let other = h.other_account().await;
+    let their_key = other.credentials.0["api_key"].expose_secret().to_owned();
+    let our_key = h.credential("api_key");
+    let our_id = our_key.split_once('.').unwrap().0;
+    let (their_id, their_secret) = their_key.split_once('.').unwrap();
+    assert_ne!(our_id, their_id);
+    // A made-up key, then our key id with another account's real secret.
+    let mixed = format!("{our_id}.{their_secret}");
+    for api_key in ["nope", mixed.as_str()] {
+        let wrong = h.account_with(&[("api_key", api_key)]);
+        let req = request(TxnType::Payout, "10.00");
+        let err = h.connector.submit_payout(&wrong, &req).await.unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+            "{err:?}"
+        );
+    }
     let mut euro = request(TxnType::Payout, "10.00");
     euro.amount = Money::parse_major("10.00", Currency::from_code("EUR").unwrap()).unwrap();
     let update = h.connector.submit_payout(&h.account, &euro).await.unwrap();
     assert_eq!(update.outcome, PspOutcome::Declined);
     assert!(update.message.unwrap().contains("currency"));
     assert!(h.orders().await.is_empty());
+}
+
+/// Keeps each webhook request beside its outcome (checked with the harness's account).
+type Kept = (CallbackRequest, Outcome);
+
+fn keep(request: &CallbackRequest, outcome: Outcome) -> Kept {
+    (request.clone(), outcome)
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_per_account_and_orders_are_private() {
+    let h = testkit::start(PayoneSandbox, connector(), Setup::new(keep)).await;
+    let other = h.other_account().await;
+    assert_ne!(
+        h.credential("webhook_secret"),
+        other.credentials.0["webhook_secret"].expose_secret()
+    );
+    let req = request(TxnType::Payout, "10.00");
+    let created = h.connector.submit_payout(&other, &req).await.unwrap();
+    let kept = h.settled_hooks(1, 300, Duration::from_millis(100)).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let (webhook, checked_with_ours) = &kept[0];
+    // The receiver checked the other account's webhook with our secret: refused…
+    assert!(
+        matches!(checked_with_ours, Ok(CallbackOutcome::Unverified { .. })),
+        "{checked_with_ours:?}"
+    );
+    // …while the other account's own secret verifies it.
+    let theirs = h.connector.parse_callback(&other, webhook).unwrap();
+    assert!(
+        matches!(theirs, CallbackOutcome::Verified { .. }),
+        "{theirs:?}"
+    );
+    // Its order is not ours to see, by id (404 as for an unknown id) or by reference; the
+    // reference stays free for us.
+    let url = format!(
+        "{}/api/v1/transactions/{}",
+        h.base,
+        created.psp_transaction_id.clone().unwrap()
+    );
+    for (key, status) in [
+        (h.credential("api_key"), 404),
+        (
+            other.credentials.0["api_key"].expose_secret().to_owned(),
+            200,
+        ),
+    ] {
+        let answer = h.web.get(&url).header("x-api-key", key).send().await;
+        assert_eq!(answer.unwrap().status(), status);
+    }
+    let seen = h.connector.sync(&h.account, &order_ref(&req, None)).await;
+    assert_eq!(seen.unwrap().outcome, PspOutcome::NotFound);
+    let ours = h.connector.submit_payout(&h.account, &req).await.unwrap();
+    assert_ne!(ours.psp_transaction_id, created.psp_transaction_id);
+}
+
+#[tokio::test]
+async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
+    let before = harness().await;
+    let setup = Setup::new(outcome_only).seed(before.seed.clone());
+    let restarted = testkit::start(PayoneSandbox, connector(), setup).await;
+    let account = testkit::rebase(&before.account, &restarted.base);
+    let req = request(TxnType::Payout, "10.00");
+    let created = restarted.connector.submit_payout(&account, &req).await;
+    assert_eq!(created.unwrap().outcome, PspOutcome::Pending);
+    let stranger = harness().await;
+    let account = testkit::rebase(&before.account, &stranger.base);
+    let err = stranger
+        .connector
+        .submit_payout(&account, &request(TxnType::Payout, "10.00"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::InvalidCredentials { status: 401 }),
+        "{err:?}"
+    );
 }

@@ -1,10 +1,11 @@
 //! Final statuses and the webhook (assumed): a JSON POST of Mozarto's webhook fields
 //! (`WebhookIn`) to the transaction's `webhookUrl`, signed with `X-Payone-Signature` = hex
 //! HMAC-SHA256 of the raw body, resent after each `config.callback_retries` delay while not
-//! answered 2xx. `.55` sends none, `.56` sends it twice, `.57` sends one claiming the opposite
-//! outcome, signed with a wrong secret.
+//! answered 2xx, signed with the webhook secret of the transaction's account. `.55` sends none,
+//! `.56` sends it twice, `.57` sends one claiming the opposite outcome, signed with a wrong
+//! secret.
 
-use super::{Order, Shared, SANDBOX_WEBHOOK_SECRET};
+use super::{webhook_secret, Order, Shared};
 use crate::Scenario;
 use overture_connectors::payone::wire::{self, status, WebhookIn};
 use std::sync::Arc;
@@ -68,17 +69,18 @@ pub(crate) async fn finish(
         Scenario::DuplicateCallback => 2,
         _ => 1,
     };
-    let (body, secret) = payload(&order);
+    let (body, secret) = payload(&order, webhook_secret(&shared.config.seed, &order.account));
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
         for _ in 0..copies {
-            deliver(&shared, &order.transaction_id, &url, &body, secret).await;
+            deliver(&shared, &order.transaction_id, &url, &body, &secret).await;
         }
     });
 }
 
-/// The webhook body and the secret it is signed with; `.57` lies and uses a wrong secret.
-fn payload(order: &Order) -> (Vec<u8>, &'static str) {
+/// The webhook body and the secret it is signed with (`secret`, the account's); `.57` lies
+/// and uses a wrong secret.
+fn payload(order: &Order, secret: String) -> (Vec<u8>, String) {
     let mut body = WebhookIn {
         transaction_id: order.transaction_id.clone(),
         user_id: order.user_id.clone(),
@@ -90,7 +92,7 @@ fn payload(order: &Order) -> (Vec<u8>, &'static str) {
         currency: order.currency.clone(),
         merchant_reference: order.merchant_reference.clone(),
     };
-    let mut secret = SANDBOX_WEBHOOK_SECRET;
+    let mut secret = secret;
     if order.scenario == Scenario::ForgedCallback {
         body.status = if order.status == status::CONFIRMED {
             status::DECLINED.to_owned()
@@ -98,7 +100,7 @@ fn payload(order: &Order) -> (Vec<u8>, &'static str) {
             status::CONFIRMED.to_owned()
         };
         body.transaction_status = wire::transaction_status(&body.status).to_owned();
-        secret = "whsec_forged_not_the_merchants";
+        secret = "whsec_forged_not_the_merchants".to_owned();
     }
     // Serialising a struct of strings cannot fail; an empty body would only be refused.
     (serde_json::to_vec(&body).unwrap_or_default(), secret)

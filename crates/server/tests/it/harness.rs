@@ -305,9 +305,16 @@ impl TestApp {
         )
         .await
         .unwrap();
-        demo::add_sandbox_accounts(store.as_ref(), &company.id, &url, SystemClock.now_ms())
-            .await
-            .unwrap();
+        // The server listens already: its sandboxes open the accounts over HTTP.
+        demo::add_sandbox_accounts(
+            store.as_ref(),
+            &company.id,
+            &url,
+            &url,
+            SystemClock.now_ms(),
+        )
+        .await
+        .unwrap();
         let token = issue_company_token(&company.id, &company.api_secret, now_secs(), 3600);
         Self {
             url,

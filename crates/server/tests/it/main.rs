@@ -12,6 +12,7 @@ mod backoffice_cli;
 mod backoffice_pages;
 mod backoffice_security;
 mod bad_input;
+mod demo;
 mod envelope;
 mod idempotency;
 mod idempotency_crash;

@@ -49,6 +49,17 @@ pub fn run(args: &[&str], envs: &[(&str, String)]) -> Value {
 
 /// Starts a long-running command and waits for its `{"listening": url}` line; logs go to `log`.
 pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, String) {
+    let (proc, url, _) = spawn_capturing(args, envs, log);
+    (proc, url)
+}
+
+/// As [`spawn`], also returning the JSON lines printed before `{"listening": url}` (e.g. the
+/// demo company `serve` creates on first start).
+pub fn spawn_capturing(
+    args: &[&str],
+    envs: &[(&str, String)],
+    log: &Path,
+) -> (Proc, String, Vec<Value>) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -64,6 +75,7 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, Strin
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let mut before = Vec::new();
     let url = loop {
         let line = lines
             .next()
@@ -73,11 +85,12 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], log: &Path) -> (Proc, Strin
             if let Some(url) = v["listening"].as_str() {
                 break url.to_owned();
             }
+            before.push(v);
         }
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (Proc { child }, url)
+    (Proc { child }, url, before)
 }
 
 /// A free 127.0.0.1 port (bound and released).
@@ -178,14 +191,20 @@ pub struct Provisioned {
     pub operator: String,
 }
 
-/// Starts `overture sandbox` with `sandbox_env` and provisions a company on the `db` settings.
+/// Starts `overture sandbox` with `sandbox_env` (its seed file beside `log`), then provisions a
+/// company on the `db` settings whose PSP accounts are opened at that sandbox.
 pub fn provision(
     db: &[(&'static str, String)],
     mp_url: &str,
     sandbox_env: &[(&str, String)],
     log: &Path,
 ) -> Provisioned {
-    let (sandbox, sandbox_url) = spawn(&["sandbox", "--listen", "127.0.0.1:0"], sandbox_env, log);
+    let mut sandbox_env = sandbox_env.to_vec();
+    sandbox_env.push((
+        "OVERTURE_SANDBOX_SEED_FILE",
+        log.with_file_name("sandbox.seed").display().to_string(),
+    ));
+    let (sandbox, sandbox_url) = spawn(&["sandbox", "--listen", "127.0.0.1:0"], &sandbox_env, log);
     let company = run(
         &[
             "companies",

@@ -103,3 +103,52 @@ async fn every_psp_works_through_the_api() {
     }
     assert!(ids.len() >= 9, "{ids:?}");
 }
+
+/// Two companies provisioned against the same sandboxes get different accounts: every
+/// identifier and secret differs except the public-by-design ones (the PaynetEasy OAuth test
+/// key, ForumPay's `pos_id` label, Gigadat's `sandbox` switch).
+#[tokio::test]
+async fn each_company_gets_its_own_sandbox_accounts() {
+    use overture_server::demo::{self, NewCompany};
+    use secrecy::ExposeSecret;
+    const SHARED: &[&str] = &["oauth_private_key", "pos_id", "sandbox"];
+    let app = TestApp::start().await;
+    let store = app.running.app.store.clone();
+    let second = demo::create_company(
+        store.as_ref(),
+        NewCompany {
+            name: "Second MP".into(),
+            webhook_url: format!("{}/webhook", app.mp.url),
+            verify_user_url: format!("{}/verify", app.mp.url),
+            webhook_authorization: None,
+            payout_approval_threshold: None,
+            verify_payins: false,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    demo::add_sandbox_accounts(store.as_ref(), &second.id, &app.url, &app.url, 0)
+        .await
+        .unwrap();
+    let first = store.psp_accounts(&app.company.id).await.unwrap();
+    let second = store.psp_accounts(&second.id).await.unwrap();
+    assert_eq!(first.len(), 6);
+    for a in &first {
+        let b = second
+            .iter()
+            .find(|b| b.psp_type == a.psp_type)
+            .expect("same PSPs");
+        assert_eq!(a.base_url, b.base_url);
+        for (name, value) in &a.credentials.0 {
+            let other = b.credentials.0[name].expose_secret();
+            let same = value.expose_secret() == other;
+            assert_eq!(
+                same,
+                SHARED.contains(&name.as_str()),
+                "{} {name}",
+                a.psp_type.0
+            );
+        }
+    }
+}

@@ -66,6 +66,7 @@ async fn mp_unreachable_is_502() {
         app.running.app.store.as_ref(),
         &company.id,
         &app.url,
+        &app.url,
         0,
     )
     .await
