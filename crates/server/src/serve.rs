@@ -8,6 +8,7 @@ use anyhow::Context;
 use overture_connectors::http::PspHttp;
 use overture_connectors::Registry;
 use overture_core::SystemClock;
+use overture_outbound::{Outbound, Settings};
 use overture_store::{Cipher, SqlStore, StoreOptions};
 use std::path::Path;
 use std::sync::Arc;
@@ -103,27 +104,28 @@ pub async fn start(
         .trim_end_matches('/')
         .to_owned();
     let store = open_store(&args.db).await?;
+    let policy = args.outbound.policy();
+    tracing::info!(production = policy.production, allow = %policy.allow, "outbound policy");
     let app = App {
         store: Arc::new(store),
-        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout)),
+        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout, policy.clone())),
         public_url: public_url.clone(),
         tuning: args.tuning.clone(),
         clock: Arc::new(SystemClock),
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()?,
+        // Per-call timeouts (verify-user, webhooks) are set on each request.
+        http: Outbound::new(policy, &Settings::default())?,
         webhook_wakeup: Arc::new(Notify::new()),
         poll_wakeup: Arc::new(Notify::new()),
         metrics: Arc::default(),
         companies: Arc::default(),
     };
-    if !args.production {
+    if !args.outbound.production {
         demo::seed_demo(app.store.as_ref(), &public_url, app.now()).await?;
     }
     let mut router = api::router()
         .with_state(app.clone())
         .merge(backoffice::router(app.clone(), &args.backoffice));
-    if !args.production {
+    if !args.outbound.production {
         router = router
             .merge(overture_sandbox::router(
                 &public_url,

@@ -4,7 +4,7 @@
 use super::BriteSandbox;
 use crate::testkit::{self, order_ref, Outcome, Setup};
 use overture_connectors::brite::Brite;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
@@ -42,7 +42,10 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(token_ttl: Duration) -> Harness {
-    let connector = Brite::new(PspHttp::new(Duration::from_secs(5)));
+    let connector = Brite::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ));
     testkit::start(BriteSandbox { token_ttl }, connector, Setup::new(record)).await
 }
 

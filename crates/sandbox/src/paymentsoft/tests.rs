@@ -4,7 +4,7 @@
 use super::*;
 use crate::testkit::{self, outcome_only, Outcome, Setup};
 use axum::http::StatusCode;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_connectors::paymentsoft::PaymentSoft;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
@@ -15,7 +15,10 @@ type Harness = testkit::Harness<PaymentSoft, Outcome>;
 
 /// Callbacks refused (see `fail_next`) are answered 503, to exercise resends.
 async fn harness() -> Harness {
-    let connector = PaymentSoft::new(PspHttp::new(Duration::from_secs(5)));
+    let connector = PaymentSoft::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ));
     let setup = Setup::new(outcome_only)
         .any_method()
         .refuse_with(StatusCode::SERVICE_UNAVAILABLE)

@@ -4,7 +4,7 @@
 
 use super::PayoneSandbox;
 use crate::testkit::{self, outcome_only, Outcome, Setup};
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_connectors::payone::Payone;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
@@ -17,7 +17,10 @@ const RETURN_URL: &str = "https://merchant.example/return";
 type Harness = testkit::Harness<Payone, Outcome>;
 
 async fn harness() -> Harness {
-    let connector = Payone::new(PspHttp::new(Duration::from_secs(5)));
+    let connector = Payone::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ));
     testkit::start(PayoneSandbox, connector, Setup::new(outcome_only)).await
 }
 

@@ -14,6 +14,8 @@ mod backoffice_security;
 mod bad_input;
 mod idempotency;
 mod multinode;
+mod outbound;
+mod outbound_cli;
 mod payins;
 mod payouts;
 mod psps;
