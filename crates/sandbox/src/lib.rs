@@ -180,7 +180,10 @@ mod tests {
 
     #[test]
     fn accounts_carry_every_credential_the_connector_needs() {
-        let registry = overture_connectors::Registry::builtin(PspHttp::new(Duration::from_secs(1)));
+        let registry = overture_connectors::Registry::builtin(PspHttp::new(
+            Duration::from_secs(1),
+            Default::default(),
+        ));
         let seed = SandboxSeed::random();
         for sim in all() {
             let account = sim.create_account(&seed);

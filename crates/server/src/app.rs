@@ -16,8 +16,9 @@ pub struct App {
     pub public_url: String,
     pub tuning: Tuning,
     pub clock: Arc<dyn Clock>,
-    /// Client for merchant calls (verify-user, webhooks); PSP calls use the connectors' client.
-    pub http: reqwest::Client,
+    /// Guarded client for merchant calls (verify-user, webhooks): outbound policy checked, no
+    /// redirects. PSP calls use the connectors' client, which enforces the same policy.
+    pub http: overture_outbound::Outbound,
     /// Woken when a webhook is written, so delivery starts without waiting for the next tick.
     pub webhook_wakeup: Arc<Notify>,
     /// Woken when a transaction needs a poll soon.

@@ -3,7 +3,7 @@
 
 use crate::api::auth::{issue_company_token, token_digest};
 use crate::backoffice;
-use crate::config::{parse_duration, DbArgs, SandboxArgs, ServeArgs};
+use crate::config::{parse_duration, DbArgs, OutboundArgs, SandboxArgs, ServeArgs};
 use crate::demo::{self, NewCompany};
 use crate::service::audit::{self, Channel};
 use anyhow::{bail, Context};
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use overture_core::backoffice::AuditAction;
 use overture_core::store::Store;
 use overture_core::*;
+use overture_outbound::{OutboundPolicy, SavedUrl};
 use overture_sandbox::SandboxSeed;
 use rand::distributions::{Alphanumeric, DistString};
 use rust_decimal::Decimal;
@@ -76,10 +77,15 @@ pub enum CompanyCommand {
     Create {
         #[command(flatten)]
         db: DbArgs,
+        /// Production mode and allow-list the URLs are checked against (as for `serve`).
+        #[command(flatten)]
+        outbound: OutboundArgs,
         #[arg(long)]
         name: String,
+        /// Where final-status webhooks are POSTed; must pass the outbound policy.
         #[arg(long)]
         webhook_url: String,
+        /// Where users are verified before payouts; must pass the outbound policy.
         #[arg(long)]
         verify_user_url: String,
         /// Sent as `Authorization` on every webhook.
@@ -123,8 +129,12 @@ pub enum PspAccountCommand {
         db: DbArgs,
         #[arg(long)]
         company: String,
+        /// Production mode and allow-list the URL is checked against (as for `serve`).
+        #[command(flatten)]
+        outbound: OutboundArgs,
         #[arg(long)]
         psp_type: String,
+        /// The PSP API's base URL; must pass the outbound policy.
         #[arg(long)]
         base_url: String,
         /// `name=value`, repeatable (see `GET /v1/api/psps` for each PSP's names).
@@ -200,9 +210,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Companies(c) => companies(c).await,
         Command::Psps => {
-            let registry = overture_connectors::Registry::builtin(
-                overture_connectors::http::PspHttp::new(Duration::from_secs(30)),
-            );
+            let registry =
+                overture_connectors::Registry::builtin(overture_connectors::http::PspHttp::new(
+                    Duration::from_secs(30),
+                    OutboundPolicy::default(),
+                ));
             print!(
                 "{}",
                 crate::api::psps::capability_markdown(&registry.capabilities())
@@ -291,6 +303,23 @@ async fn operators(command: OperatorCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Checks a URL an operator is saving against the outbound policy; errors name `flag`. A host
+/// that does not resolve from here is accepted with a warning on stderr: it is checked again
+/// at every connection.
+async fn check_outbound_url(policy: &OutboundPolicy, flag: &str, url: &str) -> anyhow::Result<()> {
+    match policy.check_saved_url(url).await {
+        Ok(SavedUrl::Accepted) => Ok(()),
+        Ok(SavedUrl::Unresolved { host, error }) => {
+            eprintln!(
+                "warning: {flag}: {host} does not resolve from here ({error}); its addresses \
+                 will be checked at every connection"
+            );
+            Ok(())
+        }
+        Err(refused) => bail!("{flag} refused ({}): {refused}", refused.code()),
+    }
+}
+
 /// Four-eyes applies to held payouts, so it needs a hold threshold at or below its own.
 fn check_four_eyes(held: Option<Decimal>, four_eyes: Option<Decimal>) -> anyhow::Result<()> {
     match (held, four_eyes) {
@@ -309,6 +338,7 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
     match command {
         CompanyCommand::Create {
             db,
+            outbound,
             name,
             webhook_url,
             verify_user_url,
@@ -320,20 +350,18 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
             sandbox_url,
         } => {
             check_four_eyes(payout_approval_threshold, four_eyes_threshold)?;
-            for (flag, url) in [
-                ("--webhook-url", &webhook_url),
-                ("--verify-user-url", &verify_user_url),
-            ] {
-                url::Url::parse(url).with_context(|| format!("{flag} must be an absolute URL"))?;
-            }
             if payout_approval_threshold.is_some_and(|t| t <= Decimal::ZERO) {
                 bail!("--payout-approval-threshold must be positive");
             }
+            let policy = outbound.policy();
+            check_outbound_url(&policy, "--webhook-url", &webhook_url).await?;
+            check_outbound_url(&policy, "--verify-user-url", &verify_user_url).await?;
             // Opened first: when a sandbox does not answer, nothing is created.
             let sandbox_accounts = if with_sandbox_psps {
                 let base = sandbox_url
                     .or_else(|| std::env::var("OVERTURE_PUBLIC_URL").ok())
                     .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+                check_outbound_url(&policy, "--sandbox-url", &base).await?;
                 Some(demo::open_sandbox_accounts(&base, &base).await?)
             } else {
                 None
@@ -383,6 +411,7 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
     match command {
         PspAccountCommand::Add {
             db,
+            outbound,
             company,
             psp_type,
             base_url,
@@ -390,9 +419,12 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
             priority,
         } => {
             let company = company_id(&company)?;
-            let registry = overture_connectors::Registry::builtin(
-                overture_connectors::http::PspHttp::new(Duration::from_secs(30)),
-            );
+            check_outbound_url(&outbound.policy(), "--base-url", &base_url).await?;
+            let registry =
+                overture_connectors::Registry::builtin(overture_connectors::http::PspHttp::new(
+                    Duration::from_secs(30),
+                    OutboundPolicy::default(),
+                ));
             let connector = registry
                 .get(&psp_type)
                 .with_context(|| format!("unknown --psp-type {psp_type}"))?;
@@ -408,7 +440,6 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
                     bail!("{psp_type} needs --credential {needed}=…");
                 }
             }
-            url::Url::parse(&base_url).context("--base-url must be an absolute URL")?;
             let store = store(&db).await?;
             store.company(&company).await?.context("no such company")?;
             let account = PspAccount {

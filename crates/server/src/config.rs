@@ -2,6 +2,7 @@
 //! Durations use humantime syntax: `500ms`, `5s`, `5m`, `2h`.
 
 use clap::{Args, ValueEnum};
+use overture_outbound::{AllowList, AllowListError, OutboundPolicy};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,15 +78,46 @@ pub struct ServeArgs {
     /// api, worker or all.
     #[arg(long, env = "OVERTURE_ROLE", value_enum, default_value_t = Role::All)]
     pub role: Role,
-    /// Do not mount the PSP sandboxes and the demo merchant under /sandbox.
-    #[arg(long, env = "OVERTURE_PRODUCTION", default_value_t = false)]
-    pub production: bool,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
     #[command(flatten)]
     pub tuning: Tuning,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub backoffice: crate::backoffice::BackofficeArgs,
+}
+
+/// Production mode and the outbound allow-list: one definition, used by `serve` and by the
+/// commands that save outbound URLs (`companies create`, `psp-accounts add`).
+#[derive(Args, Clone, Debug)]
+pub struct OutboundArgs {
+    /// Production mode: the PSP sandboxes and the demo merchant are not mounted under
+    /// /sandbox, and outbound calls (PSP APIs, webhooks, verify-user) use https only and never
+    /// a loopback address, unless the host is on the outbound allow-list.
+    #[arg(long, env = "OVERTURE_PRODUCTION", default_value_t = false)]
+    pub production: bool,
+    /// Outbound exceptions, comma-separated: CIDR blocks or IP addresses (`10.1.2.0/24`,
+    /// `fd00::/8`, `10.0.0.7`) whose addresses may be called, host names (`pay.internal`,
+    /// exact, case-insensitive) and `*.suffix` wildcards whose addresses are not checked.
+    /// Listed hosts may also use plain http in production mode.
+    #[arg(long, env = "OVERTURE_OUTBOUND_ALLOW", value_parser = parse_allow_list)]
+    pub outbound_allow: Option<AllowList>,
+}
+
+impl OutboundArgs {
+    /// The outbound policy these flags describe.
+    pub fn policy(&self) -> OutboundPolicy {
+        OutboundPolicy::new(
+            self.production,
+            self.outbound_allow.clone().unwrap_or_default(),
+        )
+    }
+}
+
+/// Parses `OVERTURE_OUTBOUND_ALLOW`; a bad entry is an error naming it.
+pub fn parse_allow_list(s: &str) -> Result<AllowList, String> {
+    s.parse().map_err(|e: AllowListError| e.to_string())
 }
 
 /// Timeouts, schedules and worker settings.
@@ -161,5 +193,35 @@ mod tests {
         assert_eq!(s.0[1], Duration::from_secs(300));
         assert!(parse_schedule("5s,soon").is_err());
         assert_eq!(parse_duration("150ms").unwrap(), Duration::from_millis(150));
+    }
+
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        outbound: OutboundArgs,
+    }
+
+    #[test]
+    fn outbound_flags_build_the_policy() {
+        use clap::Parser;
+        let args = Wrap::try_parse_from([
+            "x",
+            "--production",
+            "--outbound-allow",
+            "10.1.2.0/24, pay.internal",
+        ])
+        .unwrap()
+        .outbound;
+        let policy = args.policy();
+        assert!(policy.production);
+        assert!(policy.allow.allows_name("PAY.internal"));
+        assert!(policy.allow.allows_addr("10.1.2.9".parse().unwrap()));
+        let none = Wrap::try_parse_from(["x"]).unwrap().outbound.policy();
+        assert_eq!(none, OutboundPolicy::default());
+        let err = Wrap::try_parse_from(["x", "--outbound-allow", "10.1.2.0/24,pay internal"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("\"pay internal\""), "{err}");
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use overture_connectors::http::PspHttp;
 use overture_connectors::Registry;
 use overture_core::SystemClock;
+use overture_outbound::{Outbound, Settings};
 use overture_sandbox::SandboxSeed;
 use overture_store::{Cipher, SqlStore, StoreOptions};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -108,15 +109,16 @@ pub async fn start(
         .trim_end_matches('/')
         .to_owned();
     let store = open_store(&args.db).await?;
+    let policy = args.outbound.policy();
+    tracing::info!(production = policy.production, allow = %policy.allow, "outbound policy");
     let app = App {
         store: Arc::new(store),
-        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout)),
+        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout, policy.clone())),
         public_url: public_url.clone(),
         tuning: args.tuning.clone(),
         clock: Arc::new(SystemClock),
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()?,
+        // Per-call timeouts (verify-user, webhooks) are set on each request.
+        http: Outbound::new(policy, &Settings::default())?,
         webhook_wakeup: Arc::new(Notify::new()),
         poll_wakeup: Arc::new(Notify::new()),
         metrics: Arc::default(),
@@ -125,7 +127,7 @@ pub async fn start(
     let mut router = api::router()
         .with_state(app.clone())
         .merge(backoffice::router(app.clone(), &args.backoffice));
-    if !args.production {
+    if !args.outbound.production {
         // Derived from the master key: the demo company's sandbox accounts keep working after
         // a restart, and another installation's sandbox knows none of them.
         let seed = SandboxSeed::from_bytes(master_key(&args.db)?.derive_key(SANDBOX_SEED_LABEL));
@@ -169,7 +171,7 @@ pub async fn start(
     let handle = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
     // The demo company's accounts are opened at the sandboxes this node now serves, through
     // its own listen address. A worker-only node serves no sandbox: an API node seeds.
-    let serves_sandboxes = !args.production && matches!(args.role, Role::Api | Role::All);
+    let serves_sandboxes = !args.outbound.production && matches!(args.role, Role::Api | Role::All);
     if serves_sandboxes {
         let local = local_url(addr);
         let seeded = demo::seed_demo(app.store.as_ref(), &public_url, &local, app.now()).await;

@@ -408,6 +408,7 @@ impl Connector for Brite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::OutboundPolicy;
     use overture_core::ids::PspAccountId;
     use overture_core::money::{Currency, Money};
     use std::time::Duration;
@@ -437,7 +438,10 @@ mod tests {
 
     #[test]
     fn validation_checks_country_and_its_currency() {
-        let b = Brite::new(PspHttp::new(Duration::from_secs(1)));
+        let b = Brite::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ));
         assert!(b.validate(&request(Some("SE"), "SEK")).is_ok());
         assert!(b.validate(&request(Some("fi"), "EUR")).is_ok());
         assert_eq!(
@@ -470,7 +474,10 @@ mod tests {
 
     #[test]
     fn callbacks_are_never_trusted() {
-        let b = Brite::new(PspHttp::new(Duration::from_secs(1)));
+        let b = Brite::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ));
         let txn = TransactionId::generate();
         let cb = |query: String, body: &str| CallbackRequest {
             method: "POST".into(),

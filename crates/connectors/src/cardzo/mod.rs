@@ -330,6 +330,7 @@ impl Connector for Cardzo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::OutboundPolicy;
     use overture_core::{Credentials, PspAccountId};
     use secrecy::SecretString;
     use std::collections::BTreeMap;
@@ -353,7 +354,11 @@ mod tests {
     }
 
     fn callback(query: &str) -> Result<CallbackOutcome, ConnectorError> {
-        Cardzo::new(PspHttp::new(Duration::from_secs(1))).parse_callback(
+        Cardzo::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ))
+        .parse_callback(
             &account(),
             &CallbackRequest {
                 method: "GET".into(),

@@ -480,6 +480,7 @@ fn update_from(status: &StatusOut, payment_id: &str, stage: Option<String>) -> P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::OutboundPolicy;
     use overture_core::ids::PspAccountId;
     use std::time::Duration;
 
@@ -503,7 +504,10 @@ mod tests {
 
     #[test]
     fn webhooks_are_never_trusted() {
-        let fp = ForumPay::new(PspHttp::new(Duration::from_secs(1)));
+        let fp = ForumPay::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ));
         let txn = TransactionId::generate();
         let body = format!(
             r#"{{"payment_id":"p","reference_no":"{txn}","status":"Confirmed","confirmed":true}}"#

@@ -436,6 +436,7 @@ impl Connector for Gigadat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::OutboundPolicy;
     use overture_core::ids::PspAccountId;
     use overture_core::money::{Currency, Money};
     use std::time::Duration;
@@ -474,7 +475,10 @@ mod tests {
 
     #[test]
     fn validation_names_each_field() {
-        let g = Gigadat::new(PspHttp::new(Duration::from_secs(1)));
+        let g = Gigadat::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ));
         assert!(g.validate(&request(TxnType::Payin, "CAD", GOOD)).is_ok());
         let field = |r: PaymentRequest| g.validate(&r).unwrap_err().field;
         assert_eq!(field(request(TxnType::Payin, "EUR", GOOD)), "currency");
@@ -534,7 +538,10 @@ mod tests {
 
     #[test]
     fn notifications_are_never_trusted() {
-        let g = Gigadat::new(PspHttp::new(Duration::from_secs(1)));
+        let g = Gigadat::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ));
         let txn = TransactionId::generate();
         let cb = |query: String| CallbackRequest {
             method: "POST".into(),

@@ -478,6 +478,7 @@ fn warn_on_amount_mismatch(answer: &WireResponse, order: &OrderRef) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::OutboundPolicy;
     use overture_core::{Credentials, PspAccountId};
     use secrecy::SecretString;
     use std::time::Duration;
@@ -498,7 +499,11 @@ mod tests {
     }
 
     fn callback(method: &str, query: &str, body: &str) -> Result<CallbackOutcome, ConnectorError> {
-        PaymentSoft::new(PspHttp::new(Duration::from_secs(1))).parse_callback(
+        PaymentSoft::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ))
+        .parse_callback(
             &account(),
             &CallbackRequest {
                 method: method.into(),

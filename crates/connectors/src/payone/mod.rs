@@ -367,6 +367,7 @@ impl Connector for Payone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::OutboundPolicy;
     use overture_core::{Credentials, Currency, Money, PspAccountId};
     use secrecy::SecretString;
     use std::collections::BTreeMap;
@@ -390,7 +391,11 @@ mod tests {
         let headers = signature
             .map(|s| vec![("x-payone-signature".to_owned(), s)])
             .unwrap_or_default();
-        Payone::new(PspHttp::new(Duration::from_secs(1))).parse_callback(
+        Payone::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ))
+        .parse_callback(
             &account(),
             &CallbackRequest {
                 method: "POST".into(),
@@ -441,7 +446,10 @@ mod tests {
 
     #[test]
     fn validate_checks_phone_and_country() {
-        let payone = Payone::new(PspHttp::new(Duration::from_secs(1)));
+        let payone = Payone::new(PspHttp::new(
+            Duration::from_secs(1),
+            OutboundPolicy::default(),
+        ));
         let mut request = PaymentRequest {
             transaction_id: TransactionId::generate(),
             txn_type: TxnType::Payout,

@@ -4,7 +4,7 @@
 use super::BriteSandbox;
 use crate::testkit::{self, order_ref, Outcome, Setup};
 use overture_connectors::brite::Brite;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
@@ -46,7 +46,10 @@ async fn harness_with(token_ttl: Duration) -> Harness {
 }
 
 async fn harness_setup(token_ttl: Duration, setup: Setup<Hook>) -> Harness {
-    let connector = Brite::new(PspHttp::new(Duration::from_secs(5)));
+    let connector = Brite::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ));
     testkit::start(BriteSandbox { token_ttl }, connector, setup).await
 }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::testkit::{self, order_ref, outcome_only, Outcome, Setup};
 use overture_connectors::cardzo::wire::{marker, stage};
 use overture_connectors::cardzo::Cardzo;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
 use secrecy::ExposeSecret;
@@ -38,7 +38,7 @@ async fn harness() -> Harness {
 
 /// A harness whose simulator serves `seed` (a random one when `None`).
 async fn harness_seeded(seed: Option<SandboxSeed>) -> Harness {
-    let connector = Cardzo::new(PspHttp::new(PSP_TIMEOUT));
+    let connector = Cardzo::new(PspHttp::new(PSP_TIMEOUT, OutboundPolicy::default()));
     let lose_pay_answers = Arc::new(AtomicBool::new(false));
     let lose = lose_pay_answers.clone();
     let delay_lost_answers = move |sandbox: Router| {

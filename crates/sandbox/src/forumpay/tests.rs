@@ -4,7 +4,7 @@
 use super::ForumPaySandbox;
 use crate::testkit::{self, order_ref, Outcome, Setup};
 use overture_connectors::forumpay::ForumPay;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
@@ -36,7 +36,10 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(setup: Setup<Hook>) -> Harness {
-    let connector = ForumPay::new(PspHttp::new(Duration::from_secs(5)));
+    let connector = ForumPay::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ));
     testkit::start(ForumPaySandbox, connector, setup).await
 }
 

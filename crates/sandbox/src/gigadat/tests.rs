@@ -4,7 +4,7 @@
 use super::GigadatSandbox;
 use crate::testkit::{self, order_ref, Outcome, Setup};
 use overture_connectors::gigadat::Gigadat;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
 use overture_core::ids::TransactionId;
@@ -42,7 +42,10 @@ async fn harness_with(sim: GigadatSandbox) -> Harness {
 }
 
 async fn harness_setup(sim: GigadatSandbox, setup: Setup<Hook>) -> Harness {
-    let connector = Gigadat::new(PspHttp::new(Duration::from_secs(5)));
+    let connector = Gigadat::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ));
     testkit::start(sim, connector, setup).await
 }
 

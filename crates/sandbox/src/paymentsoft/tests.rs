@@ -4,7 +4,7 @@
 use super::*;
 use crate::testkit::{self, outcome_only, Outcome, Setup};
 use axum::http::StatusCode;
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_connectors::paymentsoft::PaymentSoft;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
@@ -15,7 +15,10 @@ use std::time::Duration;
 type Harness = testkit::Harness<PaymentSoft, Outcome>;
 
 fn connector() -> PaymentSoft {
-    PaymentSoft::new(PspHttp::new(Duration::from_secs(5)))
+    PaymentSoft::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ))
 }
 
 /// Callbacks refused (see `fail_next`) are answered 503, to exercise resends.

@@ -4,7 +4,7 @@
 
 use super::PayoneSandbox;
 use crate::testkit::{self, outcome_only, Outcome, Setup};
-use overture_connectors::http::PspHttp;
+use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_connectors::payone::Payone;
 use overture_core::connector::*;
 use overture_core::{Currency, Money, TransactionId, TxnType};
@@ -18,7 +18,10 @@ const RETURN_URL: &str = "https://merchant.example/return";
 type Harness = testkit::Harness<Payone, Outcome>;
 
 fn connector() -> Payone {
-    Payone::new(PspHttp::new(Duration::from_secs(5)))
+    Payone::new(PspHttp::new(
+        Duration::from_secs(5),
+        OutboundPolicy::default(),
+    ))
 }
 
 async fn harness() -> Harness {

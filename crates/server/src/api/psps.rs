@@ -78,12 +78,13 @@ async fn list(State(app): State<App>) -> Json<Value> {
 
 #[cfg(test)]
 mod tests {
-    use overture_connectors::http::PspHttp;
+    use overture_connectors::http::{OutboundPolicy, PspHttp};
     use overture_connectors::Registry;
 
     #[test]
     fn readme_capability_table_is_generated_from_the_registry() {
-        let registry = Registry::builtin(PspHttp::new(std::time::Duration::from_secs(1)));
+        let http = PspHttp::new(std::time::Duration::from_secs(1), OutboundPolicy::default());
+        let registry = Registry::builtin(http);
         let table = super::capability_markdown(&registry.capabilities());
         let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
         assert!(

@@ -16,8 +16,9 @@ struct VerifyOut {
 }
 
 /// Asks the MP whether `user_id` may make this transaction. Allowed ⇒ `Ok`; denied (or the MP
-/// answers 401/403) ⇒ 403 `USER_NOT_VERIFIED`; unreachable, 5xx or unreadable ⇒ 502, slower
-/// than the verify timeout (10 s) ⇒ 504 `USER_VERIFICATION_UNAVAILABLE`.
+/// answers 401/403) ⇒ 403 `USER_NOT_VERIFIED`; unreachable, refused by the outbound policy,
+/// 3xx (never followed), 5xx or unreadable ⇒ 502, slower than the verify timeout (10 s) ⇒ 504
+/// `USER_VERIFICATION_UNAVAILABLE`.
 pub async fn verify_user(
     app: &App,
     company: &Company,
@@ -32,20 +33,19 @@ pub async fn verify_user(
         "amount": amount.to_major_string(),
         "currency": amount.currency().code(),
     });
-    let response = app
+    let request = app
         .http
+        .client()
         .post(&company.verify_user_url)
         .header("authorization", user.forwarded_authorization())
         .timeout(app.tuning.verify_timeout)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, company = %company.id, "verify-user call failed");
-            ServiceError::VerificationUnavailable {
-                timeout: e.is_timeout(),
-            }
-        })?;
+        .json(&body);
+    let response = app.http.send(request).await.map_err(|e| {
+        tracing::warn!(error = %e, code = e.code(), company = %company.id, "verify-user call failed");
+        ServiceError::VerificationUnavailable {
+            timeout: e.is_timeout(),
+        }
+    })?;
     let status = response.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(ServiceError::UserNotVerified(Some(format!(
@@ -54,7 +54,10 @@ pub async fn verify_user(
         ))));
     }
     if !status.is_success() {
-        tracing::warn!(status = status.as_u16(), company = %company.id, "verify-user answered an error");
+        // A 3xx lands here too: following it would turn the call into an unauthenticated GET
+        // whose answer we would trust, so the client never does.
+        let location = response.headers().get(reqwest::header::LOCATION);
+        tracing::warn!(status = status.as_u16(), ?location, company = %company.id, "verify-user answered an error");
         return Err(ServiceError::VerificationUnavailable { timeout: false });
     }
     let out: VerifyOut =

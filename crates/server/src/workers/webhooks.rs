@@ -1,12 +1,14 @@
 //! The webhook dispatcher: delivers outbox rows to the merchant's webhook URL with Standard
 //! Webhooks headers, the same `webhook-id` on every attempt, a 10 s timeout, retries on the
 //! configured schedule (`5s,5m,30m,2h,5h,10h,10h` by default, ±10 % jitter) and dead-letters
-//! the row after the last attempt.
+//! the row after the last attempt. Calls go through the guarded outbound client: a refused URL
+//! or a 3xx answer is a failed attempt.
 
 use crate::app::App;
 use crate::workers::{ms, run_loop, signing};
 use overture_core::store::{DeliveryNext, WebhookAttemptResult};
 use overture_core::*;
+use overture_outbound::SendError;
 use rand::Rng;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
@@ -71,6 +73,7 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
     );
     let mut request = app
         .http
+        .client()
         .post(&company.webhook_url)
         .timeout(app.tuning.webhook_timeout)
         .header("content-type", "application/json")
@@ -82,7 +85,10 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
         request = request.header("authorization", auth.expose_secret());
     }
     let started = Instant::now();
-    let (status, excerpt) = match request.send().await {
+    // A 3xx is never followed (that would re-post the signed body elsewhere): it is a failed
+    // attempt with its status. A URL the outbound policy refuses is a failed attempt with no
+    // status, retried on the schedule like any other failure.
+    let (status, excerpt) = match app.http.send(request).await {
         Ok(response) => {
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
@@ -91,7 +97,11 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
                 text.chars().take(EXCERPT_BYTES).collect::<String>(),
             )
         }
-        Err(e) => (None, format!("transport error: {e}")),
+        Err(e @ SendError::Refused(_)) => {
+            tracing::warn!(webhook_id = %d.id, company = %company.id, error = %e, "webhook URL refused");
+            (None, e.to_string())
+        }
+        Err(e @ SendError::Http(_)) => (None, e.to_string()),
     };
     let latency_ms = ms(started.elapsed());
     let now = app.now();

@@ -285,7 +285,7 @@ impl TestApp {
             "--sandbox-callback-retries".into(),
             "200ms,200ms".into(),
         ]);
-        argv.extend(options.extra_args);
+        argv.extend(options.extra_args.iter().cloned());
         let args = Wrap::try_parse_from(argv).expect("serve args").serve;
         let running = serve::start(args, listener, CancellationToken::new())
             .await
@@ -305,16 +305,38 @@ impl TestApp {
         )
         .await
         .unwrap();
-        // The server listens already: its sandboxes open the accounts over HTTP.
-        demo::add_sandbox_accounts(
-            store.as_ref(),
-            &company.id,
-            &url,
-            &url,
-            SystemClock.now_ms(),
-        )
-        .await
-        .unwrap();
+        if options.extra_args.iter().any(|a| a == "--production") {
+            // No sandboxes are mounted in production mode: one account whose PSP is absent.
+            store
+                .insert_psp_account(&PspAccount {
+                    id: PspAccountId::generate(),
+                    company_id: company.id.clone(),
+                    psp_type: PspType("FORUMPAY".into()),
+                    base_url: format!("{url}/sandbox/forumpay"),
+                    credentials: Credentials(
+                        ["username", "secret", "pos_id"]
+                            .into_iter()
+                            .map(|k| (k.to_owned(), secrecy::SecretString::from("placeholder")))
+                            .collect(),
+                    ),
+                    enabled: true,
+                    priority: 0,
+                    created_at: SystemClock.now_ms(),
+                })
+                .await
+                .unwrap();
+        } else {
+            // The server listens already: its sandboxes open the accounts over HTTP.
+            demo::add_sandbox_accounts(
+                store.as_ref(),
+                &company.id,
+                &url,
+                &url,
+                SystemClock.now_ms(),
+            )
+            .await
+            .unwrap();
+        }
         let token = issue_company_token(&company.id, &company.api_secret, now_secs(), 3600);
         Self {
             url,

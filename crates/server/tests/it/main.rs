@@ -17,6 +17,8 @@ mod envelope;
 mod idempotency;
 mod idempotency_crash;
 mod multinode;
+mod outbound;
+mod outbound_cli;
 mod payins;
 mod payouts;
 mod psps;
