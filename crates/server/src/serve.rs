@@ -5,10 +5,12 @@ use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
 use crate::{api, backoffice, demo, workers};
 use anyhow::Context;
+use axum::Extension;
 use overture_connectors::http::PspHttp;
 use overture_connectors::Registry;
 use overture_core::SystemClock;
 use overture_store::{Cipher, SqlStore, StoreOptions};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -131,7 +133,9 @@ pub async fn start(
             ))
             .merge(demo::DemoMp::default().router());
     }
-    let router = router.layer(TraceLayer::new_for_http());
+    let router = router
+        .layer(Extension(args.trusted_proxies.clone()))
+        .layer(TraceLayer::new_for_http());
     let mut tasks = tokio::task::JoinSet::new();
     if matches!(args.role, Role::Worker | Role::All) {
         tasks.spawn(workers::poller::run(app.clone(), cancel.clone()));
@@ -140,7 +144,9 @@ pub async fn start(
     let shutdown = cancel.clone();
     if matches!(args.role, Role::Api | Role::All) {
         tasks.spawn(async move {
-            let served = axum::serve(listener, router)
+            // Connect info gives handlers the TCP peer (see `client_addr`).
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let served = axum::serve(listener, service)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await;
             if let Err(e) = served {
