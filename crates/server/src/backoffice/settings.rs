@@ -35,7 +35,8 @@ pub struct BackofficeArgs {
     /// Longest wait imposed on one client address.
     #[arg(long, env = "OVERTURE_BACKOFFICE_LOGIN_MAX_WAIT_PER_ADDRESS", value_parser = parse_duration, default_value = "15m")]
     pub backoffice_login_max_wait_per_address: Duration,
-    /// Longest wait imposed on one account: the most an attacker can keep its operator out.
+    /// Longest wait imposed on one account; keep it short, the account's operator sits it out
+    /// too.
     #[arg(long, env = "OVERTURE_BACKOFFICE_LOGIN_MAX_WAIT_PER_ACCOUNT", value_parser = parse_duration, default_value = "30s")]
     pub backoffice_login_max_wait_per_account: Duration,
     /// A counter with no failure for this long starts again at zero.
