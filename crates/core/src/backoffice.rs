@@ -1,5 +1,5 @@
 //! The `BackofficeStore` trait: what the operator back office persists beyond the payment
-//! flows — operator passwords and login lockout, sessions, the append-only audit log,
+//! flows — operator passwords and the login throttle, sessions, the append-only audit log,
 //! transaction search, four-eyes approvals, problem webhook deliveries and PSP account
 //! switches. Implemented for SQLite and PostgreSQL in `overture-store`.
 
@@ -10,38 +10,150 @@ use crate::store::StoreError;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 
-/// An operator as seen by the login form: the password hash and the lockout counters.
+/// An operator as seen by the login form: the operator and their password hash.
 #[derive(Clone, Debug)]
 pub struct OperatorLogin {
     pub operator: Operator,
     /// PHC string of an argon2id hash; `None` for token-only operators (no web login).
     pub password_hash: Option<String>,
-    /// Consecutive failed logins since the last success or lock.
-    pub failed_logins: i32,
-    /// Logins are refused until this time (ms since the epoch).
-    pub locked_until: Option<i64>,
 }
 
-impl OperatorLogin {
-    /// Whether logins are refused at `now`.
-    pub fn is_locked(&self, now: i64) -> bool {
-        self.locked_until.is_some_and(|until| until > now)
+/// What a failed-login counter counts: the client's network address, or the account the
+/// login named. Each scope has its own [`Backoff`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ThrottleScope {
+    Address,
+    Account,
+}
+
+impl ThrottleScope {
+    /// The stored prefix (`"address"`, `"account"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Address => "address",
+            Self::Account => "account",
+        }
     }
 }
 
-/// How many failures lock an account, and for how long.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    pub max_failures: i32,
-    pub lock_ms: i64,
+/// The key of one failed-login counter, stored as `<scope>:<id>`, e.g. `address:203.0.113.7`,
+/// `account:opr_…` or `account:email-sha256:<hex>` (an email no operator has).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ThrottleKey {
+    scope: ThrottleScope,
+    text: String,
 }
 
-/// The counters after a failed login.
+impl ThrottleKey {
+    /// The counter of `id` in `scope`.
+    pub fn new(scope: ThrottleScope, id: &str) -> Self {
+        Self {
+            scope,
+            text: format!("{}:{id}", scope.as_str()),
+        }
+    }
+
+    /// Parses a stored key; `None` without a known scope prefix.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (prefix, id) = text.split_once(':')?;
+        [ThrottleScope::Address, ThrottleScope::Account]
+            .into_iter()
+            .find(|s| s.as_str() == prefix)
+            .map(|scope| Self::new(scope, id))
+    }
+
+    pub fn scope(&self) -> ThrottleScope {
+        self.scope
+    }
+
+    /// The stored form, `<scope>:<id>`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Backoff of one kind of failed-login counter: the first `free_failures` failures cost
+/// nothing; each failure after them makes the next attempt wait, `first_wait_ms` after the
+/// first such failure and twice as long after each further one, never more than
+/// `max_wait_ms`. Times in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LoginFailure {
-    pub failed_logins: i32,
-    /// Set when this failure locked the account.
-    pub locked_until: Option<i64>,
+pub struct Backoff {
+    pub free_failures: i64,
+    pub first_wait_ms: i64,
+    pub max_wait_ms: i64,
+}
+
+impl Backoff {
+    /// How long (ms) the next attempt must wait after the `failures`-th failure in a row.
+    pub fn wait_ms(&self, failures: i64) -> i64 {
+        let beyond = failures.saturating_sub(self.free_failures);
+        if beyond <= 0 {
+            return 0;
+        }
+        // 2^62 already exceeds any sensible cap; stop doubling there to avoid overflow.
+        let doublings = u32::try_from(beyond - 1).unwrap_or(u32::MAX).min(62);
+        self.first_wait_ms
+            .max(0)
+            .saturating_mul(1_i64 << doublings)
+            .min(self.max_wait_ms.max(0))
+    }
+}
+
+/// The login throttle: one [`Backoff`] per [`ThrottleScope`], and how long a counter
+/// remembers failures (a counter whose last failure is `reset_after_ms` old starts again at
+/// zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub per_address: Backoff,
+    pub per_account: Backoff,
+    pub reset_after_ms: i64,
+}
+
+impl ThrottlePolicy {
+    /// The backoff of `scope`.
+    pub fn backoff(&self, scope: ThrottleScope) -> &Backoff {
+        match scope {
+            ThrottleScope::Address => &self.per_address,
+            ThrottleScope::Account => &self.per_account,
+        }
+    }
+}
+
+/// One failed-login counter as stored. Times in ms since the epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pub key: ThrottleKey,
+    /// Failures in a row (each within `reset_after_ms` of the one before).
+    pub failures: i64,
+    pub last_failure_at: i64,
+    /// No attempt under this key is checked before this time.
+    pub blocked_until: i64,
+}
+
+impl LoginThrottle {
+    /// Milliseconds an attempt at `now` must still wait (0 when it may go ahead).
+    pub fn wait_ms(&self, now: i64) -> i64 {
+        (self.blocked_until - now).max(0)
+    }
+}
+
+/// A failed login, recorded in one DB transaction: a failure counted against every key
+/// (under `policy`) and its `login_failed` audit record.
+#[derive(Clone, Debug)]
+pub struct FailedLogin {
+    pub keys: Vec<ThrottleKey>,
+    pub at: i64,
+    pub policy: ThrottlePolicy,
+    pub audit: AuditEntry,
+}
+
+/// A successful login, recorded in one DB transaction: the new session, the cleared
+/// counters of `clear`, and the `login` audit record.
+#[derive(Clone, Debug)]
+pub struct SuccessfulLogin {
+    pub session: OperatorSession,
+    pub clear: Vec<ThrottleKey>,
+    pub audit: AuditEntry,
 }
 
 /// A logged-in browser session. Only the SHA-256 of the cookie value is stored, so a copy of
@@ -66,7 +178,8 @@ pub enum AuditAction {
     Login,
     /// Wrong password (or unknown email).
     LoginFailed,
-    /// A login refused because the account is locked, or the failure that locked it.
+    /// Written by versions before the login throttle, which locked accounts; kept so their
+    /// audit records still read. Nothing writes it any more.
     LoginLocked,
     Logout,
     /// Approval of a held payout (first of two under four-eyes, or the deciding one).
@@ -246,29 +359,45 @@ impl PspAccountStats {
 pub trait BackofficeStore: Send + Sync + 'static {
     /// An operator by id.
     async fn operator(&self, id: &OperatorId) -> Result<Option<Operator>, StoreError>;
-    /// An operator by email (case-insensitive), with password hash and lockout counters.
+    /// An operator by email (case-insensitive), with their password hash.
     async fn operator_login(&self, email: &str) -> Result<Option<OperatorLogin>, StoreError>;
-    /// Sets the password hash and clears the lockout. `NotFound` for an unknown operator.
+    /// Sets the password hash. `NotFound` for an unknown operator.
     async fn set_operator_password(
         &self,
         id: &OperatorId,
         password_hash: &str,
     ) -> Result<(), StoreError>;
-    /// Counts a failed login atomically; the failure that reaches `policy.max_failures`
-    /// locks the account until `now + policy.lock_ms` and restarts the count.
-    async fn record_login_failure(
-        &self,
-        id: &OperatorId,
-        now: i64,
-        policy: &LockoutPolicy,
-    ) -> Result<LoginFailure, StoreError>;
-    /// Resets the failure count after a successful login.
-    async fn clear_login_failures(&self, id: &OperatorId) -> Result<(), StoreError>;
 
-    async fn insert_session(&self, session: &OperatorSession) -> Result<(), StoreError>;
+    /// The stored failed-login counters among `keys`, in the order of `keys` (keys without
+    /// failures have none).
+    async fn login_throttles(&self, keys: &[ThrottleKey])
+        -> Result<Vec<LoginThrottle>, StoreError>;
+    /// Counts one failure against each key and appends the audit record, in one DB transaction.
+    /// A key's count restarts at 1 when its last failure is `policy.reset_after_ms` old; its
+    /// `blocked_until` becomes `at` + the scope's [`Backoff::wait_ms`] of the new count (never
+    /// earlier than it was). Concurrent failures are all counted. Returns the new counters.
+    async fn record_failed_login(
+        &self,
+        failed: &FailedLogin,
+    ) -> Result<Vec<LoginThrottle>, StoreError>;
+    /// Inserts the session, deletes the counters of `login.clear` and appends the audit
+    /// record, in one DB transaction.
+    async fn record_login(&self, login: &SuccessfulLogin) -> Result<(), StoreError>;
+    /// Deletes the session and appends `audit`, in one DB transaction. `false` (and no audit
+    /// record) when there was no such session.
+    async fn record_logout(&self, id_sha256: &str, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Deletes counters whose last failure was before `last_failure_before` and whose wait is
+    /// over at `now` (they would start again at zero anyway).
+    async fn delete_stale_login_throttles(
+        &self,
+        last_failure_before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+
     async fn session(&self, id_sha256: &str) -> Result<Option<OperatorSession>, StoreError>;
     /// Records activity (idle expiry counts from `at`).
     async fn touch_session(&self, id_sha256: &str, at: i64) -> Result<(), StoreError>;
+    /// Deletes a session without an audit record (expiry).
     async fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError>;
     /// Deletes sessions past `expires_at <= now` or idle since before `idle_before`.
     async fn delete_expired_sessions(&self, now: i64, idle_before: i64) -> Result<u64, StoreError>;
@@ -351,20 +480,45 @@ mod tests {
     }
 
     #[test]
-    fn lock_is_checked_against_now() {
-        let login = OperatorLogin {
-            operator: Operator {
-                id: OperatorId::generate(),
-                email: "a@b.c".into(),
-                role: Role::Viewer,
-                token_sha256: String::new(),
-                created_at: 0,
-            },
-            password_hash: None,
-            failed_logins: 0,
-            locked_until: Some(100),
+    fn backoff_is_free_then_doubles_up_to_its_cap() {
+        let b = Backoff {
+            free_failures: 5,
+            first_wait_ms: 1_000,
+            max_wait_ms: 30_000,
         };
-        assert!(login.is_locked(99));
-        assert!(!login.is_locked(100));
+        let waits: Vec<i64> = (0..=12).map(|n| b.wait_ms(n)).collect();
+        assert_eq!(
+            waits,
+            [0, 0, 0, 0, 0, 0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
+        );
+        assert_eq!(b.wait_ms(i64::MAX), 30_000, "no overflow");
+        let none = Backoff {
+            free_failures: 0,
+            first_wait_ms: 0,
+            max_wait_ms: 60_000,
+        };
+        assert_eq!(none.wait_ms(50), 0, "a zero first wait never throttles");
+    }
+
+    #[test]
+    fn throttle_keys_round_trip_and_wait_counts_from_now() {
+        let k = ThrottleKey::new(ThrottleScope::Account, "email-sha256:ab:cd");
+        assert_eq!(k.as_str(), "account:email-sha256:ab:cd");
+        assert_eq!(ThrottleKey::parse(k.as_str()), Some(k.clone()));
+        assert_eq!(
+            ThrottleKey::parse("address:203.0.113.7").map(|k| k.scope()),
+            Some(ThrottleScope::Address)
+        );
+        assert_eq!(ThrottleKey::parse("ip:1.2.3.4"), None);
+        let t = LoginThrottle {
+            key: k,
+            failures: 7,
+            last_failure_at: 100,
+            blocked_until: 2_100,
+        };
+        assert_eq!(
+            (t.wait_ms(100), t.wait_ms(2_100), t.wait_ms(9_000)),
+            (2_000, 0, 0)
+        );
     }
 }

@@ -167,8 +167,8 @@ pub enum OperatorCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set (or reset) an operator's back-office password from standard input; also lifts a
-    /// lockout. Prints {"operatorId"}.
+    /// Set (or reset) an operator's back-office password from standard input. Prints
+    /// {"operatorId"}.
     SetPassword {
         #[command(flatten)]
         db: DbArgs,

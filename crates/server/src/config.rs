@@ -1,6 +1,7 @@
 //! Command-line flags and environment variables (every flag has an `OVERTURE_*` twin).
 //! Durations use humantime syntax: `500ms`, `5s`, `5m`, `2h`.
 
+use crate::client_addr::TrustedProxies;
 use clap::{Args, ValueEnum};
 use overture_outbound::{AllowList, AllowListError, OutboundPolicy};
 use std::net::SocketAddr;
@@ -80,6 +81,15 @@ pub struct ServeArgs {
     pub role: Role,
     #[command(flatten)]
     pub outbound: OutboundArgs,
+    /// Reverse proxies whose `X-Forwarded-For` gives the client address: comma-separated
+    /// networks or addresses (`10.0.0.0/8,192.0.2.7`). Empty: the TCP peer is the client.
+    #[arg(
+        long,
+        env = "OVERTURE_TRUSTED_PROXIES",
+        value_parser = TrustedProxies::parse,
+        default_value = ""
+    )]
+    pub trusted_proxies: TrustedProxies,
     #[command(flatten)]
     pub tuning: Tuning,
     #[command(flatten)]
@@ -223,5 +233,26 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("\"pay internal\""), "{err}");
+    }
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_stops_the_start_naming_it() {
+        use clap::Parser;
+        let parse = |list: &str| Serve::try_parse_from(["overture", "--trusted-proxies", list]);
+        let err = parse("10.0.0.0/8,10.0.0.0/99").err().unwrap().to_string();
+        assert!(
+            err.contains("\"10.0.0.0/99\" is not an IP network"),
+            "{err}"
+        );
+        let ok = parse("10.0.0.0/8").ok().unwrap().serve.trusted_proxies;
+        assert!(ok.contains("10.1.2.3".parse().unwrap()));
+        let none = Serve::try_parse_from(["overture"]).ok().unwrap();
+        assert_eq!(none.serve.trusted_proxies, TrustedProxies::default());
     }
 }

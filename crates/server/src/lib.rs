@@ -6,6 +6,7 @@ pub mod app;
 pub mod backoffice;
 pub mod cache;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod demo;
 pub mod input;

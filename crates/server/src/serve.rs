@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
 use crate::{api, backoffice, demo, workers};
 use anyhow::Context;
+use axum::Extension;
 use overture_connectors::http::PspHttp;
 use overture_connectors::Registry;
 use overture_core::SystemClock;
@@ -142,6 +143,7 @@ pub async fn start(
     let router = router
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(api::envelope::envelope_errors))
+        .layer(Extension(args.trusted_proxies.clone()))
         .layer(TraceLayer::new_for_http());
     let mut tasks = tokio::task::JoinSet::new();
     if matches!(args.role, Role::Worker | Role::All) {
@@ -151,7 +153,9 @@ pub async fn start(
     let shutdown = cancel.clone();
     if matches!(args.role, Role::Api | Role::All) {
         tasks.spawn(async move {
-            let served = axum::serve(listener, router)
+            // Connect info gives handlers the TCP peer (see `client_addr`).
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let served = axum::serve(listener, service)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await;
             if let Err(e) = served {

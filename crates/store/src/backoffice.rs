@@ -1,9 +1,10 @@
-//! [`BackofficeStore`] on SQL: operator passwords and lockout, sessions, the append-only audit
-//! log (the database refuses UPDATE and DELETE on it), transaction search, four-eyes
-//! approvals, problem webhook deliveries and PSP account switches.
+//! [`BackofficeStore`] on SQL: operator passwords, the login throttle, sessions, the
+//! append-only audit log (the database refuses UPDATE and DELETE on it), transaction search,
+//! four-eyes approvals, problem webhook deliveries and PSP account switches.
 
 mod decode;
 mod filter;
+mod login;
 mod search;
 
 use crate::rows::{self, DELIVERY_COLUMNS};
@@ -43,77 +44,43 @@ impl BackofficeStore for SqlStore {
         id: &OperatorId,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE operators SET password_hash = $1, failed_logins = 0, locked_until = NULL \
-             WHERE id = $2",
-        )
-        .bind(password_hash)
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found(done.rows_affected(), id.as_str())
-    }
-
-    async fn record_login_failure(
-        &self,
-        id: &OperatorId,
-        now: i64,
-        policy: &LockoutPolicy,
-    ) -> Result<LoginFailure, StoreError> {
-        let lock_until = now + policy.lock_ms;
-        // One statement, so concurrent wrong guesses are all counted. SET expressions read
-        // the old row; RETURNING gives the new one.
-        let row = sqlx::query(
-            "UPDATE operators SET \
-               failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END, \
-               locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
-             WHERE id = $3 RETURNING failed_logins, locked_until",
-        )
-        .bind(i64::from(policy.max_failures))
-        .bind(lock_until)
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        let count: i64 = sqlx::Row::try_get(&row, "failed_logins").map_err(db_err)?;
-        let locked: Option<i64> = sqlx::Row::try_get(&row, "locked_until").map_err(db_err)?;
-        let just_locked = locked == Some(lock_until) && count == 0;
-        Ok(LoginFailure {
-            failed_logins: if just_locked {
-                policy.max_failures
-            } else {
-                count as i32
-            },
-            locked_until: just_locked.then_some(lock_until),
-        })
-    }
-
-    async fn clear_login_failures(&self, id: &OperatorId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        let done = sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
             .bind(id.as_str())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(())
+        found(done.rows_affected(), id.as_str())
     }
 
-    async fn insert_session(&self, s: &OperatorSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO operator_sessions (id_sha256, operator_id, csrf_token, created_at, \
-             last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&s.id_sha256)
-        .bind(s.operator_id.as_str())
-        .bind(&s.csrf_token)
-        .bind(s.created_at)
-        .bind(s.last_seen_at)
-        .bind(s.expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+    async fn login_throttles(
+        &self,
+        keys: &[ThrottleKey],
+    ) -> Result<Vec<LoginThrottle>, StoreError> {
+        self.throttles(keys).await
+    }
+
+    async fn record_failed_login(
+        &self,
+        failed: &FailedLogin,
+    ) -> Result<Vec<LoginThrottle>, StoreError> {
+        self.failed_login(failed).await
+    }
+
+    async fn record_login(&self, login: &SuccessfulLogin) -> Result<(), StoreError> {
+        self.login(login).await
+    }
+
+    async fn record_logout(&self, id_sha256: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+        self.logout(id_sha256, audit).await
+    }
+
+    async fn delete_stale_login_throttles(
+        &self,
+        last_failure_before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        self.delete_stale_throttles(last_failure_before, now).await
     }
 
     async fn session(&self, id_sha256: &str) -> Result<Option<OperatorSession>, StoreError> {
@@ -160,20 +127,10 @@ impl BackofficeStore for SqlStore {
     }
 
     async fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, operator_id, operator_email, action, target, reason, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(e.at)
-        .bind(e.operator_id.as_ref().map(|o| o.as_str()))
-        .bind(&e.operator_email)
-        .bind(e.action.as_str())
-        .bind(e.target.as_deref())
-        .bind(e.reason.as_deref())
-        .bind(e.detail.as_deref())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        login::insert_audit(e)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -1,71 +1,17 @@
-//! Conformance of the back-office store operations (passwords and lockout, sessions, audit log,
-//! search, four-eyes approvals, problem deliveries, PSP account switches), on SQLite always and
+//! Conformance of the back-office store operations (audit log, search, four-eyes approvals,
+//! problem deliveries, PSP account switches; logins are in `login.rs`), on SQLite always and
 //! on PostgreSQL when `OVERTURE_TEST_POSTGRES_URL` is set (each test in its own schema; an
 //! unreachable server fails the test).
+
+mod support;
 
 use overture_core::backoffice::*;
 use overture_core::store::*;
 use overture_core::*;
-use overture_store::{Cipher, SqlStore, StoreOptions};
+use overture_store::SqlStore;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
-
-struct Backend {
-    store: SqlStore,
-    cleanup: Option<(String, String)>,
-    dir: Option<std::path::PathBuf>,
-}
-
-async fn backends(tag: &str) -> Vec<Backend> {
-    let cipher = Cipher::from_base64(&Cipher::generate_key()).unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "overture-bo-{tag}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let options = StoreOptions {
-        url: format!("sqlite://{}", dir.join("t.db").display()),
-        max_connections: 4,
-        schema: None,
-    };
-    let sqlite = SqlStore::connect(&options, cipher.clone())
-        .await
-        .expect("sqlite store");
-    let mut out = vec![Backend {
-        store: sqlite,
-        cleanup: None,
-        dir: Some(dir),
-    }];
-    if let Ok(url) = std::env::var("OVERTURE_TEST_POSTGRES_URL") {
-        let schema = format!("bo_{}_{}", tag, uuid::Uuid::new_v4().simple());
-        let options = StoreOptions {
-            url: url.clone(),
-            max_connections: 8,
-            schema: Some(schema.clone()),
-        };
-        let pg = SqlStore::connect(&options, cipher)
-            .await
-            .expect("OVERTURE_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
-        out.push(Backend {
-            store: pg,
-            cleanup: Some((url, schema)),
-            dir: None,
-        });
-    }
-    out
-}
-
-async fn finish(backends: Vec<Backend>) {
-    for b in backends {
-        b.store.close().await;
-        if let Some((url, schema)) = b.cleanup {
-            SqlStore::drop_schema(&url, &schema).await.unwrap();
-        }
-        if let Some(dir) = b.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
+use support::{backends, finish, operator};
 
 async fn company(s: &SqlStore, name: &str) -> Company {
     let c = Company {
@@ -97,18 +43,6 @@ async fn account(s: &SqlStore, c: &Company, psp: &str) -> PspAccount {
     };
     s.insert_psp_account(&a).await.unwrap();
     a
-}
-
-async fn operator(s: &SqlStore, email: &str, role: Role) -> Operator {
-    let o = Operator {
-        id: OperatorId::generate(),
-        email: email.into(),
-        role,
-        token_sha256: format!("tok-{}", uuid::Uuid::new_v4().simple()),
-        created_at: 3,
-    };
-    s.insert_operator(&o).await.unwrap();
-    o
 }
 
 fn txn(c: &Company, a: &PspAccount, state: TxnState, user: &str, at: i64) -> Transaction {
@@ -147,89 +81,6 @@ fn txn(c: &Company, a: &PspAccount, state: TxnState, user: &str, at: i64) -> Tra
 async fn stored(s: &SqlStore, t: &Transaction) -> Transaction {
     s.create_transaction(t, &[], None).await.unwrap();
     t.clone()
-}
-
-#[tokio::test]
-async fn passwords_and_lockout_counters() {
-    let all = backends("lock").await;
-    for b in &all {
-        let s = &b.store;
-        let op = operator(s, "Ann@Ops.example", Role::Approver).await;
-        let login = s.operator_login("ann@ops.example").await.unwrap().unwrap();
-        assert_eq!(login.operator.id, op.id, "email matches case-insensitively");
-        assert_eq!((login.password_hash, login.failed_logins), (None, 0));
-        assert!(s.operator_login("bob@ops.example").await.unwrap().is_none());
-        assert_eq!(
-            s.operator(&op.id).await.unwrap().unwrap().email,
-            "Ann@Ops.example"
-        );
-
-        s.set_operator_password(&op.id, "$argon2id$v=19$fake")
-            .await
-            .unwrap();
-        let policy = LockoutPolicy {
-            max_failures: 3,
-            lock_ms: 1_000,
-        };
-        for n in 1..=2 {
-            let f = s.record_login_failure(&op.id, 100, &policy).await.unwrap();
-            assert_eq!((f.failed_logins, f.locked_until), (n, None));
-        }
-        let f = s.record_login_failure(&op.id, 100, &policy).await.unwrap();
-        assert_eq!((f.failed_logins, f.locked_until), (3, Some(1_100)));
-        let login = s.operator_login("Ann@Ops.example").await.unwrap().unwrap();
-        assert!(login.is_locked(1_099) && !login.is_locked(1_100));
-        assert_eq!(login.password_hash.as_deref(), Some("$argon2id$v=19$fake"));
-
-        s.record_login_failure(&op.id, 2_000, &policy)
-            .await
-            .unwrap();
-        s.clear_login_failures(&op.id).await.unwrap();
-        let login = s.operator_login("Ann@Ops.example").await.unwrap().unwrap();
-        assert_eq!((login.failed_logins, login.locked_until), (0, None));
-
-        let ghost = OperatorId::generate();
-        assert!(matches!(
-            s.set_operator_password(&ghost, "x").await,
-            Err(StoreError::NotFound(_))
-        ));
-        assert!(matches!(
-            s.record_login_failure(&ghost, 1, &policy).await,
-            Err(StoreError::NotFound(_))
-        ));
-    }
-    finish(all).await;
-}
-
-#[tokio::test]
-async fn sessions_touch_and_expire() {
-    let all = backends("sess").await;
-    for b in &all {
-        let s = &b.store;
-        let op = operator(s, "a@ops.example", Role::Viewer).await;
-        let session = |id: &str, expires_at| OperatorSession {
-            id_sha256: id.into(),
-            operator_id: op.id.clone(),
-            csrf_token: format!("csrf-{id}"),
-            created_at: 10,
-            last_seen_at: 10,
-            expires_at,
-        };
-        s.insert_session(&session("a", 1_000)).await.unwrap();
-        s.insert_session(&session("b", 1_000)).await.unwrap();
-        s.insert_session(&session("c", 50)).await.unwrap();
-        assert_eq!(s.session("a").await.unwrap(), Some(session("a", 1_000)));
-        s.touch_session("a", 500).await.unwrap();
-        s.touch_session("a", 400).await.unwrap();
-        assert_eq!(s.session("a").await.unwrap().unwrap().last_seen_at, 500);
-        // At 100, with 60 ms idle allowed: c is past its expiry, b idle since 10.
-        assert_eq!(s.delete_expired_sessions(100, 40).await.unwrap(), 2);
-        assert!(s.session("b").await.unwrap().is_none());
-        assert!(s.session("c").await.unwrap().is_none());
-        s.delete_session("a").await.unwrap();
-        assert!(s.session("a").await.unwrap().is_none());
-    }
-    finish(all).await;
 }
 
 #[tokio::test]

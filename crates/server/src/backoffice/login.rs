@@ -1,6 +1,9 @@
 //! Login and logout. The login form is protected by a double-submit CSRF cookie (there is no
-//! session yet); wrong passwords are counted and lock the account for a while after too many;
-//! unknown emails cost the same argon2 time as known ones and get the same message.
+//! session yet). Failed logins are throttled per client address and per account (see
+//! [`throttle`]): an attempt inside a wait is refused with 429 and `Retry-After` before its
+//! password is looked at. Unknown emails cost the same argon2 time as known ones, are
+//! throttled the same way and get the same message. A login, a failed login and a logout are
+//! each written together with their audit record, in one DB transaction.
 
 use crate::backoffice::error::PageError;
 use crate::backoffice::format;
@@ -8,16 +11,21 @@ use crate::backoffice::password;
 use crate::backoffice::session::{
     check_csrf, cookie, new_session, random_token, set_cookie, Posted, LOGIN_COOKIE, SESSION_COOKIE,
 };
+use crate::backoffice::throttle::{self, Wait};
 use crate::backoffice::views::{render, LoginPage};
 use crate::backoffice::Backoffice;
+use crate::client_addr::ClientAddr;
 use crate::service::audit::{self, Channel};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use overture_core::backoffice::{AuditAction, AuditEntry, OperatorLogin};
+use overture_core::backoffice::{
+    AuditAction, AuditEntry, FailedLogin, SuccessfulLogin, ThrottleKey, ThrottleScope,
+};
 use overture_core::Operator;
 use serde::Deserialize;
+use std::net::IpAddr;
 
 /// Lifetime of the login form's CSRF cookie.
 const LOGIN_COOKIE_SECS: i64 = 3_600;
@@ -101,24 +109,30 @@ struct LoginForm {
 /// Why a login was refused.
 enum Refusal {
     WrongCredentials,
-    Locked { until: i64 },
+    /// Inside a throttle wait: the password was not checked.
+    Throttled(Wait),
 }
 
 impl Refusal {
-    fn status_and_message(&self, now: i64) -> (StatusCode, String) {
+    fn status_and_message(&self) -> (StatusCode, String) {
         match self {
             Self::WrongCredentials => (
                 StatusCode::UNAUTHORIZED,
                 "Wrong email or password.".to_owned(),
             ),
-            Self::Locked { until } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed logins: this account is locked until {} (in {}). Try again later.",
-                    format::when(*until),
-                    format::age(until - now)
-                ),
-            ),
+            Self::Throttled(wait) => {
+                let from = match wait.scope {
+                    ThrottleScope::Address => "from your network address",
+                    ThrottleScope::Account => "for this account",
+                };
+                let after = format::age(wait.retry_after_secs() * 1000);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed logins {from}. Try again in {after}; this attempt was not checked."
+                    ),
+                )
+            }
         }
     }
 }
@@ -126,6 +140,7 @@ impl Refusal {
 /// `POST /backoffice/login`.
 pub async fn submit(
     State(bo): State<Backoffice>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
@@ -135,33 +150,81 @@ pub async fn submit(
         .map_err(|e| PageError::BadInput(format!("The login form is incomplete: {e}.")))?;
     let email: String = form.email.trim().chars().take(EMAIL_MAX).collect();
     let next = safe_next(form.next.as_deref());
-    match authenticate(&bo, &email, form.password).await? {
-        Ok(operator) => start_session(&bo, &operator, &next).await,
-        Err(refusal) => {
-            let (status, message) = refusal.status_and_message(bo.app.now());
-            let page = LoginPage {
-                csrf: token.clone(),
-                email,
-                next,
-                error: Some(message),
-                info: None,
-            };
-            login_page(&bo, status, token, page)
-        }
+    let refusal = match authenticate(&bo, client, &email, form.password).await? {
+        Ok((operator, keys)) => return start_session(&bo, &operator, keys, client, &next).await,
+        Err(refusal) => refusal,
+    };
+    let (status, message) = refusal.status_and_message();
+    let page = LoginPage {
+        csrf: token.clone(),
+        email,
+        next,
+        error: Some(message),
+        info: None,
+    };
+    let mut response = login_page(&bo, status, token, page)?;
+    if let Refusal::Throttled(wait) = refusal {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.retry_after_secs()),
+        );
+    }
+    Ok(response)
+}
+
+/// The audit detail of a login-page action: channel, client address, outcome.
+fn detail(client: IpAddr, outcome: Option<&str>) -> String {
+    let web = Channel::Web.as_str();
+    match outcome {
+        Some(o) => format!("{web}; client {client}; {o}"),
+        None => format!("{web}; client {client}"),
     }
 }
 
-/// Checks the password and keeps the lockout counters; audits every outcome.
+/// Checks the throttle, then the password; a wrong one is counted and audited. On success,
+/// the operator and the counters to clear.
 async fn authenticate(
     bo: &Backoffice,
+    client: IpAddr,
     email: &str,
     password: String,
-) -> Result<Result<Operator, Refusal>, PageError> {
+) -> Result<Result<(Operator, Vec<ThrottleKey>), Refusal>, PageError> {
     let app = &bo.app;
+    let login = app.store.operator_login(email).await?;
+    let operator_id = login.as_ref().map(|l| &l.operator.id);
+    let keys = vec![
+        throttle::address_key(client),
+        throttle::account_key(operator_id, email),
+    ];
+    // Checked before queueing for a password check, so a flood is refused cheaply, and again
+    // once a check slot is held: failures are counted before the slot is given back, so a
+    // burst of parallel guesses gets at most as many checks as there are slots.
+    if let Some(wait) = throttle::wait(app, &keys).await? {
+        tracing::debug!(%client, scope = wait.scope.as_str(), "login refused: throttled");
+        return Ok(Err(Refusal::Throttled(wait)));
+    }
+    let _slot = bo
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| PageError::Internal(e.into()))?;
+    if let Some(wait) = throttle::wait(app, &keys).await? {
+        return Ok(Err(Refusal::Throttled(wait)));
+    }
+    let hash = login.as_ref().and_then(|l| l.password_hash.clone());
+    let accepted = password::verify_in_background(password, hash).await;
     let now = app.now();
-    let Some(login) = app.store.operator_login(email).await? else {
-        password::verify_in_background(password, None).await;
-        let entry = AuditEntry {
+    let audit = match login {
+        Some(login) if accepted => return Ok(Ok((login.operator, keys))),
+        Some(login) => audit::entry(
+            &login.operator,
+            AuditAction::LoginFailed,
+            None,
+            None,
+            detail(client, Some("wrong password")),
+            now,
+        ),
+        None => AuditEntry {
             id: 0,
             at: now,
             operator_id: None,
@@ -169,71 +232,52 @@ async fn authenticate(
             action: AuditAction::LoginFailed,
             target: None,
             reason: None,
-            detail: Some("web; unknown email".into()),
-        };
-        audit::record(app, entry).await;
-        return Ok(Err(Refusal::WrongCredentials));
+            detail: Some(detail(client, Some("unknown email"))),
+        },
     };
-    if let Some(until) = login.locked_until.filter(|_| login.is_locked(now)) {
-        audit_login(
-            bo,
-            &login,
-            AuditAction::LoginLocked,
-            "refused: account locked",
-        )
-        .await;
-        return Ok(Err(Refusal::Locked { until }));
-    }
-    if password::verify_in_background(password, login.password_hash.clone()).await {
-        app.store.clear_login_failures(&login.operator.id).await?;
-        audit_login(bo, &login, AuditAction::Login, "password accepted").await;
-        return Ok(Ok(login.operator));
-    }
-    let policy = bo.settings.lockout;
-    let failure = app
-        .store
-        .record_login_failure(&login.operator.id, now, &policy)
-        .await?;
-    if let Some(until) = failure.locked_until {
-        let detail = format!("locked after {} failed logins", policy.max_failures);
-        audit_login(bo, &login, AuditAction::LoginLocked, &detail).await;
-        return Ok(Err(Refusal::Locked { until }));
-    }
-    let detail = format!(
-        "wrong password ({} of {})",
-        failure.failed_logins, policy.max_failures
-    );
-    audit_login(bo, &login, AuditAction::LoginFailed, &detail).await;
+    let failed = FailedLogin {
+        keys,
+        at: now,
+        policy: bo.settings.throttle,
+        audit,
+    };
+    app.store.record_failed_login(&failed).await?;
     Ok(Err(Refusal::WrongCredentials))
-}
-
-async fn audit_login(bo: &Backoffice, login: &OperatorLogin, action: AuditAction, detail: &str) {
-    audit::operator_action(
-        &bo.app,
-        &login.operator,
-        Channel::Web,
-        action,
-        None,
-        None,
-        Some(detail),
-    )
-    .await;
 }
 
 /// A fresh session (never reusing a cookie from before the login), then on to `next`.
 async fn start_session(
     bo: &Backoffice,
     operator: &Operator,
+    clear: Vec<ThrottleKey>,
+    client: IpAddr,
     next: &str,
 ) -> Result<Response, PageError> {
     let app = &bo.app;
     let now = app.now();
-    // Housekeeping: sessions past their expiry are useless rows.
+    // Housekeeping: sessions past their expiry and counters that would restart at zero are
+    // useless rows.
     app.store
         .delete_expired_sessions(now, now - bo.settings.idle_ms)
         .await?;
+    app.store
+        .delete_stale_login_throttles(now - bo.settings.throttle.reset_after_ms, now)
+        .await?;
     let (value, session) = new_session(bo, operator, now);
-    app.store.insert_session(&session).await?;
+    let audit = audit::entry(
+        operator,
+        AuditAction::Login,
+        None,
+        None,
+        detail(client, Some("password accepted")),
+        now,
+    );
+    let login = SuccessfulLogin {
+        session,
+        clear,
+        audit,
+    };
+    app.store.record_login(&login).await?;
     let secure = bo.settings.secure_cookies;
     let mut response = Redirect::to(next).into_response();
     let h = response.headers_mut();
@@ -257,6 +301,7 @@ pub struct NoFields {}
 /// `POST /backoffice/logout`. An already expired session just goes to the login page.
 pub async fn logout(
     State(bo): State<Backoffice>,
+    ClientAddr(client): ClientAddr,
     posted: Result<Posted<NoFields>, PageError>,
 ) -> Result<Response, PageError> {
     let posted = match posted {
@@ -267,20 +312,19 @@ pub async fn logout(
         Err(e) => return Err(e),
     };
     let signed = posted.signed;
-    bo.app
-        .store
-        .delete_session(&signed.session.id_sha256)
-        .await?;
-    audit::operator_action(
-        &bo.app,
+    let audit = audit::entry(
         &signed.operator,
-        Channel::Web,
         AuditAction::Logout,
         None,
         None,
-        None,
-    )
-    .await;
+        detail(client, None),
+        bo.app.now(),
+    );
+    // `false`: a concurrent logout already ended it (and audited that).
+    bo.app
+        .store
+        .record_logout(&signed.session.id_sha256, &audit)
+        .await?;
     let clear = set_cookie(SESSION_COOKIE, "", 0, bo.settings.secure_cookies);
     Ok((
         [(header::SET_COOKIE, clear)],

@@ -2,9 +2,10 @@
 //! into the binary, one small script, no build step) for the approval queue, transaction
 //! search and detail, problem webhooks, PSP accounts and the audit log.
 //!
-//! Security: email + password login (argon2id) with lockout after repeated failures; an
-//! HttpOnly, SameSite=Lax session cookie (Secure over https) with idle and absolute expiry; a
-//! per-session CSRF token on every form; roles checked on the server for every page and
+//! Security: email + password login (argon2id) with failed logins throttled per client
+//! address (long backoff) and per account (short backoff, so nobody can lock an operator out);
+//! an HttpOnly, SameSite=Lax session cookie (Secure over https) with idle and absolute expiry;
+//! a per-session CSRF token on every form; roles checked on the server for every page and
 //! action; strict security headers (CSP without inline script, no framing, no caching).
 
 mod accounts;
@@ -17,6 +18,7 @@ pub mod password;
 mod queue;
 pub mod session;
 mod settings;
+mod throttle;
 mod transactions;
 mod views;
 mod webhooks;
@@ -30,17 +32,22 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Router state: the application plus the back-office settings.
 #[derive(Clone)]
 pub struct Backoffice {
     pub app: App,
     pub settings: Arc<Settings>,
+    /// Slots for login password checks (one per CPU): argon2 takes 19 MiB and a CPU for tens
+    /// of milliseconds, so a flood of logins queues here instead of exhausting the node.
+    pub password_checks: Arc<Semaphore>,
 }
 
 /// Every back-office route, ready to merge into the server's router.
 pub fn router(app: App, args: &BackofficeArgs) -> Router {
     let settings = Arc::new(Settings::new(args, &app.public_url));
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pages = Router::new()
         .route(
             "/backoffice",
@@ -68,7 +75,11 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
         )
         .route("/backoffice/audit", get(audit_page::page))
         .layer(axum::middleware::map_response(harden))
-        .with_state(Backoffice { app, settings });
+        .with_state(Backoffice {
+            app,
+            settings,
+            password_checks: Arc::new(Semaphore::new(cpus)),
+        });
     let assets = Router::new()
         .route("/backoffice/static/app.css", get(css))
         .route("/backoffice/static/app.js", get(js));

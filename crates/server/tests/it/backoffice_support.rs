@@ -4,7 +4,7 @@
 use crate::harness::TestApp;
 use overture_core::*;
 use overture_server::backoffice::password::hash_password;
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{HeaderMap, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use std::collections::BTreeMap;
 
 /// The password every test operator gets.
@@ -32,12 +32,14 @@ pub async fn operator_with_password(app: &TestApp, role: Role) -> Operator {
     op
 }
 
-/// One answer: status, `Location` (for redirects), `x-overture-error` and the body.
+/// One answer: status, `Location` (for redirects), `x-overture-error`, `Retry-After` and the
+/// body.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub location: Option<String>,
     pub error_code: Option<String>,
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -46,6 +48,8 @@ pub struct Browser {
     base: String,
     http: reqwest::Client,
     cookies: BTreeMap<String, String>,
+    /// Sent as `X-Forwarded-For` with every request.
+    forwarded_for: Option<String>,
 }
 
 impl Browser {
@@ -57,6 +61,24 @@ impl Browser {
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),
+            forwarded_for: None,
+        }
+    }
+
+    /// A browser whose requests say, through `X-Forwarded-For`, that they come from `address`
+    /// (believed only when the server trusts 127.0.0.1 as a proxy).
+    pub fn from_address(app: &TestApp, address: &str) -> Self {
+        Self {
+            forwarded_for: Some(address.to_owned()),
+            ..Self::new(app)
+        }
+    }
+
+    fn send(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = req.header(COOKIE, self.cookie_header());
+        match &self.forwarded_for {
+            Some(address) => req.header("x-forwarded-for", address),
+            None => req,
         }
     }
 
@@ -90,19 +112,19 @@ impl Browser {
         };
         let location = header(LOCATION.as_str());
         let error_code = header("x-overture-error");
+        let retry_after = header(RETRY_AFTER.as_str());
         Answer {
             status: resp.status().as_u16(),
             location,
             error_code,
+            retry_after,
             body: resp.text().await.unwrap(),
         }
     }
 
     pub async fn get(&mut self, path: &str) -> Answer {
         let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
+            .send(self.http.get(format!("{}{path}", self.base)))
             .send()
             .await
             .unwrap();
@@ -111,9 +133,7 @@ impl Browser {
 
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
+            .send(self.http.post(format!("{}{path}", self.base)))
             .form(fields)
             .send()
             .await

@@ -11,6 +11,7 @@ mod backoffice_browser;
 mod backoffice_cli;
 mod backoffice_pages;
 mod backoffice_security;
+mod backoffice_throttle;
 mod bad_input;
 mod demo;
 mod envelope;

@@ -29,8 +29,17 @@ pub(crate) fn operator_login(row: &AnyRow) -> Result<OperatorLogin, StoreError> 
     Ok(OperatorLogin {
         operator: rows::operator(row)?,
         password_hash: get(row, "password_hash")?,
-        failed_logins: get::<i64>(row, "failed_logins")? as i32,
-        locked_until: get(row, "locked_until")?,
+    })
+}
+
+pub(crate) fn throttle(row: &AnyRow) -> Result<LoginThrottle, StoreError> {
+    let key: String = get(row, "throttle_key")?;
+    Ok(LoginThrottle {
+        key: ThrottleKey::parse(&key)
+            .ok_or_else(|| StoreError::Corrupt(format!("throttle_key: {key:?}")))?,
+        failures: get(row, "failures")?,
+        last_failure_at: get(row, "last_failure_at")?,
+        blocked_until: get(row, "blocked_until")?,
     })
 }
 
