@@ -134,15 +134,30 @@ pub struct CallbackRequest {
     pub body: Vec<u8>,
 }
 
-/// What a callback tells, after the connector checked it.
+/// What a signed callback says about the order, to compare with what Overture stored before
+/// anything is done with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackClaims {
+    /// The PSP's own id of the order (PaynetEasy `orderid`), when the callback carries one.
+    pub psp_transaction_id: Option<String>,
+    /// The amount in major units as the PSP wrote it (`"10.50"`), when carried.
+    pub amount: Option<String>,
+    /// ISO 4217 code, when carried.
+    pub currency: Option<String>,
+}
+
+/// What a callback tells, after the connector checked it. Either way it is a hint: Overture
+/// applies only what an authenticated status query then says (DESIGN.md §3 invariant 3).
 #[derive(Clone, Debug)]
 pub enum CallbackOutcome {
-    /// Signature verified: the update may be applied as is.
+    /// Signature verified. `claims` must match the stored order, or the callback is refused;
+    /// `update` is what it claims (logged, never applied by itself).
     Verified {
         transaction_id: TransactionId,
         update: PspUpdate,
+        claims: CallbackClaims,
     },
-    /// Unsigned or unverifiable (DESIGN.md §3 inv. 3): only a hint to query the PSP now.
+    /// Unsigned or unverifiable: only a hint to query the PSP.
     Unverified {
         transaction_id: TransactionId,
         why: &'static str,

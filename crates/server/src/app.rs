@@ -25,6 +25,8 @@ pub struct App {
     pub poll_wakeup: Arc<Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub companies: Arc<crate::cache::CompanyCache>,
+    /// Callback-triggered status queries, coalesced per transaction.
+    pub confirmations: Arc<crate::service::confirm::Confirmations>,
 }
 
 impl App {

@@ -151,6 +151,10 @@ pub struct Tuning {
     /// Replaces every PSP's give-up time (a payout still pending then fails with `timeout`).
     #[arg(long, env = "OVERTURE_POLL_TIMEOUT", value_parser = parse_duration)]
     pub poll_timeout: Option<Duration>,
+    /// Smallest time between two status queries of one transaction triggered by PSP callbacks
+    /// (callbacks in between are coalesced into one trailing query).
+    #[arg(long, env = "OVERTURE_CALLBACK_QUERY_GAP", value_parser = parse_duration, default_value = "3s")]
+    pub callback_query_gap: Duration,
     /// How often idle workers look for due rows (they are also woken at once by new work).
     #[arg(long, env = "OVERTURE_WORKER_TICK", value_parser = parse_duration, default_value = "500ms")]
     pub worker_tick: Duration,

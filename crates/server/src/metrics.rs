@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 pub struct Metrics {
     pub transactions_created: AtomicU64,
     pub polls: AtomicU64,
+    /// Status queries triggered by PSP callbacks (after coalescing).
+    pub confirmations: AtomicU64,
     /// Largest delay (ms) between a poll's due time and its claim, in the last poll round.
     pub poll_lag_ms_last_round: AtomicI64,
     /// Largest such delay since start.
@@ -33,7 +35,7 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, String); 7] = [
+        let rows: [(&str, &str, String); 8] = [
             (
                 "overture_transactions_created_total",
                 "counter",
@@ -45,6 +47,11 @@ impl Metrics {
                 "overture_polls_total",
                 "counter",
                 self.polls.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "overture_callback_status_queries_total",
+                "counter",
+                self.confirmations.load(Ordering::Relaxed).to_string(),
             ),
             (
                 "overture_poll_lag_ms_last_round",

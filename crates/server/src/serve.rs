@@ -4,6 +4,7 @@
 
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
+use crate::service::confirm::Confirmations;
 use crate::{api, backoffice, demo, workers};
 use anyhow::Context;
 use axum::Extension;
@@ -124,6 +125,7 @@ pub async fn start(
         poll_wakeup: Arc::new(Notify::new()),
         metrics: Arc::default(),
         companies: Arc::default(),
+        confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
     };
     let mut router = api::router()
         .with_state(app.clone())

@@ -318,9 +318,15 @@ pub(crate) fn parse_signed_callback(
         message: params.error_message.clone().filter(|m| !m.is_empty()),
         redirect_url: None,
     };
+    let claims = CallbackClaims {
+        psp_transaction_id: Some(params.orderid.clone()).filter(|id| !id.is_empty()),
+        amount: Some(params.amount.clone()).filter(|a| !a.is_empty()),
+        currency: Some(params.currency.clone()).filter(|c| !c.is_empty()),
+    };
     Ok(CallbackOutcome::Verified {
         transaction_id,
         update,
+        claims,
     })
 }
 
@@ -527,10 +533,17 @@ mod tests {
             CallbackOutcome::Verified {
                 transaction_id,
                 update,
+                claims,
             } => {
                 assert_eq!(transaction_id.as_str(), TXN);
                 assert_eq!(update.outcome, PspOutcome::Approved);
                 assert_eq!(update.psp_transaction_id.as_deref(), Some("1234567"));
+                let expected = CallbackClaims {
+                    psp_transaction_id: Some("1234567".into()),
+                    amount: Some("10.00".into()),
+                    currency: Some("EUR".into()),
+                };
+                assert_eq!(claims, expected);
             }
             other => panic!("{other:?}"),
         }

@@ -357,9 +357,15 @@ impl Connector for Payone {
             message: body.message.clone().filter(|m| !m.is_empty()),
             ..PspUpdate::new(wire::map_status(&body.status), body.status.clone())
         };
+        let claims = CallbackClaims {
+            psp_transaction_id: Some(body.transaction_id.clone()).filter(|id| !id.is_empty()),
+            amount: Some(body.amount.clone()).filter(|a| !a.is_empty()),
+            currency: Some(body.currency.clone()).filter(|c| !c.is_empty()),
+        };
         Ok(CallbackOutcome::Verified {
             transaction_id,
             update,
+            claims,
         })
     }
 }
@@ -410,17 +416,20 @@ mod tests {
     fn signed_webhook_is_verified_and_tampering_is_not() {
         let txn = TransactionId::generate();
         let body = format!(
-            r#"{{"transaction_id":"po_1","status":"confirmed","merchantReference":"{txn}"}}"#
+            r#"{{"transaction_id":"po_1","status":"confirmed","merchantReference":"{txn}","amount":"10.00","currency":"CAD"}}"#
         );
         let good = wire::sign_webhook(SECRET, body.as_bytes());
         match webhook(&body, Some(good.clone())).unwrap() {
             CallbackOutcome::Verified {
                 transaction_id,
                 update,
+                claims,
             } => {
                 assert_eq!(transaction_id, txn);
                 assert_eq!(update.outcome, PspOutcome::Approved);
                 assert_eq!(update.psp_transaction_id.as_deref(), Some("po_1"));
+                assert_eq!(claims.amount.as_deref(), Some("10.00"));
+                assert_eq!(claims.currency.as_deref(), Some("CAD"));
             }
             other => panic!("{other:?}"),
         }

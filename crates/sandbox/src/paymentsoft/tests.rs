@@ -102,6 +102,7 @@ fn verified(outcome: &Result<CallbackOutcome, ConnectorError>) -> (&TransactionI
         Ok(CallbackOutcome::Verified {
             transaction_id,
             update,
+            ..
         }) => (transaction_id, update),
         other => panic!("expected a verified callback, got {other:?}"),
     }

@@ -1,16 +1,20 @@
-//! PSP callbacks: `GET|POST /v1/api/psp-callbacks/{psp}/{accountId}`. The connector checks the
-//! callback; a verified one is applied, an unsigned or unverifiable one only triggers a status
-//! query (DESIGN.md §3 invariant 3). Replays of a final status change nothing.
+//! PSP callbacks: `GET|POST /v1/api/psp-callbacks/{psp}/{accountId}`.
+//!
+//! A callback is a hint, never a decision (DESIGN.md §3 invariant 3). The connector checks it;
+//! a signed callback whose order id, amount or currency differ from the stored order is refused
+//! (400) and triggers nothing; any other callback for an open transaction asks for a status
+//! query ([`crate::service::confirm`]), coalesced per transaction, whose authenticated answer
+//! is what gets applied. Callbacks naming no known order of this account answer 404 at once,
+//! with no PSP traffic. The PSP gets 200 as soon as the hint is taken.
 
 use crate::app::App;
-use crate::service::progress;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::any;
 use axum::Router;
-use overture_core::connector::{AccountContext, CallbackOutcome, CallbackRequest};
-use overture_core::*;
+use overture_core::connector::{AccountContext, CallbackClaims, CallbackOutcome, CallbackRequest};
+use overture_core::{Currency, Money, PspAccountId, Transaction};
 
 /// Largest accepted callback body, in bytes.
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
@@ -35,7 +39,7 @@ async fn callback(
         Ok(_) => return (StatusCode::NOT_FOUND, "unknown account"),
         Err(e) => {
             tracing::error!(error = ?e, "callback: store error");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "error");
+            return (StatusCode::SERVICE_UNAVAILABLE, "retry later");
         }
     };
     let Some(connector) = app.registry.get(account.psp_type.as_str()).cloned() else {
@@ -63,11 +67,15 @@ async fn callback(
             return (StatusCode::BAD_REQUEST, "malformed callback");
         }
     };
-    let (txn_id, verified) = match outcome {
+    let (txn_id, claims) = match outcome {
         CallbackOutcome::Verified {
             transaction_id,
             update,
-        } => (transaction_id, Some(update)),
+            claims,
+        } => {
+            tracing::info!(%transaction_id, psp_status = %update.raw_status, "signed callback: asking the PSP to confirm");
+            (transaction_id, Some(claims))
+        }
         CallbackOutcome::Unverified {
             transaction_id,
             why,
@@ -81,20 +89,122 @@ async fn callback(
         Ok(_) => return (StatusCode::NOT_FOUND, "unknown order"),
         Err(e) => {
             tracing::error!(error = ?e, "callback: store error");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "error");
+            return (StatusCode::SERVICE_UNAVAILABLE, "retry later");
         }
     };
-    let result = match verified {
-        Some(update) => progress::apply_update(&app, txn, &update, Actor::Psp).await,
-        None if txn.state.is_final() => Ok(txn),
-        None => progress::sync_now(&app, txn, Some(&account)).await,
-    };
-    match result {
-        Ok(_) => (StatusCode::OK, "OK"),
-        Err(e) => {
-            // Not 200, so the PSP retries the callback later.
-            tracing::warn!(transaction_id = %txn_id, error = ?e, "callback could not be applied");
-            (StatusCode::SERVICE_UNAVAILABLE, "retry later")
+    if let Some(mismatch) = claims.as_ref().and_then(|c| mismatch(&txn, c)) {
+        tracing::warn!(transaction_id = %txn.id, mismatch, "signed callback does not match the order; ignored");
+        return (StatusCode::BAD_REQUEST, "callback does not match the order");
+    }
+    if !txn.state.is_final() {
+        let hint = app.confirmations.request(&app, txn.id.clone(), account);
+        tracing::debug!(transaction_id = %txn.id, ?hint, "status query requested");
+    }
+    (StatusCode::OK, "OK")
+}
+
+/// The first field of a signed callback that contradicts the stored order: the PSP's order id
+/// (once Overture knows it), the currency, or the amount (compared exactly, in minor units).
+fn mismatch(txn: &Transaction, claims: &CallbackClaims) -> Option<&'static str> {
+    if let (Some(stored), Some(claimed)) = (&txn.psp_transaction_id, &claims.psp_transaction_id) {
+        if stored != claimed {
+            return Some("PSP order id");
         }
+    }
+    let currency = txn.amount.currency();
+    if let Some(code) = &claims.currency {
+        if Currency::from_code(code.trim()) != Some(currency) {
+            return Some("currency");
+        }
+    }
+    if let Some(amount) = &claims.amount {
+        if Money::parse_major(amount, currency).ok() != Some(txn.amount) {
+            return Some("amount");
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overture_core::{CompanyId, PspType, SessionId, TransactionId, TxnState, TxnType};
+
+    fn txn(psp_id: Option<&str>) -> Transaction {
+        let eur = Currency::from_code("EUR").unwrap();
+        Transaction {
+            id: TransactionId::generate(),
+            company_id: CompanyId::generate(),
+            brand_id: None,
+            txn_type: TxnType::Payout,
+            psp_type: PspType("PAYMENTSOFT".into()),
+            psp_account_id: PspAccountId::generate(),
+            amount: Money::parse_major("10.50", eur).unwrap(),
+            user_id: "u".into(),
+            email: "a@b.co".into(),
+            country: None,
+            extras: Default::default(),
+            state: TxnState::Pending,
+            psp_status: None,
+            psp_transaction_id: psp_id.map(str::to_owned),
+            psp_stage: None,
+            message: None,
+            session_id: None::<SessionId>,
+            redirect_url: None,
+            return_url: None,
+            merchant_reference: None,
+            idempotency_key: None,
+            created_at: 0,
+            updated_at: 0,
+            submitted_at: Some(0),
+            version: 1,
+            next_poll_at: None,
+            poll_attempts: 0,
+        }
+    }
+
+    fn claims(id: Option<&str>, amount: Option<&str>, currency: Option<&str>) -> CallbackClaims {
+        CallbackClaims {
+            psp_transaction_id: id.map(str::to_owned),
+            amount: amount.map(str::to_owned),
+            currency: currency.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn every_carried_field_must_match() {
+        let t = txn(Some("1000001"));
+        assert_eq!(
+            mismatch(&t, &claims(Some("1000001"), Some("10.50"), Some("EUR"))),
+            None
+        );
+        assert_eq!(
+            mismatch(&t, &claims(None, Some("10.5"), None)),
+            None,
+            "same amount"
+        );
+        assert_eq!(mismatch(&t, &CallbackClaims::default()), None);
+        assert_eq!(
+            mismatch(&t, &claims(Some("1000002"), Some("10.50"), Some("EUR"))),
+            Some("PSP order id")
+        );
+        assert_eq!(
+            mismatch(&t, &claims(None, Some("10.51"), None)),
+            Some("amount")
+        );
+        assert_eq!(
+            mismatch(&t, &claims(None, Some("1050"), None)),
+            Some("amount")
+        );
+        assert_eq!(
+            mismatch(&t, &claims(None, Some("ten"), None)),
+            Some("amount")
+        );
+        assert_eq!(
+            mismatch(&t, &claims(None, None, Some("USD"))),
+            Some("currency")
+        );
+        // Before the PSP's id is known, any id is accepted (the status query decides).
+        assert_eq!(mismatch(&txn(None), &claims(Some("9"), None, None)), None);
     }
 }

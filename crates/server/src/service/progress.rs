@@ -153,6 +153,9 @@ pub async fn apply_update(
             PspOutcome::Failed => {
                 finalize_if_allowed(app, &txn, TxnState::Failed, &actor, None, update).await
             }
+            // While the create call can still be in flight, "no such order" may only mean
+            // "not arrived yet": closing it then could fail a payout the PSP goes on to pay.
+            PspOutcome::NotFound if create_may_be_in_flight(app, &txn) => Ok(txn.clone()),
             PspOutcome::NotFound => {
                 let reason = Some("order not found at the PSP: it never received it".to_owned());
                 finalize_if_allowed(app, &txn, TxnState::Failed, &actor, reason, update).await
@@ -171,6 +174,12 @@ pub async fn apply_update(
         }
     }
     anyhow::bail!("transaction {} kept changing under us", txn.id)
+}
+
+/// True while `txn` is `submitting` and its create call may not have reached the PSP yet.
+fn create_may_be_in_flight(app: &App, txn: &Transaction) -> bool {
+    let since = txn.submitted_at.unwrap_or(txn.created_at);
+    txn.state == TxnState::Submitting && app.now() < in_flight_deadline(app, since)
 }
 
 async fn finalize_if_allowed(

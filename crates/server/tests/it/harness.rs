@@ -270,21 +270,22 @@ impl TestApp {
             dir.join("master.key").display().to_string(),
             "--public-url".into(),
             url.clone(),
-            "--poll-interval".into(),
-            "150ms".into(),
-            "--psp-timeout".into(),
-            "1s".into(),
-            "--verify-timeout".into(),
-            "1s".into(),
-            "--worker-tick".into(),
-            "50ms".into(),
-            "--webhook-retry-schedule".into(),
-            "200ms,200ms,200ms".into(),
-            "--sandbox-delay".into(),
-            "100ms".into(),
-            "--sandbox-callback-retries".into(),
-            "200ms,200ms".into(),
         ]);
+        // Short schedules so tests finish in seconds; a test's own value for a flag wins.
+        let defaults = [
+            ("--poll-interval", "150ms"),
+            ("--psp-timeout", "1s"),
+            ("--verify-timeout", "1s"),
+            ("--worker-tick", "50ms"),
+            ("--webhook-retry-schedule", "200ms,200ms,200ms"),
+            ("--sandbox-delay", "100ms"),
+            ("--sandbox-callback-retries", "200ms,200ms"),
+        ];
+        for (flag, value) in defaults {
+            if !options.extra_args.iter().any(|a| a == flag) {
+                argv.extend([flag.to_owned(), value.to_owned()]);
+            }
+        }
         argv.extend(options.extra_args.iter().cloned());
         let args = Wrap::try_parse_from(argv).expect("serve args").serve;
         let running = serve::start(args, listener, CancellationToken::new())

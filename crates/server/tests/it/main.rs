@@ -13,6 +13,7 @@ mod backoffice_pages;
 mod backoffice_security;
 mod backoffice_throttle;
 mod bad_input;
+mod callbacks;
 mod demo;
 mod envelope;
 mod idempotency;
