@@ -15,6 +15,7 @@ use crate::backoffice::throttle::{self, Wait};
 use crate::backoffice::views::{render, LoginPage};
 use crate::backoffice::Backoffice;
 use crate::client_addr::ClientAddr;
+use crate::input::{forbidden_char, forbidden_message};
 use crate::service::audit::{self, Channel};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -149,6 +150,13 @@ pub async fn submit(
     let form: LoginForm = serde_urlencoded::from_bytes(&body)
         .map_err(|e| PageError::BadInput(format!("The login form is incomplete: {e}.")))?;
     let email: String = form.email.trim().chars().take(EMAIL_MAX).collect();
+    // It is looked up and audited: text a database or a log cannot hold is refused here.
+    if let Some(c) = forbidden_char(&email) {
+        return Err(PageError::BadInput(format!(
+            "The email {}.",
+            forbidden_message(c)
+        )));
+    }
     let next = safe_next(form.next.as_deref());
     let refusal = match authenticate(&bo, client, &email, form.password).await? {
         Ok((operator, keys)) => return start_session(&bo, &operator, keys, client, &next).await,

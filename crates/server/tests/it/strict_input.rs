@@ -188,3 +188,12 @@ async fn idempotency_keys_must_be_printable_ascii() {
     assert_eq!(fields(&resp), ["Idempotency-Key"]);
     assert_nothing_happened(&app).await;
 }
+
+#[tokio::test]
+async fn a_login_email_with_a_nul_is_refused_not_a_500() {
+    let app = start().await;
+    let mut browser = crate::backoffice_support::Browser::new(&app);
+    let answer = browser.login("ops\u{0}@example.com", "whatever").await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.error_code.as_deref(), Some("VALIDATION_ERROR"));
+}
