@@ -271,6 +271,22 @@ impl PollSchedule {
         // Never sleep past the deadline: the last poll happens at the deadline itself.
         Some(delay.min(self.give_up_after - elapsed_ms))
     }
+
+    /// Delay before the next poll of an order whose outcome normally arrives by the PSP's
+    /// webhook, so polling is only its backstop (a pay-in waiting for its customer, who mostly
+    /// never pays): exponential backoff. The next poll comes when the time since submission has
+    /// grown by 1–1.5× (so the age roughly doubles or more between polls), never sooner than
+    /// the fast phase's minimum nor later than the slow phase's maximum, the factor drawn from
+    /// `random` so orders created together drift apart. `None` once the give-up time passed.
+    pub fn next_delay_backoff(&self, elapsed_ms: u64, random: u64) -> Option<u64> {
+        if elapsed_ms >= self.give_up_after {
+            return None;
+        }
+        let ceiling = self.slow.1.max(self.fast.0);
+        let base = elapsed_ms.clamp(self.fast.0, ceiling);
+        let delay = (base + base / 2 * (random % 1001) / 1000).min(ceiling.max(base));
+        Some(delay.min(self.give_up_after - elapsed_ms))
+    }
 }
 
 /// What a PSP can do; one row of the capability table (`GET /v1/api/psps`).
@@ -371,6 +387,43 @@ mod tests {
         assert!((5 * 60_000..=10 * 60_000).contains(&d));
         assert_eq!(s.next_delay(59 * 60_000 + 59_000, 0), Some(1_000));
         assert_eq!(s.next_delay(60 * 60_000, 0), None);
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_fast_minimum_up_to_the_slow_maximum() {
+        let s = PollSchedule {
+            fast: (20_000, 40_000),
+            fast_window: 15 * 60_000,
+            slow: (5 * 60_000, 10 * 60_000),
+            give_up_after: 2 * 60 * 60_000,
+        };
+        assert_eq!(s.next_delay_backoff(0, 0), Some(20_000));
+        assert_eq!(s.next_delay_backoff(0, 1000), Some(30_000));
+        assert_eq!(s.next_delay_backoff(100_000, 0), Some(100_000));
+        assert_eq!(s.next_delay_backoff(100_000, 500), Some(125_000));
+        assert_eq!(
+            s.next_delay_backoff(3_600_000, 999),
+            Some(600_000),
+            "capped"
+        );
+        assert_eq!(
+            s.next_delay_backoff(2 * 60 * 60_000 - 5_000, 0),
+            Some(5_000)
+        );
+        assert_eq!(s.next_delay_backoff(2 * 60 * 60_000, 0), None);
+        // Polls of one order over its life: a handful, not hundreds.
+        let (mut t, mut polls) = (0u64, 0);
+        while let Some(d) = s.next_delay_backoff(t, 500) {
+            t += d;
+            polls += 1;
+        }
+        assert!((15..=20).contains(&polls), "{polls} polls in 2 h");
+        let (mut t, mut fixed) = (0u64, 0);
+        while let Some(d) = s.next_delay(t, 500) {
+            t += d;
+            fixed += 1;
+        }
+        assert!(fixed > 2 * polls, "{fixed} fixed-schedule polls");
     }
 
     #[test]

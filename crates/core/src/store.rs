@@ -195,11 +195,12 @@ pub trait WorkStore: Send + Sync + 'static {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<Transaction>, StoreError>;
-    /// Sets the next poll time (`None`: stop polling), counts the attempt and drops the lease.
-    async fn reschedule_poll(
+    /// For each `(transaction, next poll time)` (`None`: stop polling): sets the next poll
+    /// time, counts the attempt and drops the lease, all in one statement. A transaction that
+    /// reached a final state meanwhile keeps its cleared schedule.
+    async fn reschedule_polls(
         &self,
-        id: &TransactionId,
-        next_poll_at: Option<i64>,
+        polls: &[(TransactionId, Option<i64>)],
     ) -> Result<(), StoreError>;
 
     /// Claims up to `limit` pending deliveries due at `now`, leased until `lease_until`.

@@ -41,6 +41,11 @@ pub struct DbArgs {
     /// lock contention; 16 for PostgreSQL).
     #[arg(long, env = "OVERTURE_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
+    /// PostgreSQL: a separate pool of this many connections for the background workers
+    /// (poller, webhook dispatcher), so they never take the API's connections; 0 shares the
+    /// main pool. SQLite always shares its single connection.
+    #[arg(long, env = "OVERTURE_DB_WORKER_CONNECTIONS", default_value_t = 4)]
+    pub db_worker_connections: u32,
     /// File holding the base64 AES-256 master key that seals secrets at rest; created when
     /// missing. Ignored when `OVERTURE_MASTER_KEY` is set (use that for several nodes).
     #[arg(
@@ -161,9 +166,16 @@ pub struct Tuning {
     /// Rows a worker claims per round.
     #[arg(long, env = "OVERTURE_WORKER_BATCH", default_value_t = 64)]
     pub worker_batch: i64,
-    /// Concurrent HTTP calls per worker.
-    #[arg(long, env = "OVERTURE_WORKER_CONCURRENCY", default_value_t = 32)]
-    pub worker_concurrency: usize,
+    /// Status queries the poller may make per second on this node (0: unlimited). Past it, due
+    /// polls wait (oldest first) instead of crowding out the API; `/metrics` shows their lag.
+    #[arg(long, env = "OVERTURE_POLL_RATE", default_value_t = 200)]
+    pub poll_rate: u32,
+    /// Status queries in flight at once on this node.
+    #[arg(long, env = "OVERTURE_POLLER_CONCURRENCY", default_value_t = 16)]
+    pub poller_concurrency: usize,
+    /// Webhook deliveries in flight at once on this node.
+    #[arg(long, env = "OVERTURE_WEBHOOK_CONCURRENCY", default_value_t = 32)]
+    pub webhook_concurrency: usize,
     /// Lease on claimed rows; a dead node's rows are taken over after it.
     #[arg(long, env = "OVERTURE_LEASE", value_parser = parse_duration, default_value = "60s")]
     pub lease: Duration,

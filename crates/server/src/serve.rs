@@ -81,6 +81,7 @@ pub async fn open_store(db: &DbArgs) -> anyhow::Result<SqlStore> {
             },
         ),
         schema: db.db_schema.clone(),
+        worker_connections: db.db_worker_connections,
     };
     SqlStore::connect(&options, cipher)
         .await

@@ -63,12 +63,20 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// PostgreSQL schema to use (created if missing); tests give each run its own.
     pub schema: Option<String>,
+    /// Connections of a separate pool for the background workers' claims and bookkeeping
+    /// (`OVERTURE_DB_WORKER_CONNECTIONS`), so a busy poller or webhook dispatcher never makes
+    /// an API request wait for a connection. PostgreSQL only; 0 shares the main pool. SQLite
+    /// always shares its one connection: it has a single writer, and a second connection
+    /// would only wait on its lock.
+    pub worker_connections: u32,
 }
 
 /// The SQL store.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// The workers' share of connections (the main pool when not separate).
+    work_pool: AnyPool,
     backend: Backend,
     cipher: Cipher,
 }
@@ -111,36 +119,16 @@ impl SqlStore {
             .map(schema_name)
             .transpose()?
             .map(str::to_owned);
-        let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                let schema = schema.clone();
-                Box::pin(async move {
-                    match backend {
-                        Backend::Sqlite => {
-                            // WAL lets the CLI and `serve` share the file; NORMAL is durable
-                            // across process crashes (what invariant 1-3 need) in WAL mode.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA busy_timeout = 10000").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                        }
-                        Backend::Postgres => {
-                            if let Some(schema) = schema {
-                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
-                                    .await?;
-                            }
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(db_err)?;
+        let pool = open_pool(&url, backend, schema.clone(), options.max_connections).await?;
+        let work_pool = match backend {
+            Backend::Postgres if options.worker_connections > 0 => {
+                open_pool(&url, backend, schema, options.worker_connections).await?
+            }
+            Backend::Postgres | Backend::Sqlite => pool.clone(),
+        };
         let store = Self {
             pool,
+            work_pool,
             backend,
             cipher,
         };
@@ -165,9 +153,10 @@ impl SqlStore {
         self.backend
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pools (waits for connections to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.work_pool.close().await;
     }
 
     /// Drops a PostgreSQL schema with everything in it (test clean-up).
@@ -183,6 +172,43 @@ impl SqlStore {
         .map_err(db_err)?;
         Ok(())
     }
+}
+
+/// A pool of `max` connections with the per-connection settings of `backend`.
+async fn open_pool(
+    url: &str,
+    backend: Backend,
+    schema: Option<String>,
+    max: u32,
+) -> Result<AnyPool, StoreError> {
+    AnyPoolOptions::new()
+        .max_connections(max.max(1))
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                match backend {
+                    Backend::Sqlite => {
+                        // WAL lets the CLI and `serve` share the file; NORMAL is durable
+                        // across process crashes (what invariant 1-3 need) in WAL mode.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Backend::Postgres => {
+                        if let Some(schema) = schema {
+                            conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+                                .await?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(db_err)
 }
 
 /// Only `[a-z0-9_]` schema names, so they can be quoted into DDL safely.

@@ -1,4 +1,5 @@
-//! [`WorkStore`] on SQL: leased claims for the status poller and the webhook outbox. A claim
+//! [`WorkStore`] on SQL: leased claims for the status poller and the webhook outbox, on the
+//! workers' own connections (`SqlStore::work_pool`). A claim
 //! is one UPDATE over a locked subquery (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
 //! serialises writers), committed before any HTTP call is made; an expired lease (a dead node)
 //! makes the row claimable again.
@@ -28,27 +29,39 @@ impl WorkStore for SqlStore {
         .bind(lease_until)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.work_pool)
         .await
         .map_err(db_err)?;
         decode_all(rows, rows::transaction)
     }
 
-    async fn reschedule_poll(
+    async fn reschedule_polls(
         &self,
-        id: &TransactionId,
-        next_poll_at: Option<i64>,
+        polls: &[(TransactionId, Option<i64>)],
     ) -> Result<(), StoreError> {
-        // A final state (reached meanwhile by a callback) keeps its cleared schedule.
-        sqlx::query(
-            "UPDATE transactions SET next_poll_at = CASE WHEN state IN ('approved', 'declined', 'failed', 'rejected') \
-             THEN NULL ELSE $1 END, poll_attempts = poll_attempts + 1, poll_lease_until = NULL WHERE id = $2",
-        )
-        .bind(next_poll_at)
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+        if polls.is_empty() {
+            return Ok(());
+        }
+        // One statement for the whole batch: `CASE id WHEN $1 THEN $2 …` picks each row's time.
+        let whens: Vec<String> = (0..polls.len())
+            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let ids: Vec<String> = (0..polls.len())
+            .map(|i| format!("${}", 2 * i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE transactions SET next_poll_at = CASE \
+               WHEN state IN ('approved', 'declined', 'failed', 'rejected') THEN NULL \
+               ELSE (CASE id {} END) END, \
+             poll_attempts = poll_attempts + 1, poll_lease_until = NULL WHERE id IN ({})",
+            whens.join(" "),
+            ids.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, at) in polls {
+            query = query.bind(id.as_str()).bind(*at);
+        }
+        query.execute(&self.work_pool).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -69,7 +82,7 @@ impl WorkStore for SqlStore {
         .bind(lease_until)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.work_pool)
         .await
         .map_err(db_err)?;
         decode_all(rows, rows::delivery)
@@ -107,7 +120,11 @@ impl WorkStore for SqlStore {
             .bind(a.latency_ms)
             .bind(&a.response_excerpt);
         match self.backend {
-            Backend::Postgres => query.execute(&self.pool).await.map(|_| ()).map_err(db_err),
+            Backend::Postgres => query
+                .execute(&self.work_pool)
+                .await
+                .map(|_| ())
+                .map_err(db_err),
             Backend::Sqlite => crate::sqlite_paths::run_batch(self, query)
                 .await
                 .map(|_| ()),
@@ -122,7 +139,7 @@ impl WorkStore for SqlStore {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE transaction_id = $1 ORDER BY created_at"
         ))
         .bind(id.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.work_pool)
         .await
         .map_err(db_err)?;
         decode_all(rows, rows::delivery)
@@ -132,7 +149,7 @@ impl WorkStore for SqlStore {
         let rows =
             sqlx::query("SELECT * FROM webhook_attempts WHERE webhook_id = $1 ORDER BY attempt")
                 .bind(id.as_str())
-                .fetch_all(&self.pool)
+                .fetch_all(&self.work_pool)
                 .await
                 .map_err(db_err)?;
         decode_all(rows, rows::attempt)

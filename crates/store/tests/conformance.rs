@@ -42,6 +42,7 @@ async fn backends(tag: &str) -> Vec<Backend> {
             url,
             max_connections: 4,
             schema: None,
+            worker_connections: 0,
         },
         cipher.clone(),
     )
@@ -59,6 +60,8 @@ async fn backends(tag: &str) -> Vec<Backend> {
                 url: url.clone(),
                 max_connections: 8,
                 schema: Some(schema.clone()),
+                // The workers' own pool, as `serve` opens it on PostgreSQL.
+                worker_connections: 2,
             },
             cipher,
         )
@@ -427,17 +430,31 @@ async fn poll_claims_are_leased_and_expire() {
         // The lease expired (dead node): another claim takes it over.
         let taken_over = s.claim_due_polls(1_200, 2_200, 10).await.unwrap();
         assert_eq!(taken_over.len(), 2, "expired lease and the now-due row");
-        s.reschedule_poll(&due.id, Some(5_000)).await.unwrap();
+        s.reschedule_polls(&[(due.id.clone(), Some(5_000)), (later.id.clone(), None)])
+            .await
+            .unwrap();
         let after = s.transaction(&due.id).await.unwrap().unwrap();
         assert_eq!(after.next_poll_at, Some(5_000));
         assert_eq!(after.poll_attempts, 1);
+        let stopped = s.transaction(&later.id).await.unwrap().unwrap();
+        assert_eq!((stopped.next_poll_at, stopped.poll_attempts), (None, 1));
+        assert!(
+            s.claim_due_polls(1_300, 2_300, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leases dropped, nothing due before 5 000"
+        );
+        assert_eq!(s.claim_due_polls(5_000, 6_000, 10).await.unwrap().len(), 1);
 
         // A final state reached meanwhile is never rescheduled.
         let fin = s
             .transition(&Transition::of(&after, TxnState::Approved, Actor::Psp, 6))
             .await
             .unwrap();
-        s.reschedule_poll(&fin.id, Some(9_000)).await.unwrap();
+        s.reschedule_polls(&[(fin.id.clone(), Some(9_000))])
+            .await
+            .unwrap();
         assert_eq!(
             s.transaction(&fin.id).await.unwrap().unwrap().next_poll_at,
             None

@@ -78,17 +78,32 @@ pub fn poll_schedule(app: &App, connector: &dyn Connector) -> PollSchedule {
     s
 }
 
-/// When to poll next, `elapsed_ms` after submission; `None` once the give-up time has passed.
+/// How an open order is polled: on the PSP's published schedule, or backing off
+/// exponentially when the PSP's webhook is the expected signal and polling only its backstop
+/// (a pay-in waiting for its customer: most are never paid, and polling thousands of abandoned
+/// pay-ins on a fixed schedule was most of the server's work under a backlog).
+pub fn backs_off(txn_type: TxnType, state: TxnState) -> bool {
+    txn_type == TxnType::Payin && state == TxnState::Pending
+}
+
+/// When to poll an order of `txn_type` in `state` next, `elapsed_ms` after submission; `None`
+/// once the give-up time has passed.
 pub fn next_poll_at(
     app: &App,
     connector: &dyn Connector,
+    (txn_type, state): (TxnType, TxnState),
     now: i64,
     elapsed_ms: i64,
 ) -> Option<i64> {
     let random = rand::thread_rng().gen::<u64>();
-    poll_schedule(app, connector)
-        .next_delay(elapsed_ms.max(0) as u64, random)
-        .map(|d| now + d as i64)
+    let schedule = poll_schedule(app, connector);
+    let elapsed = elapsed_ms.max(0) as u64;
+    let delay = if backs_off(txn_type, state) {
+        schedule.next_delay_backoff(elapsed, random)
+    } else {
+        schedule.next_delay(elapsed, random)
+    };
+    delay.map(|d| now + d as i64)
 }
 
 /// When a PSP call started at `started` (ms) can no longer be in flight: twice the PSP timeout
@@ -216,7 +231,10 @@ async fn record_pending(
             let mut t = Transition::of(txn, TxnState::Pending, Actor::Psp, now);
             t.record_psp(u);
             t.redirect_url = u.redirect_url.clone();
-            t.next_poll_at = connector.and_then(|c| next_poll_at(app, c.as_ref(), now, 0));
+            t.next_poll_at = connector.and_then(|c| {
+                let kind = (txn.txn_type, TxnState::Pending);
+                next_poll_at(app, c.as_ref(), kind, now, 0)
+            });
             let updated = app.store.transition(&t).await?;
             app.poll_wakeup.notify_one();
             Ok(updated)

@@ -2,6 +2,7 @@
 //! due rows with leases (several nodes share the work), make their HTTP calls outside any DB
 //! transaction, bound their concurrency with a semaphore and stop on a cancellation token.
 
+pub mod budget;
 pub mod poller;
 pub mod signing;
 pub mod webhooks;
@@ -13,20 +14,20 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-/// Runs `round` until cancelled: again at once when it reports a full batch, otherwise after
-/// the tick or when `wakeup` is notified. Each claimed row runs in its own task, so one job's
-/// panic never kills the worker.
+/// Runs `round` until cancelled with at most `concurrency` jobs in flight: again at once when it
+/// reports a full batch, otherwise after the tick or when `wakeup` is notified. Each claimed row
+/// runs in its own task, so one job's panic never kills the worker.
 pub(crate) async fn run_loop<F, Fut>(
     name: &'static str,
     app: App,
-    wakeup: Arc<Notify>,
+    (wakeup, concurrency): (Arc<Notify>, usize),
     cancel: CancellationToken,
     round: F,
 ) where
     F: Fn(App, Arc<Semaphore>) -> Fut,
     Fut: Future<Output = anyhow::Result<bool>>,
 {
-    let permits = Arc::new(Semaphore::new(app.tuning.worker_concurrency.max(1)));
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let tick = app.tuning.worker_tick;
     tracing::info!(worker = name, "started");
     loop {

@@ -21,7 +21,7 @@ const EXCERPT_BYTES: usize = 512;
 
 /// Runs the dispatcher until cancelled.
 pub async fn run(app: App, cancel: CancellationToken) {
-    let wakeup = app.webhook_wakeup.clone();
+    let wakeup = (app.webhook_wakeup.clone(), app.tuning.webhook_concurrency);
     run_loop("webhooks", app, wakeup, cancel, round).await;
 }
 

@@ -49,6 +49,7 @@ async fn open(dir: &Path) -> SqlStore {
         url: format!("sqlite://{}", dir.join("o.db").display()),
         max_connections: 2,
         schema: None,
+        worker_connections: 0,
     };
     SqlStore::connect(&options, Cipher::from_base64(&key).unwrap())
         .await

@@ -23,6 +23,7 @@ mod outbound;
 mod outbound_cli;
 mod payins;
 mod payouts;
+mod poller_budget;
 mod psps;
 mod restart;
 mod strict_input;

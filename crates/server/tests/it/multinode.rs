@@ -198,6 +198,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
         url: pg.clone().unwrap_or_else(|| e.db[0].1.clone()),
         max_connections: 2,
         schema: pg.as_ref().map(|_| schema.clone()),
+        worker_connections: 0,
     };
     let store = SqlStore::connect(&options, Cipher::from_base64(&key).unwrap())
         .await

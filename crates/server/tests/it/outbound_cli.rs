@@ -53,6 +53,7 @@ async fn companies_stored(env: &Env) -> i64 {
         url: format!("sqlite://{}", dir.join("overture.db").display()),
         max_connections: 1,
         schema: None,
+        worker_connections: 0,
     };
     let store = SqlStore::connect(&options, Cipher::from_base64(&key).unwrap())
         .await

@@ -29,6 +29,7 @@ pub async fn backends(tag: &str) -> Vec<Backend> {
         url: url.clone(),
         max_connections: 4,
         schema: None,
+        worker_connections: 0,
     };
     let sqlite = SqlStore::connect(&options, cipher.clone())
         .await
@@ -45,6 +46,7 @@ pub async fn backends(tag: &str) -> Vec<Backend> {
             url: url.clone(),
             max_connections: 8,
             schema: Some(schema.clone()),
+            worker_connections: 0,
         };
         let pg = SqlStore::connect(&options, cipher)
             .await
