@@ -1,7 +1,9 @@
-//! Payouts at or above the company threshold wait for an operator.
+//! Payouts at or above the company threshold wait for an operator. Each decision's audit
+//! record is written with it or not at all.
 
 use crate::harness::*;
 use overture_core::Role;
+use sqlx::{Connection, Executor};
 
 #[tokio::test]
 async fn held_payout_approved_by_an_operator_goes_to_the_psp() {
@@ -116,4 +118,39 @@ async fn two_operators_at_once_decide_only_once() {
     assert!([ra.0, rb.0].contains(&409));
     app.wait_final(&id).await;
     assert_eq!(app.mp.wait_delivered(&id, 1).await.len(), 1);
+}
+
+async fn sent_to_psp(app: &TestApp, id: &str) -> usize {
+    app.sandbox_orders("paymentsoft")
+        .await
+        .iter()
+        .filter(|o| o["client_orderid"] == id)
+        .count()
+}
+
+#[tokio::test]
+async fn a_decision_whose_audit_record_fails_changes_nothing() {
+    let app = TestApp::start().await;
+    let approve_me = app.payout("1500.00").await;
+    let reject_me = app.payout("1600.00").await;
+    let url = format!("sqlite://{}", app.dir.join("overture.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    db.execute(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
+         BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+    )
+    .await
+    .unwrap();
+    let admin = app.operator(Role::Admin).await;
+    let (status, _) = app.decide(&admin, &approve_me, "approve", Some("ok")).await;
+    assert_eq!(status, 500);
+    let (status, _) = app.decide(&admin, &reject_me, "reject", Some("no")).await;
+    assert_eq!(status, 500);
+    for id in [&approve_me, &reject_me] {
+        let view = app.status(id).await;
+        assert_eq!(view["state"], "awaiting_approval");
+        assert_eq!(view["history"].as_array().unwrap().len(), 2);
+        assert!(view["webhooks"].as_array().unwrap().is_empty(), "{view}");
+        assert_eq!(sent_to_psp(&app, id).await, 0);
+    }
 }
