@@ -4,14 +4,21 @@
 //! Both record the operator and reason in the history, and each writes its audit record in
 //! the same DB transaction as its state change.
 //!
+//! The deciding approval (the one that would submit the payout) first asks the MP again
+//! whether the user may be paid (`verify::verify_at_approval`): the user may have been
+//! blocked since the payout was requested. Denied ⇒ the payout ends `rejected` by the system
+//! with the MP's reason (its webhook and the operator's audit record in that same
+//! transition) and the operator gets `UserDeniedAtApproval`; the MP cannot be asked ⇒
+//! `VerificationUnavailable` and nothing changes, so the operator can simply try again.
+//!
 //! Four-eyes: when the company has a four-eyes threshold and the payout is at or above it, the
-//! first approval is only recorded (the payout keeps waiting) and a different operator's
-//! approval decides it. One rejection is enough to end it.
+//! first approval is only recorded (the payout keeps waiting, the MP is not asked) and a
+//! different operator's approval decides it. One rejection is enough to end it.
 
 use crate::app::App;
 use crate::service::audit::{self, Channel};
 use crate::service::error::ServiceError;
-use crate::service::progress;
+use crate::service::{progress, verify};
 use overture_core::backoffice::{AuditAction, AuditEntry, NewApproval, PayoutApproval};
 use overture_core::connector::ConnectorError;
 use overture_core::store::{StoreError, Transition};
@@ -23,6 +30,9 @@ pub const FOUR_EYES_APPROVALS: usize = 2;
 /// Reads and writes of one four-eyes approval when other operators keep approving in
 /// between (each retry means another approval was recorded, so a few suffice).
 const APPROVAL_ATTEMPTS: usize = 3;
+
+/// Longest MP reason kept in the rejection (characters); the MP's text is not ours to trust.
+const MP_REASON_CHARS: usize = 300;
 
 /// What an approval did.
 #[derive(Debug)]
@@ -165,7 +175,7 @@ async fn count_approval(
     )))
 }
 
-/// Approves a held payout: submits it to the PSP; or, under
+/// Approves a held payout: asks the MP again, then submits it to the PSP; or, under
 /// four-eyes, records the first approval and keeps it waiting.
 pub async fn approve(
     app: &App,
@@ -192,6 +202,26 @@ pub async fn approve(
     } else {
         ""
     };
+    let company = app
+        .company(&txn.company_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("company {} is gone", txn.company_id))?;
+    match verify::verify_at_approval(app, &company, &txn).await {
+        Ok(()) => {}
+        Err(ServiceError::UserNotVerified(mp_reason)) => {
+            let decision = Decision {
+                app,
+                operator,
+                channel,
+                reason,
+            };
+            return Err(decision.reject_denied(&txn, prefix, mp_reason).await);
+        }
+        Err(e) => {
+            tracing::warn!(transaction_id = %id, operator = %operator.id, error = %e, "approval stopped: the merchant platform could not be asked");
+            return Err(e);
+        }
+    }
     let now = app.now();
     let mut t = Transition::of(
         &txn,
@@ -219,6 +249,63 @@ pub async fn approve(
     tracing::info!(transaction_id = %id, operator = %operator.id, "payout approved");
     let (txn, psp_error) = progress::submit_payout(app, submitting, None).await?;
     Ok(Approved::Submitted { txn, psp_error })
+}
+
+/// An operator's approval that the MP turned down.
+struct Decision<'a> {
+    app: &'a App,
+    operator: &'a Operator,
+    channel: Channel,
+    reason: Option<String>,
+}
+
+impl Decision<'_> {
+    /// Ends `txn` `rejected` by the system with the MP's reason, writing the operator's
+    /// approval attempt to the audit log in the same transition; returns the error the
+    /// operator sees (`UserDeniedAtApproval`, or `InvalidState` when someone decided first).
+    async fn reject_denied(
+        self,
+        txn: &Transaction,
+        prefix: &str,
+        mp_reason: Option<String>,
+    ) -> ServiceError {
+        let why = match mp_reason {
+            Some(r) => format!(
+                "merchant platform denied the user at approval: {}",
+                r.chars()
+                    .filter(|c| !c.is_control())
+                    .take(MP_REASON_CHARS)
+                    .collect::<String>()
+            ),
+            None => "merchant platform denied the user at approval".to_owned(),
+        };
+        let app = self.app;
+        let mut t = progress::final_transition(
+            app,
+            txn,
+            TxnState::Rejected,
+            Actor::System,
+            Some(why.clone()),
+            None,
+        );
+        let detail = format!("{prefix}{why}; rejected by the system");
+        t.audit = Some(audit_entry(
+            app,
+            self.operator,
+            self.channel,
+            AuditAction::Approve,
+            txn,
+            &self.reason,
+            Some(&detail),
+        ));
+        match progress::commit_final(app, &t).await {
+            Ok(_) => {
+                tracing::info!(transaction_id = %txn.id, operator = %self.operator.id, "payout rejected: the merchant platform denied the user at approval");
+                ServiceError::UserDeniedAtApproval(why)
+            }
+            Err(e) => conflict_as_state(txn, e),
+        }
+    }
 }
 
 /// Rejects a held payout: final `rejected`, webhook `Rejected`, nothing sent to the PSP.
