@@ -249,6 +249,9 @@ pub struct Options {
     pub threshold: Option<Decimal>,
     /// Run on PostgreSQL (a fresh schema) when `OVERTURE_TEST_POSTGRES_URL` is set.
     pub postgres: bool,
+    /// The `/metrics` token, as `OVERTURE_METRICS_TOKEN` would give it (tests run in one
+    /// process, so they set it here rather than in the environment).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Options {
@@ -257,6 +260,7 @@ impl Default for Options {
             extra_args: Vec::new(),
             threshold: Some(Decimal::from(1000)),
             postgres: false,
+            metrics_token: None,
         }
     }
 }
@@ -308,7 +312,8 @@ impl TestApp {
             "200ms,200ms".into(),
         ]);
         argv.extend(options.extra_args.iter().cloned());
-        let args = Wrap::try_parse_from(argv).expect("serve args").serve;
+        let mut args = Wrap::try_parse_from(argv).expect("serve args").serve;
+        args.metrics_token = options.metrics_token.map(secrecy::SecretString::from);
         let running = serve::start(args, listener, CancellationToken::new())
             .await
             .expect("server starts");
