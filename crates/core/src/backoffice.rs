@@ -305,6 +305,19 @@ pub struct PayoutApproval {
     pub at: i64,
 }
 
+/// One operator's approval of a held payout as recorded by
+/// [`BackofficeStore::record_approval`]: the approval, how many approvals the caller saw
+/// before it, and the audit record, all written in one DB transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewApproval {
+    pub approval: PayoutApproval,
+    /// Approvals the payout had when the caller read it. Recording fails with `Conflict` when
+    /// another operator approved in between, so an audit record's "approval k of n" is never
+    /// stale.
+    pub prior: usize,
+    pub audit: AuditEntry,
+}
+
 /// A company's name and approval settings (no secrets), for lists and filters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompanySummary {
@@ -361,11 +374,13 @@ pub trait BackofficeStore: Send + Sync + 'static {
     async fn operator(&self, id: &OperatorId) -> Result<Option<Operator>, StoreError>;
     /// An operator by email (case-insensitive), with their password hash.
     async fn operator_login(&self, email: &str) -> Result<Option<OperatorLogin>, StoreError>;
-    /// Sets the password hash. `NotFound` for an unknown operator.
+    /// Sets the password hash and appends `audit`, in one DB transaction. `NotFound` (and no
+    /// audit record) for an unknown operator.
     async fn set_operator_password(
         &self,
         id: &OperatorId,
         password_hash: &str,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
     /// The stored failed-login counters among `keys`, in the order of `keys` (keys without
@@ -402,8 +417,10 @@ pub trait BackofficeStore: Send + Sync + 'static {
     /// Deletes sessions past `expires_at <= now` or idle since before `idle_before`.
     async fn delete_expired_sessions(&self, now: i64, idle_before: i64) -> Result<u64, StoreError>;
 
-    /// Appends one audit record. There is no update or delete.
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    // Audit records are only ever appended by the operation they record, in its DB transaction
+    // (`Transition::audit`, `record_approval`, `redeliver_webhook`, …): there is no stand-alone
+    // append, so no action can exist without its record. There is no update or delete either.
+
     /// Audit records, newest first.
     async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError>;
 
@@ -421,13 +438,12 @@ pub trait BackofficeStore: Send + Sync + 'static {
         company: &CompanyId,
         threshold: Option<Decimal>,
     ) -> Result<(), StoreError>;
-    /// Records an approval of a payout still in `awaiting_approval` (else `Conflict`) and
-    /// returns all its approvals, in order. Serialised per transaction, so two operators
-    /// approving at once both see each other. `Duplicate` when this operator already approved.
-    async fn record_approval(
-        &self,
-        approval: &PayoutApproval,
-    ) -> Result<Vec<PayoutApproval>, StoreError>;
+    /// Records an approval of a payout still in `awaiting_approval` with its audit record, in
+    /// one DB transaction, and returns all its approvals, in order. Serialised per transaction,
+    /// so two operators approving at once both see each other. `Conflict` when the payout is
+    /// no longer held or no longer has exactly `prior` approvals; `Duplicate` when this
+    /// operator already approved. Nothing is written on any error.
+    async fn record_approval(&self, new: &NewApproval) -> Result<Vec<PayoutApproval>, StoreError>;
     async fn approvals(&self, id: &TransactionId) -> Result<Vec<PayoutApproval>, StoreError>;
 
     /// Dead-lettered and/or failing deliveries, oldest first.
@@ -438,18 +454,23 @@ pub trait BackofficeStore: Send + Sync + 'static {
     async fn webhook_delivery(&self, id: &WebhookId)
         -> Result<Option<WebhookDelivery>, StoreError>;
     /// Makes a dead or pending delivery due at `now` again, keeping its `webhook-id`, payload
-    /// and attempt count. `Conflict` when it was delivered or is being attempted right now.
+    /// and attempt count, and appends `audit`, in one DB transaction. `Conflict` when it was
+    /// delivered or is being attempted right now, `NotFound` when there is no such delivery
+    /// (no audit record either way).
     async fn redeliver_webhook(
         &self,
         id: &WebhookId,
         now: i64,
+        audit: &AuditEntry,
     ) -> Result<WebhookDelivery, StoreError>;
 
-    /// Enables or disables an account; routing reads the flag on every request.
+    /// Enables or disables an account and appends `audit`, in one DB transaction; routing
+    /// reads the flag on every request. `NotFound` (and no audit record) for an unknown account.
     async fn set_psp_account_enabled(
         &self,
         id: &PspAccountId,
         enabled: bool,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError>;
     /// Outcomes per account of transactions created at or after `since`.
     async fn psp_account_stats(&self, since: i64) -> Result<Vec<PspAccountStats>, StoreError>;

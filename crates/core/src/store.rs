@@ -1,7 +1,7 @@
 //! The `Store` trait: every persistent operation Overture performs. Implemented for SQLite and
 //! PostgreSQL in `overture-store`, and checked on both by one conformance suite.
 
-use crate::backoffice::BackofficeStore;
+use crate::backoffice::{AuditEntry, BackofficeStore};
 use crate::domain::*;
 use crate::ids::*;
 use crate::state::TxnState;
@@ -33,8 +33,8 @@ pub struct NewWebhook {
     pub payload: String,
 }
 
-/// One state change, applied atomically with its event row and its outbox row (when the new
-/// state is final).
+/// One state change, applied atomically with its event row, its outbox row (when the new
+/// state is final) and its audit record (when an operator caused it).
 #[derive(Clone, Debug)]
 pub struct Transition {
     pub transaction_id: TransactionId,
@@ -54,6 +54,10 @@ pub struct Transition {
     /// When to poll next; `None` clears the schedule.
     pub next_poll_at: Option<i64>,
     pub webhook: Option<NewWebhook>,
+    /// The operator action this transition carries out (approve, reject), written in the same
+    /// DB transaction: if the audit record cannot be written, the state does not change.
+    /// `None` on the payment paths (PSP and system transitions).
+    pub audit: Option<AuditEntry>,
 }
 
 impl Transition {
@@ -74,6 +78,7 @@ impl Transition {
             redirect_url: None,
             next_poll_at: None,
             webhook: None,
+            audit: None,
         }
     }
 

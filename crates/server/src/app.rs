@@ -24,6 +24,8 @@ pub struct App {
     /// Woken when a transaction needs a poll soon.
     pub poll_wakeup: Arc<Notify>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Who may read `GET /metrics` (production mode and `OVERTURE_METRICS_TOKEN`).
+    pub metrics_access: Arc<crate::api::metrics::MetricsAccess>,
     pub companies: Arc<crate::cache::CompanyCache>,
     /// Callback-triggered status queries, coalesced per transaction.
     pub confirmations: Arc<crate::service::confirm::Confirmations>,

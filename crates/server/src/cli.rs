@@ -239,23 +239,25 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(password.to_owned())
 }
 
-/// Hashes and stores a password, and audits it (channel cli).
+/// Hashes and stores a password with its audit record (channel cli), in one DB transaction.
 async fn set_password(
     store: &dyn Store,
     operator: &Operator,
     password: &str,
 ) -> anyhow::Result<()> {
     let hash = backoffice::password::hash_password(password)?;
-    store.set_operator_password(&operator.id, &hash).await?;
-    let entry = audit::entry(
+    let record = audit::operator_action(
         operator,
+        Channel::Cli,
         AuditAction::SetPassword,
         Some(operator.id.to_string()),
         None,
-        Channel::Cli.as_str().to_owned(),
+        None,
         now_ms(),
     );
-    store.append_audit(&entry).await?;
+    store
+        .set_operator_password(&operator.id, &hash, &record)
+        .await?;
     Ok(())
 }
 

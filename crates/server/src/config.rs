@@ -4,6 +4,7 @@
 use crate::client_addr::TrustedProxies;
 use clap::{Args, ValueEnum};
 use overture_outbound::{AllowList, AllowListError, OutboundPolicy};
+use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,6 +102,11 @@ pub struct ServeArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub backoffice: crate::backoffice::BackofficeArgs,
+    /// Bearer token for `GET /metrics`, from `OVERTURE_METRICS_TOKEN` only: a secret is never
+    /// a command-line flag. Required in production mode (without it `/metrics` refuses
+    /// everyone); outside production `/metrics` is open unless it is set.
+    #[arg(skip = crate::api::metrics::MetricsAccess::token_from_env())]
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Production mode and the outbound allow-list: one definition, used by `serve` and by the
@@ -270,5 +276,15 @@ mod tests {
         assert!(ok.contains("10.1.2.3".parse().unwrap()));
         let none = Serve::try_parse_from(["overture"]).ok().unwrap();
         assert_eq!(none.serve.trusted_proxies, TrustedProxies::default());
+    }
+
+    #[test]
+    fn the_metrics_token_is_never_a_flag() {
+        use clap::Parser;
+        let err = Serve::try_parse_from(["overture", "--metrics-token", "s3cret"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("--metrics-token"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 //! sandboxes and demo MP), runs the workers, and seeds the demo company on first start once
 //! the sandboxes answer.
 
+use crate::api::metrics::{MetricsAccess, METRICS_TOKEN_ENV};
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
 use crate::service::confirm::Confirmations;
@@ -114,6 +115,12 @@ pub async fn start(
     let store = open_store(&args.db).await?;
     let policy = args.outbound.policy();
     tracing::info!(production = policy.production, allow = %policy.allow, "outbound policy");
+    let metrics_access = MetricsAccess::new(args.outbound.production, args.metrics_token.clone());
+    if matches!(metrics_access, MetricsAccess::Closed) {
+        tracing::warn!(
+            "production mode without {METRICS_TOKEN_ENV}: GET /metrics answers 401 to everyone"
+        );
+    }
     let app = App {
         store: Arc::new(store),
         registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout, policy.clone())),
@@ -125,6 +132,7 @@ pub async fn start(
         webhook_wakeup: Arc::new(Notify::new()),
         poll_wakeup: Arc::new(Notify::new()),
         metrics: Arc::default(),
+        metrics_access: Arc::new(metrics_access),
         companies: Arc::default(),
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
     };

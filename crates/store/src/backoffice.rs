@@ -1,12 +1,15 @@
 //! [`BackofficeStore`] on SQL: operator passwords, the login throttle, sessions, the
-//! append-only audit log (the database refuses UPDATE and DELETE on it), transaction search,
-//! four-eyes approvals, problem webhook deliveries and PSP account switches.
+//! append-only audit log (the database refuses UPDATE and DELETE on it; records are written
+//! only with the action they record), transaction search, four-eyes approvals, problem webhook
+//! deliveries and PSP account switches.
 
+pub(crate) mod audited;
 mod decode;
 mod filter;
 mod login;
 mod search;
 
+use self::audited::found;
 use crate::rows::{self, DELIVERY_COLUMNS};
 use crate::{db_err, decode_all, SqlStore};
 use async_trait::async_trait;
@@ -43,14 +46,9 @@ impl BackofficeStore for SqlStore {
         &self,
         id: &OperatorId,
         password_hash: &str,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        found(done.rows_affected(), id.as_str())
+        self.audited_password(id, password_hash, audit).await
     }
 
     async fn login_throttles(
@@ -126,14 +124,6 @@ impl BackofficeStore for SqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        login::insert_audit(e)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
     async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
         self.audit_page(query).await
     }
@@ -183,52 +173,12 @@ impl BackofficeStore for SqlStore {
         found(done.rows_affected(), company.as_str())
     }
 
-    async fn record_approval(&self, a: &PayoutApproval) -> Result<Vec<PayoutApproval>, StoreError> {
-        let mut db = self.pool.begin().await.map_err(db_err)?;
-        // A no-op write first: it locks the transaction row (PostgreSQL) or takes the write
-        // lock (SQLite), so concurrent approvals of one payout run one after the other and
-        // the second sees the first. It also checks the payout is still held.
-        let held = sqlx::query(
-            "UPDATE transactions SET version = version WHERE id = $1 AND state = 'awaiting_approval'",
-        )
-        .bind(a.transaction_id.as_str())
-        .execute(&mut *db)
-        .await
-        .map_err(db_err)?;
-        if held.rows_affected() == 0 {
-            return Err(StoreError::Conflict(a.transaction_id.to_string()));
-        }
-        sqlx::query(
-            "INSERT INTO payout_approvals (transaction_id, operator_id, reason, at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(a.transaction_id.as_str())
-        .bind(a.operator_id.as_str())
-        .bind(a.reason.as_deref())
-        .bind(a.at)
-        .execute(&mut *db)
-        .await
-        .map_err(db_err)?;
-        let rows = sqlx::query(
-            "SELECT * FROM payout_approvals WHERE transaction_id = $1 ORDER BY at, operator_id",
-        )
-        .bind(a.transaction_id.as_str())
-        .fetch_all(&mut *db)
-        .await
-        .map_err(db_err)?;
-        let all = decode_all(rows, decode::approval)?;
-        db.commit().await.map_err(db_err)?;
-        Ok(all)
+    async fn record_approval(&self, new: &NewApproval) -> Result<Vec<PayoutApproval>, StoreError> {
+        self.audited_approval(new).await
     }
 
     async fn approvals(&self, id: &TransactionId) -> Result<Vec<PayoutApproval>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM payout_approvals WHERE transaction_id = $1 ORDER BY at, operator_id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        decode_all(rows, decode::approval)
+        self.all_approvals(id).await
     }
 
     async fn problem_deliveries(
@@ -256,43 +206,18 @@ impl BackofficeStore for SqlStore {
         &self,
         id: &WebhookId,
         now: i64,
+        audit: &AuditEntry,
     ) -> Result<WebhookDelivery, StoreError> {
-        // A live lease means a worker is sending it right now: leave it alone, or two
-        // attempts would share one attempt number.
-        let row = sqlx::query(&format!(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, lease_until = NULL \
-             WHERE id = $2 AND state IN ('dead', 'pending') \
-             AND (lease_until IS NULL OR lease_until <= $1) RETURNING {DELIVERY_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        match row {
-            Some(r) => rows::delivery(&r),
-            None => match self.webhook_delivery(id).await? {
-                Some(d) => Err(StoreError::Conflict(format!(
-                    "webhook {id} is {} and cannot be redelivered now",
-                    d.state.as_str()
-                ))),
-                None => Err(StoreError::NotFound(id.to_string())),
-            },
-        }
+        self.audited_redelivery(id, now, audit).await
     }
 
     async fn set_psp_account_enabled(
         &self,
         id: &PspAccountId,
         enabled: bool,
+        audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE psp_accounts SET enabled = $1 WHERE id = $2")
-            .bind(i64::from(enabled))
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        found(done.rows_affected(), id.as_str())
+        self.audited_account_switch(id, enabled, audit).await
     }
 
     async fn psp_account_stats(&self, since: i64) -> Result<Vec<PspAccountStats>, StoreError> {
@@ -307,14 +232,5 @@ impl BackofficeStore for SqlStore {
         .await
         .map_err(db_err)?;
         decode_all(rows, decode::stats)
-    }
-}
-
-/// `NotFound` when an UPDATE touched no row.
-fn found(rows_affected: u64, what: &str) -> Result<(), StoreError> {
-    if rows_affected == 0 {
-        Err(StoreError::NotFound(what.to_owned()))
-    } else {
-        Ok(())
     }
 }

@@ -58,13 +58,12 @@ pub(crate) async fn create(
     Ok(())
 }
 
-/// The version-checked update, its event and (for a final state) its outbox row, in one
-/// statement. No row back means the version or state moved on: `Conflict`.
-pub(crate) async fn transition(
-    store: &SqlStore,
-    t: &Transition,
-) -> Result<Transaction, StoreError> {
-    let sql = format!(
+/// The statement of [`transition`]: the version-checked update, its event and (for a final
+/// state) its outbox row, `RETURNING` the updated row (none when the version or state moved
+/// on). Parameters as bound by `bind_transition`. Also run inside the audited transition's
+/// DB transaction (`transactions.rs`).
+pub(crate) fn transition_sql() -> String {
+    format!(
         "WITH u AS ({}), e AS ( \
            INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT id, $11, $1, $12, $13, $3, $2 FROM u \
@@ -73,7 +72,16 @@ pub(crate) async fn transition(
            SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM u WHERE $14::text IS NOT NULL \
          ) SELECT {TXN_COLUMNS} FROM u",
         transition_update_sql()
-    );
+    )
+}
+
+/// [`transition_sql`] as one statement. No row back means the version or state moved on:
+/// `Conflict`.
+pub(crate) async fn transition(
+    store: &SqlStore,
+    t: &Transition,
+) -> Result<Transaction, StoreError> {
+    let sql = transition_sql();
     let row = bind_transition(sqlx::query(&sql), t)
         .fetch_optional(&store.pool)
         .await

@@ -74,21 +74,29 @@ pub(crate) async fn create(
     Ok(())
 }
 
-/// The version-checked update, its event and (for a final state) its outbox row, in one batch.
-pub(crate) async fn transition(
-    store: &SqlStore,
-    t: &Transition,
-) -> Result<Transaction, StoreError> {
-    let sql = format!(
-        "BEGIN; {}; \
+/// The statements of [`transition`] without their `BEGIN`/`COMMIT`: the version-checked
+/// update (`RETURNING` the row), its event and (for a final state) its outbox row, the inserts
+/// guarded by `changes()` so they happen only when the update matched. Parameters as bound by
+/// `bind_transition`. Also run inside the audited transition's DB transaction
+/// (`transactions.rs`).
+pub(crate) fn transition_statements() -> String {
+    format!(
+        "{}; \
          INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
          INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
            SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM transactions \
-           WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1; \
-         COMMIT;",
+           WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1;",
         transition_update_sql()
-    );
+    )
+}
+
+/// [`transition_statements`] in one batch.
+pub(crate) async fn transition(
+    store: &SqlStore,
+    t: &Transition,
+) -> Result<Transaction, StoreError> {
+    let sql = format!("BEGIN; {} COMMIT;", transition_statements());
     let query = bind_transition(sqlx::query(&sql), t);
     let rows = run_batch(store, query).await?;
     let row = rows

@@ -1,9 +1,11 @@
 //! [`TransactionStore`] on SQL. Every state change is one DB transaction: the version-checked
 //! row update, its event row, the outbox row of a final state and the idempotent response.
 
+use crate::backoffice::audited::insert_audit;
 use crate::rows::{self, TXN_COLUMNS};
 use crate::{db_err, decode_all, Backend, SqlStore};
 use async_trait::async_trait;
+use overture_core::backoffice::AuditEntry;
 use overture_core::store::{ProgressUpdate, StoreError, TransactionStore, Transition, TxnFilter};
 use overture_core::*;
 use sqlx::{Any, Transaction as DbTxn};
@@ -130,6 +132,44 @@ pub(crate) fn bind_transition<'q>(query: AnyQuery<'q>, t: &'q Transition) -> Any
         .bind(t.webhook.as_ref().map(|w| w.payload.as_str()))
 }
 
+impl SqlStore {
+    /// An operator's transition: the same statements as the payment paths (`pg_paths`,
+    /// `sqlite_paths`), then the audit record, in one explicit DB transaction. Operator
+    /// actions are rare, so the extra round trips cost nothing that matters; the hot path
+    /// stays one statement (PostgreSQL) or one batch (SQLite).
+    async fn audited_transition(
+        &self,
+        t: &Transition,
+        audit: &AuditEntry,
+    ) -> Result<Transaction, StoreError> {
+        let mut db = self.pool.begin().await.map_err(db_err)?;
+        let row = match self.backend {
+            Backend::Postgres => {
+                let sql = crate::pg_paths::transition_sql();
+                bind_transition(sqlx::query(&sql), t)
+                    .fetch_optional(&mut *db)
+                    .await
+            }
+            Backend::Sqlite => {
+                let sql = crate::sqlite_paths::transition_statements();
+                bind_transition(sqlx::query(&sql), t)
+                    .fetch_all(&mut *db)
+                    .await
+                    .map(|rows| rows.into_iter().next())
+            }
+        }
+        .map_err(db_err)?
+        // Dropping `db` rolls back: nothing was changed.
+        .ok_or_else(|| StoreError::Conflict(t.transaction_id.to_string()))?;
+        insert_audit(audit)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        db.commit().await.map_err(db_err)?;
+        rows::transaction(&row)
+    }
+}
+
 /// A query on the `Any` driver.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
@@ -230,9 +270,10 @@ impl TransactionStore for SqlStore {
         t.from
             .transition(t.to)
             .map_err(|e| StoreError::Conflict(format!("{}: {e}", t.transaction_id)))?;
-        match self.backend {
-            Backend::Postgres => crate::pg_paths::transition(self, t).await,
-            Backend::Sqlite => crate::sqlite_paths::transition(self, t).await,
+        match (self.backend, &t.audit) {
+            (Backend::Postgres, None) => crate::pg_paths::transition(self, t).await,
+            (Backend::Sqlite, None) => crate::sqlite_paths::transition(self, t).await,
+            (_, Some(audit)) => self.audited_transition(t, audit).await,
         }
     }
 

@@ -9,78 +9,13 @@ use overture_core::backoffice::*;
 use overture_core::store::*;
 use overture_core::*;
 use overture_store::SqlStore;
-use secrecy::SecretString;
-use std::collections::BTreeMap;
-use support::{backends, finish, operator};
+use support::{account, audit, backends, company, finish, operator, stored, txn};
 
-async fn company(s: &SqlStore, name: &str) -> Company {
-    let c = Company {
-        id: CompanyId::generate(),
-        name: name.into(),
-        api_secret: SecretString::from("k"),
-        webhook_url: "http://127.0.0.1:1/hook".into(),
-        webhook_secret: SecretString::from("whsec_c2VjcmV0"),
-        webhook_authorization: None,
-        verify_user_url: "http://127.0.0.1:1/verify".into(),
-        payout_approval_threshold: Some("1000".parse().unwrap()),
-        verify_payins: false,
-        created_at: 1,
-    };
-    s.insert_company(&c).await.unwrap();
-    c
-}
-
-async fn account(s: &SqlStore, c: &Company, psp: &str) -> PspAccount {
-    let a = PspAccount {
-        id: PspAccountId::generate(),
-        company_id: c.id.clone(),
-        psp_type: PspType(psp.into()),
-        base_url: "http://127.0.0.1:1/sandbox".into(),
-        credentials: Credentials(BTreeMap::new()),
-        enabled: true,
-        priority: 0,
-        created_at: 2,
-    };
-    s.insert_psp_account(&a).await.unwrap();
-    a
-}
-
-fn txn(c: &Company, a: &PspAccount, state: TxnState, user: &str, at: i64) -> Transaction {
-    let eur = Currency::from_code("EUR").unwrap();
-    Transaction {
-        id: TransactionId::generate(),
-        company_id: c.id.clone(),
-        brand_id: None,
-        txn_type: TxnType::Payout,
-        psp_type: a.psp_type.clone(),
-        psp_account_id: a.id.clone(),
-        amount: Money::from_minor(150_000, eur).unwrap(),
-        user_id: user.into(),
-        email: "u@example.com".into(),
-        country: None,
-        extras: BTreeMap::new(),
-        state,
-        psp_status: None,
-        psp_transaction_id: Some(format!("PSP-{user}-{at}")),
-        psp_stage: None,
-        message: None,
-        session_id: Some(SessionId::generate()),
-        redirect_url: None,
-        return_url: None,
-        merchant_reference: Some(format!("ref-{user}")),
-        idempotency_key: None,
-        created_at: at,
-        updated_at: at,
-        submitted_at: None,
-        version: 1,
-        next_poll_at: None,
-        poll_attempts: 0,
-    }
-}
-
-async fn stored(s: &SqlStore, t: &Transaction) -> Transaction {
-    s.create_transaction(t, &[], None).await.unwrap();
-    t.clone()
+/// Appends `e` the only way records enter the log: with an action, here a password change.
+async fn append(s: &SqlStore, op: &Operator, e: &AuditEntry) {
+    s.set_operator_password(&op.id, "$argon2id$v=19$fake", e)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -99,21 +34,15 @@ async fn audit_log_is_newest_first_filtered_and_paged() {
             reason: Some("why".into()),
             detail: Some("web".into()),
         };
-        s.append_audit(&entry(1, AuditAction::Login, None))
-            .await
-            .unwrap();
-        s.append_audit(&entry(2, AuditAction::Approve, Some("txn_1")))
-            .await
-            .unwrap();
-        s.append_audit(&entry(3, AuditAction::Reject, Some("txn_2")))
-            .await
-            .unwrap();
+        append(s, &op, &entry(1, AuditAction::Login, None)).await;
+        append(s, &op, &entry(2, AuditAction::Approve, Some("txn_1"))).await;
+        append(s, &op, &entry(3, AuditAction::Reject, Some("txn_2"))).await;
         let stranger = AuditEntry {
             operator_id: None,
             operator_email: "who@x".into(),
             ..entry(4, AuditAction::LoginFailed, None)
         };
-        s.append_audit(&stranger).await.unwrap();
+        append(s, &op, &stranger).await;
 
         let page = s
             .audit_log(&AuditQuery {
@@ -272,15 +201,55 @@ async fn four_eyes_settings_and_serialised_approvals() {
             reason: Some(format!("ok by {}", op.email)),
             at,
         };
-        let first = s.record_approval(&approval(&op1, 20)).await.unwrap();
+        let new = |a: PayoutApproval, prior| NewApproval {
+            audit: AuditEntry {
+                reason: a.reason.clone(),
+                ..audit(
+                    &op1,
+                    AuditAction::Approve,
+                    Some(a.transaction_id.as_str()),
+                    a.at,
+                )
+            },
+            approval: a,
+            prior,
+        };
+        let first = s
+            .record_approval(&new(approval(&op1, 20), 0))
+            .await
+            .unwrap();
         assert_eq!(first, vec![approval(&op1, 20)]);
         assert!(matches!(
-            s.record_approval(&approval(&op1, 21)).await,
+            s.record_approval(&new(approval(&op1, 21), 1)).await,
             Err(StoreError::Duplicate(_))
         ));
-        let both = s.record_approval(&approval(&op2, 22)).await.unwrap();
+        assert!(
+            matches!(
+                s.record_approval(&new(approval(&op2, 22), 0)).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "read before the first approval: stale"
+        );
+        let both = s
+            .record_approval(&new(approval(&op2, 22), 1))
+            .await
+            .unwrap();
         assert_eq!(both.len(), 2);
         assert_eq!(s.approvals(&t.id).await.unwrap(), both);
+        let records = s
+            .audit_log(&AuditQuery {
+                action: Some(AuditAction::Approve),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ats: Vec<i64> = records.items.iter().map(|e| e.at).collect();
+        assert_eq!(
+            ats,
+            [22, 20],
+            "one record per approval written, none for refusals"
+        );
 
         // Once the payout moved on, approvals are refused.
         s.transition(&Transition::of(&t, TxnState::Rejected, Actor::System, 30))
@@ -288,30 +257,41 @@ async fn four_eyes_settings_and_serialised_approvals() {
             .unwrap();
         let op3 = operator(s, "three@ops.example", Role::Admin).await;
         assert!(matches!(
-            s.record_approval(&approval(&op3, 31)).await,
+            s.record_approval(&new(approval(&op3, 31), 2)).await,
             Err(StoreError::Conflict(_))
         ));
 
-        // Two operators at once: the later of the two always sees both approvals.
+        // Two operators at once, both having read no approval: one is recorded, the other
+        // must read again, then sees the first.
         let t2 = stored(s, &txn(&c, &a, TxnState::AwaitingApproval, "v", 40)).await;
-        let (x, y) = (s.clone(), s.clone());
-        let (ax, ay) = (
-            PayoutApproval {
-                transaction_id: t2.id.clone(),
-                ..approval(&op1, 41)
-            },
-            PayoutApproval {
-                transaction_id: t2.id.clone(),
-                ..approval(&op2, 41)
-            },
-        );
+        let on_t2 = |op: &Operator| {
+            new(
+                PayoutApproval {
+                    transaction_id: t2.id.clone(),
+                    ..approval(op, 41)
+                },
+                0,
+            )
+        };
+        let (x, y, ax, ay) = (s.clone(), s.clone(), on_t2(&op1), on_t2(&op2));
         let (rx, ry) = tokio::join!(
-            tokio::spawn(async move { x.record_approval(&ax).await.unwrap().len() }),
-            tokio::spawn(async move { y.record_approval(&ay).await.unwrap().len() })
+            tokio::spawn(async move { x.record_approval(&ax).await.map(|all| all.len()) }),
+            tokio::spawn(async move { y.record_approval(&ay).await.map(|all| all.len()) })
         );
-        let mut counts = vec![rx.unwrap(), ry.unwrap()];
-        counts.sort();
-        assert_eq!(counts, vec![1, 2]);
+        let (rx, ry) = (rx.unwrap(), ry.unwrap());
+        assert!(
+            matches!(
+                (&rx, &ry),
+                (Ok(1), Err(StoreError::Conflict(_))) | (Err(StoreError::Conflict(_)), Ok(1))
+            ),
+            "{rx:?} {ry:?}"
+        );
+        let loser = if rx.is_ok() { &op2 } else { &op1 };
+        let retry = NewApproval {
+            prior: 1,
+            ..on_t2(loser)
+        };
+        assert_eq!(s.record_approval(&retry).await.unwrap().len(), 2);
     }
     finish(all).await;
 }
@@ -379,7 +359,12 @@ async fn problem_deliveries_and_redelivery_keep_the_webhook_id() {
         assert_eq!(list(DeliveryProblem::Dead).await, vec![dead.clone()]);
         assert_eq!(list(DeliveryProblem::Failing).await, vec![failing.clone()]);
 
-        let again = s.redeliver_webhook(&dead, 5_000).await.unwrap();
+        let op = operator(s, "ops@ops.example", Role::Approver).await;
+        let why = |id: &WebhookId| audit(&op, AuditAction::Redeliver, Some(id.as_str()), 5_000);
+        let again = s
+            .redeliver_webhook(&dead, 5_000, &why(&dead))
+            .await
+            .unwrap();
         assert_eq!(again.id, dead);
         assert_eq!(
             (again.state, again.next_attempt_at, again.attempts),
@@ -389,24 +374,35 @@ async fn problem_deliveries_and_redelivery_keep_the_webhook_id() {
         assert!(claimed.iter().any(|d| d.id == dead), "due again at once");
         assert!(
             matches!(
-                s.redeliver_webhook(&dead, 5_500).await,
+                s.redeliver_webhook(&dead, 5_500, &why(&dead)).await,
                 Err(StoreError::Conflict(_))
             ),
             "being attempted right now"
         );
         assert!(matches!(
-            s.redeliver_webhook(&done, 5_000).await,
+            s.redeliver_webhook(&done, 5_000, &why(&done)).await,
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            s.redeliver_webhook(&WebhookId::generate(), 5_000).await,
+            s.redeliver_webhook(&WebhookId::generate(), 5_000, &why(&done))
+                .await,
             Err(StoreError::NotFound(_))
         ));
-        let moved = s.redeliver_webhook(&failing, 5_000).await.unwrap();
+        let moved = s
+            .redeliver_webhook(&failing, 5_000, &why(&failing))
+            .await
+            .unwrap();
         assert_eq!(moved.next_attempt_at, 5_000);
         assert_eq!(
             s.webhook_delivery(&fresh).await.unwrap().unwrap().attempts,
             0
+        );
+        let records = s.audit_log(&AuditQuery::default()).await.unwrap().items;
+        let targets: Vec<_> = records.iter().map(|e| e.target.clone().unwrap()).collect();
+        assert_eq!(
+            targets,
+            [failing.to_string(), dead.to_string()],
+            "a record for each redelivery made, none for the refused ones"
         );
     }
     finish(all).await;
@@ -420,15 +416,30 @@ async fn psp_accounts_switch_and_report_success_rates() {
         let c = company(s, "Acme").await;
         let a = account(s, &c, "PAYMENTSOFT").await;
         let idle = account(s, &c, "FORUMPAY").await;
-        s.set_psp_account_enabled(&a.id, false).await.unwrap();
+        let op = operator(s, "admin@ops.example", Role::Admin).await;
+        let off = audit(&op, AuditAction::DisableAccount, Some(a.id.as_str()), 7);
+        let on = audit(&op, AuditAction::EnableAccount, Some(a.id.as_str()), 8);
+        s.set_psp_account_enabled(&a.id, false, &off).await.unwrap();
         assert!(!s.psp_account(&a.id).await.unwrap().unwrap().enabled);
-        s.set_psp_account_enabled(&a.id, true).await.unwrap();
+        s.set_psp_account_enabled(&a.id, true, &on).await.unwrap();
         assert!(s.psp_account(&a.id).await.unwrap().unwrap().enabled);
         assert!(matches!(
-            s.set_psp_account_enabled(&PspAccountId::generate(), false)
+            s.set_psp_account_enabled(&PspAccountId::generate(), false, &off)
                 .await,
             Err(StoreError::NotFound(_))
         ));
+        let actions: Vec<_> = s
+            .audit_log(&AuditQuery::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [AuditAction::EnableAccount, AuditAction::DisableAccount]
+        );
 
         for (state, at) in [
             (TxnState::Approved, 100),

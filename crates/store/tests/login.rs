@@ -11,8 +11,7 @@ use overture_core::backoffice::{
 use overture_core::store::StoreError;
 use overture_core::{Operator, OperatorId, Role};
 use overture_store::SqlStore;
-use sqlx::{Connection, Executor};
-use support::{backends, finish, operator, Backend};
+use support::{backends, finish, operator, refuse_audit_records};
 
 const POLICY: ThrottlePolicy = ThrottlePolicy {
     per_address: Backoff {
@@ -95,44 +94,6 @@ async fn log_in(s: &SqlStore, op: &Operator, id: &str, expires_at: i64) {
     s.record_login(&login).await.unwrap();
 }
 
-/// Runs `sql` on the test's database over a connection of its own.
-async fn raw(b: &Backend, sql: &str) {
-    let mut conn = sqlx::AnyConnection::connect(&b.url).await.unwrap();
-    if let Some(schema) = &b.schema {
-        conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
-            .await
-            .unwrap();
-    }
-    conn.execute(sql).await.unwrap();
-    conn.close().await.unwrap();
-}
-
-/// Makes the database refuse every new audit record, as a full disk or a lost connection
-/// would at that moment.
-async fn refuse_audit_records(b: &Backend) {
-    if b.schema.is_some() {
-        raw(
-            b,
-            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'audit refused'; END; $$",
-        )
-        .await;
-        raw(
-            b,
-            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
-             FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
-        )
-        .await;
-    } else {
-        raw(
-            b,
-            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log \
-             BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
-        )
-        .await;
-    }
-}
-
 #[tokio::test]
 async fn operators_are_found_by_email_and_passwords_set() {
     let all = backends("pw").await;
@@ -143,15 +104,22 @@ async fn operators_are_found_by_email_and_passwords_set() {
         assert_eq!(login.operator.id, op.id, "email matches case-insensitively");
         assert_eq!(login.password_hash, None);
         assert!(s.operator_login("bob@ops.example").await.unwrap().is_none());
-        s.set_operator_password(&op.id, "$argon2id$v=19$fake")
+        let set = support::audit(&op, AuditAction::SetPassword, Some(op.id.as_str()), 5);
+        s.set_operator_password(&op.id, "$argon2id$v=19$fake", &set)
             .await
             .unwrap();
         let login = s.operator_login("Ann@Ops.example").await.unwrap().unwrap();
         assert_eq!(login.password_hash.as_deref(), Some("$argon2id$v=19$fake"));
         assert!(matches!(
-            s.set_operator_password(&OperatorId::generate(), "x").await,
+            s.set_operator_password(&OperatorId::generate(), "x", &set)
+                .await,
             Err(StoreError::NotFound(_))
         ));
+        assert_eq!(
+            audit_actions(s).await,
+            [AuditAction::SetPassword],
+            "one record, for the password actually set"
+        );
     }
     finish(all).await;
 }

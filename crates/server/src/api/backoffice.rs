@@ -2,7 +2,10 @@
 //! operator bearer token (role approver or admin) and `{"reason"}` (required to reject), and
 //! `GET /v1/api/backoffice/transactions?state=awaiting_approval` for any operator. Under the
 //! company's four-eyes rule a first approval answers 202 with `data.approvals` `{given,
-//! required}` and the payout keeps waiting for a different operator. Every decision is audited.
+//! required}` and the payout keeps waiting for a different operator. The deciding approval asks
+//! the MP again: denied ⇒ 403 `USER_NOT_VERIFIED` (the payout is rejected by the system with
+//! the MP's reason), MP unreachable ⇒ 502/504 `USER_VERIFICATION_UNAVAILABLE` (nothing
+//! changes; try again). Every decision is audited in its own DB transaction.
 
 use crate::api::auth::OperatorAuth;
 use crate::api::cashier::json_body;

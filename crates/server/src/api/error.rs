@@ -46,6 +46,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("User not verified by the merchant platform")]
     UserNotVerified(Option<String>),
+    /// The MP denied the user at a payout's approval; the payout was rejected with this reason.
+    #[error("{0}")]
+    UserDeniedAtApproval(String),
     #[error("User verification unavailable")]
     VerificationUnavailable { timeout: bool },
     #[error("Not found")]
@@ -98,6 +101,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidField { field, message } => Self::field(&field, message),
             ServiceError::Forbidden(m) => Self::Forbidden(m),
             ServiceError::UserNotVerified(reason) => Self::UserNotVerified(reason),
+            ServiceError::UserDeniedAtApproval(reason) => Self::UserDeniedAtApproval(reason),
             ServiceError::VerificationUnavailable { timeout } => {
                 Self::VerificationUnavailable { timeout }
             }
@@ -134,7 +138,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            Self::UserNotVerified(_) => (StatusCode::FORBIDDEN, "USER_NOT_VERIFIED"),
+            Self::UserNotVerified(_) | Self::UserDeniedAtApproval(_) => {
+                (StatusCode::FORBIDDEN, "USER_NOT_VERIFIED")
+            }
             Self::VerificationUnavailable { timeout: true } => {
                 (StatusCode::GATEWAY_TIMEOUT, "USER_VERIFICATION_UNAVAILABLE")
             }

@@ -8,6 +8,7 @@ pub mod cashier_in;
 pub mod envelope;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod psps;
 pub mod strict_json;
 
@@ -22,12 +23,5 @@ pub fn router() -> Router<App> {
         .merge(backoffice::router())
         .merge(psps::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            axum::routing::get(
-                |axum::extract::State(app): axum::extract::State<App>| async move {
-                    app.metrics.render()
-                },
-            ),
-        )
+        .route("/metrics", axum::routing::get(metrics::metrics))
 }

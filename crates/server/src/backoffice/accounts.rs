@@ -145,23 +145,22 @@ pub async fn switch(
     let id = PspAccountId::parse(&id).ok_or(PageError::NotFound)?;
     let reason = lookup::required_reason(&form.reason)?;
     let app = &bo.app;
-    app.store
-        .set_psp_account_enabled(&id, enabled)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => PageError::NotFound,
-            other => other.into(),
-        })?;
-    tracing::info!(psp_account = %id, enabled, operator = %signed.operator.id, "PSP account switched");
-    audit::operator_action(
-        app,
+    let record = audit::operator_action(
         &signed.operator,
         Channel::Web,
         audit_action,
         Some(id.to_string()),
         Some(reason),
         None,
-    )
-    .await;
+        app.now(),
+    );
+    app.store
+        .set_psp_account_enabled(&id, enabled, &record)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => PageError::NotFound,
+            other => other.into(),
+        })?;
+    tracing::info!(psp_account = %id, enabled, operator = %signed.operator.id, "PSP account switched");
     Ok(Redirect::to(&format!("/backoffice/psp-accounts?done={done}&id={id}")).into_response())
 }

@@ -30,6 +30,13 @@ pub enum PageError {
     /// The object is no longer in a state that allows the action.
     #[error("{0}")]
     Conflict(String),
+    /// The merchant platform denied the user (at a payout's approval: the payout was rejected).
+    #[error("{0}")]
+    UserNotVerified(String),
+    /// The merchant platform could not be asked about the user (down, an error, or slower
+    /// than the verify timeout: `timeout`); nothing was changed.
+    #[error("The merchant platform could not be asked whether this user may be paid (it is down, answered an error or was too slow). The payout is still waiting for approval; try again later.")]
+    VerificationUnavailable { timeout: bool },
     #[error("Something went wrong; the details are in the server log.")]
     Internal(#[source] anyhow::Error),
 }
@@ -45,6 +52,13 @@ impl PageError {
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::BadInput(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "INVALID_STATE"),
+            Self::UserNotVerified(_) => (StatusCode::FORBIDDEN, "USER_NOT_VERIFIED"),
+            Self::VerificationUnavailable { timeout: false } => {
+                (StatusCode::BAD_GATEWAY, "USER_VERIFICATION_UNAVAILABLE")
+            }
+            Self::VerificationUnavailable { timeout: true } => {
+                (StatusCode::GATEWAY_TIMEOUT, "USER_VERIFICATION_UNAVAILABLE")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
     }
@@ -79,6 +93,16 @@ impl From<ServiceError> for PageError {
             ServiceError::Forbidden(m) => Self::Forbidden(m),
             ServiceError::InvalidField { field, message } => {
                 Self::BadInput(format!("{field}: {message}"))
+            }
+            ServiceError::UserDeniedAtApproval(reason) => {
+                Self::UserNotVerified(format!("The payout was rejected: {reason}."))
+            }
+            ServiceError::UserNotVerified(reason) => Self::UserNotVerified(format!(
+                "The merchant platform denied the user{}. Nothing was changed.",
+                reason.map(|r| format!(": {r}")).unwrap_or_default()
+            )),
+            ServiceError::VerificationUnavailable { timeout } => {
+                Self::VerificationUnavailable { timeout }
             }
             other => Self::Internal(other.into()),
         }
@@ -138,6 +162,22 @@ mod tests {
         assert_eq!(
             conflict.to_string(),
             "txn_1 is approved. Nothing was changed."
+        );
+        let denied: PageError = ServiceError::UserDeniedAtApproval(
+            "merchant platform denied the user at approval: self-excluded".into(),
+        )
+        .into();
+        assert_eq!(
+            (denied.status_and_code(), denied.to_string()),
+            (
+                (StatusCode::FORBIDDEN, "USER_NOT_VERIFIED"),
+                "The payout was rejected: merchant platform denied the user at approval: self-excluded.".to_owned()
+            )
+        );
+        let down: PageError = ServiceError::VerificationUnavailable { timeout: true }.into();
+        assert_eq!(
+            down.status_and_code(),
+            (StatusCode::GATEWAY_TIMEOUT, "USER_VERIFICATION_UNAVAILABLE")
         );
         assert_eq!(
             PageError::Internal(anyhow::anyhow!("secret detail")).to_string(),

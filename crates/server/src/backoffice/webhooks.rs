@@ -111,9 +111,24 @@ pub async fn redeliver(
         .webhook_delivery(&id)
         .await?
         .ok_or(PageError::NotFound)?;
+    let detail = format!(
+        "transaction {}; was {} after {} attempts",
+        before.transaction_id,
+        before.state.as_str(),
+        before.attempts
+    );
+    let record = audit::operator_action(
+        &signed.operator,
+        Channel::Web,
+        AuditAction::Redeliver,
+        Some(id.to_string()),
+        Some(reason),
+        Some(&detail),
+        app.now(),
+    );
     let delivery = app
         .store
-        .redeliver_webhook(&id, app.now())
+        .redeliver_webhook(&id, app.now(), &record)
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => PageError::NotFound,
@@ -122,21 +137,5 @@ pub async fn redeliver(
         })?;
     app.webhook_wakeup.notify_one();
     tracing::info!(webhook_id = %id, transaction_id = %delivery.transaction_id, operator = %signed.operator.id, "webhook redelivery requested");
-    let detail = format!(
-        "transaction {}; was {} after {} attempts",
-        delivery.transaction_id,
-        before.state.as_str(),
-        before.attempts
-    );
-    audit::operator_action(
-        app,
-        &signed.operator,
-        Channel::Web,
-        AuditAction::Redeliver,
-        Some(id.to_string()),
-        Some(reason),
-        Some(&detail),
-    )
-    .await;
     Ok(Redirect::to(&format!("/backoffice/webhooks?done=redelivered&id={id}")).into_response())
 }

@@ -1,9 +1,10 @@
 //! The operator audit trail: every operator action (login, logout, approve, reject, redeliver,
-//! enable/disable account) is appended with who, what, when and why. Writing happens after
-//! the action succeeded; a failed audit write is logged loudly but does not undo the action,
-//! which has already happened.
+//! enable/disable account, set password) is recorded with who, what, when and why. This
+//! module only builds the records: each one is handed to the store operation that carries
+//! out the action (`Transition::audit`, `record_approval`, `redeliver_webhook`, …) and
+//! written in that action's DB transaction, so an action never exists without its record
+//! (and a record that cannot be written undoes the action).
 
-use crate::app::App;
 use overture_core::backoffice::{AuditAction, AuditEntry};
 use overture_core::Operator;
 
@@ -50,27 +51,52 @@ pub fn entry(
     }
 }
 
-/// Appends `entry`; a storage failure is logged, never returned (see the module docs).
-pub async fn record(app: &App, entry: AuditEntry) {
-    if let Err(e) = app.store.append_audit(&entry).await {
-        tracing::error!(error = ?e, action = entry.action.as_str(), target = ?entry.target, "audit write failed");
-    }
-}
-
-/// Appends an action by `operator` through `channel`, with extra `detail` when given.
-pub async fn operator_action(
-    app: &App,
+/// The record of an action by `operator` through `channel` at `at` (ms): detail
+/// `"<channel>"`, or `"<channel>; <detail>"` when `detail` is given.
+pub fn operator_action(
     operator: &Operator,
     channel: Channel,
     action: AuditAction,
     target: Option<String>,
     reason: Option<String>,
     detail: Option<&str>,
-) {
+    at: i64,
+) -> AuditEntry {
     let detail = match detail {
         Some(d) => format!("{}; {d}", channel.as_str()),
         None => channel.as_str().to_owned(),
     };
-    let e = entry(operator, action, target, reason, detail, app.now());
-    record(app, e).await;
+    entry(operator, action, target, reason, detail, at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overture_core::{OperatorId, Role};
+
+    #[test]
+    fn records_name_the_operator_and_channel() {
+        let op = Operator {
+            id: OperatorId::generate(),
+            email: "ann@ops.example".into(),
+            role: Role::Approver,
+            token_sha256: String::new(),
+            created_at: 1,
+        };
+        let e = operator_action(
+            &op,
+            Channel::Api,
+            AuditAction::Approve,
+            Some("txn_1".into()),
+            Some("KYC ok".into()),
+            Some("submitted to the PSP"),
+            42,
+        );
+        assert_eq!(e.operator_id, Some(op.id.clone()));
+        assert_eq!(e.operator_email, "ann@ops.example");
+        assert_eq!(e.detail.as_deref(), Some("api; submitted to the PSP"));
+        assert_eq!((e.at, e.reason.as_deref()), (42, Some("KYC ok")));
+        let plain = operator_action(&op, Channel::Web, AuditAction::Reject, None, None, None, 1);
+        assert_eq!(plain.detail.as_deref(), Some("web"));
+    }
 }

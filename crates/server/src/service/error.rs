@@ -18,6 +18,10 @@ pub enum ServiceError {
     /// The MP's verify-user endpoint denied the user (its reason, when it gave one).
     #[error("User not verified by the merchant platform")]
     UserNotVerified(Option<String>),
+    /// The MP denied the user at a held payout's deciding approval: the payout was rejected by
+    /// the system with this reason (`merchant platform denied the user at approval: …`).
+    #[error("{0}")]
+    UserDeniedAtApproval(String),
     /// The MP's verify-user endpoint could not be asked: down, an error status, a redirect,
     /// unreadable, or slower than the verify timeout (`timeout`).
     #[error("User verification unavailable")]

@@ -128,8 +128,21 @@ pub async fn finalize(
     reason: Option<String>,
     psp: Option<&PspUpdate>,
 ) -> Result<Transaction, StoreError> {
-    let now = app.now();
-    let mut t = Transition::of(txn, to, actor, now);
+    let t = final_transition(app, txn, to, actor, reason, psp);
+    commit_final(app, &t).await
+}
+
+/// The transition of `txn` to the final state `to` with its webhook event, not yet written;
+/// the caller may add to it (an operator's audit record) and write it with [`commit_final`].
+pub fn final_transition(
+    app: &App,
+    txn: &Transaction,
+    to: TxnState,
+    actor: Actor,
+    reason: Option<String>,
+    psp: Option<&PspUpdate>,
+) -> Transition {
+    let mut t = Transition::of(txn, to, actor, app.now());
     if let Some(u) = psp {
         t.record_psp(u);
     }
@@ -142,9 +155,14 @@ pub async fn finalize(
         id: WebhookId::generate(),
         payload,
     });
-    let updated = app.store.transition(&t).await?;
+    t
+}
+
+/// Writes a transition built by [`final_transition`] and wakes the webhook dispatcher.
+pub async fn commit_final(app: &App, t: &Transition) -> Result<Transaction, StoreError> {
+    let updated = app.store.transition(t).await?;
     app.webhook_wakeup.notify_one();
-    tracing::info!(transaction_id = %txn.id, from = txn.state.as_str(), to = to.as_str(), "final state");
+    tracing::info!(transaction_id = %t.transaction_id, from = t.from.as_str(), to = t.to.as_str(), "final state");
     Ok(updated)
 }
 

@@ -1,11 +1,22 @@
 //! MP user verification (DESIGN.md §4): before every payout (and before pay-ins when the
 //! company asks for it), `POST <verify-user URL>` with the user's own authorization and
 //! `{"userId","type","amount","currency"}`; the MP answers 2xx `{"allowed": bool, "reason"?}`.
+//!
+//! A held payout is verified again at its deciding approval (the user may have been blocked
+//! meanwhile). No user token exists then (none is stored, and it would have expired), so that
+//! call is server to server, authenticated like a webhook: the same URL, the body
+//! `{"userId","type","amount","currency","transactionId","context":"approval"}` signed per
+//! Standard Webhooks with the company's webhook secret (`webhook-id` a fresh `msg_…` id,
+//! `webhook-timestamp`, `webhook-signature`), plus the company's webhook `Authorization`
+//! value when it has one. Both calls read the answer the same way.
 
 use crate::app::App;
 use crate::service::error::ServiceError;
 use crate::service::user::UserAuth;
-use overture_core::{Company, Money, TxnType};
+use crate::workers::signing;
+use overture_core::{Company, Money, Transaction, TxnType, WebhookId};
+use reqwest::RequestBuilder;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -38,8 +49,62 @@ pub async fn verify_user(
         .client()
         .post(&company.verify_user_url)
         .header("authorization", user.forwarded_authorization())
-        .timeout(app.tuning.verify_timeout)
         .json(&body);
+    ask(app, company, request).await
+}
+
+/// The approval-time request body: `{"userId","type","amount" (major units, e.g.
+/// `"1500.00"`),"currency","transactionId","context":"approval"}`.
+pub fn approval_body(txn: &Transaction) -> String {
+    serde_json::json!({
+        "userId": txn.user_id,
+        "type": txn.txn_type.as_str(),
+        "amount": txn.amount.to_major_string(),
+        "currency": txn.amount.currency().code(),
+        "transactionId": txn.id.as_str(),
+        "context": "approval",
+    })
+    .to_string()
+}
+
+/// Asks the MP again, at the deciding approval of the held payout `txn`, whether its user may
+/// still be paid (see the module docs for the signed request). Outcomes as [`verify_user`]:
+/// `Ok` when allowed, `UserNotVerified` with the MP's reason when denied, and
+/// `VerificationUnavailable` when the MP cannot be asked.
+pub async fn verify_at_approval(
+    app: &App,
+    company: &Company,
+    txn: &Transaction,
+) -> Result<(), ServiceError> {
+    let body = approval_body(txn);
+    let id = WebhookId::generate();
+    let timestamp = app.now() / 1000;
+    let signature = signing::sign(
+        company.webhook_secret.expose_secret(),
+        id.as_str(),
+        timestamp,
+        &body,
+    );
+    let mut request = app
+        .http
+        .client()
+        .post(&company.verify_user_url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id.as_str())
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body);
+    if let Some(auth) = &company.webhook_authorization {
+        request = request.header("authorization", auth.expose_secret());
+    }
+    ask(app, company, request).await
+}
+
+/// Sends a verify-user request (with the verify timeout) and reads the MP's answer: 2xx
+/// `{"allowed": true}` ⇒ `Ok`; `{"allowed": false, "reason"?}`, 401 or 403 ⇒
+/// `UserNotVerified`; anything else ⇒ `VerificationUnavailable`.
+async fn ask(app: &App, company: &Company, request: RequestBuilder) -> Result<(), ServiceError> {
+    let request = request.timeout(app.tuning.verify_timeout);
     let response = app.http.send(request).await.map_err(|e| {
         tracing::warn!(error = %e, code = e.code(), company = %company.id, "verify-user call failed");
         ServiceError::VerificationUnavailable {

@@ -136,7 +136,10 @@ async fn user_headers_are_required_and_checked() {
     .await;
     assert_eq!(status, 200, "{body}");
     let calls = app.mp.verify_calls.lock().unwrap().clone();
-    assert_eq!(calls.last().unwrap().0.as_deref(), Some("mp-session-abc"));
+    assert_eq!(
+        calls.last().unwrap().authorization.as_deref(),
+        Some("mp-session-abc")
+    );
 }
 
 /// HS256 token with `claims`, signed with this company's API secret.

@@ -44,8 +44,10 @@ async fn backoffice_login_needs_the_right_password() {
         [
             AuditAction::Login,
             AuditAction::LoginFailed,
-            AuditAction::LoginFailed
-        ]
+            AuditAction::LoginFailed,
+            AuditAction::SetPassword
+        ],
+        "newest first; the password was set (and audited) when the operator was made"
     );
 }
 

@@ -2,8 +2,10 @@
 //! client that does not follow redirects (so tests see each 303 and its target).
 
 use crate::harness::TestApp;
+use overture_core::backoffice::AuditAction;
 use overture_core::*;
 use overture_server::backoffice::password::hash_password;
+use overture_server::service::audit::{self, Channel};
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use std::collections::BTreeMap;
 
@@ -25,8 +27,18 @@ pub async fn operator_with_password(app: &TestApp, role: Role) -> Operator {
     };
     let store = &app.running.app.store;
     store.insert_operator(&op).await.unwrap();
+    // As `overture operators set-password` does: the password with its audit record.
+    let record = audit::operator_action(
+        &op,
+        Channel::Cli,
+        AuditAction::SetPassword,
+        Some(op.id.to_string()),
+        None,
+        None,
+        SystemClock.now_ms(),
+    );
     store
-        .set_operator_password(&op.id, &hash_password(PASSWORD).unwrap())
+        .set_operator_password(&op.id, &hash_password(PASSWORD).unwrap(), &record)
         .await
         .unwrap();
     op

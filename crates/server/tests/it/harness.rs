@@ -46,8 +46,21 @@ pub struct Received {
     pub answered: u16,
 }
 
-/// Verify-user calls the fake MP received: `(Authorization header, JSON body)`.
-pub type VerifyCalls = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+/// One verify-user call the fake MP received.
+#[derive(Clone, Debug)]
+pub struct VerifyCall {
+    pub authorization: Option<String>,
+    /// Standard Webhooks headers (the approval-time call is signed like a webhook).
+    pub webhook_id: Option<String>,
+    pub timestamp: Option<i64>,
+    pub signature: Option<String>,
+    /// The raw body (what a signature covers) and its JSON.
+    pub body: String,
+    pub json: Value,
+}
+
+/// Verify-user calls the fake MP received, oldest first.
+pub type VerifyCalls = Arc<Mutex<Vec<VerifyCall>>>;
 
 /// The fake merchant platform.
 #[derive(Clone)]
@@ -135,14 +148,23 @@ impl FakeMp {
 async fn verify_handler(
     axum::extract::State(mp): axum::extract::State<FakeMp>,
     headers: axum::http::HeaderMap,
-    axum::Json(body): axum::Json<Value>,
+    body: String,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    mp.verify_calls.lock().unwrap().push((auth, body));
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    mp.verify_calls.lock().unwrap().push(VerifyCall {
+        authorization: h("authorization"),
+        webhook_id: h("webhook-id"),
+        timestamp: h("webhook-timestamp").and_then(|t| t.parse().ok()),
+        signature: h("webhook-signature"),
+        json: serde_json::from_str(&body).unwrap_or(Value::Null),
+        body,
+    });
     let mode = *mp.verify.lock().unwrap();
     match mode {
         Verify::Allow => axum::Json(json!({ "allowed": true })).into_response(),
@@ -227,6 +249,9 @@ pub struct Options {
     pub threshold: Option<Decimal>,
     /// Run on PostgreSQL (a fresh schema) when `OVERTURE_TEST_POSTGRES_URL` is set.
     pub postgres: bool,
+    /// The `/metrics` token, as `OVERTURE_METRICS_TOKEN` would give it (tests run in one
+    /// process, so they set it here rather than in the environment).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Options {
@@ -235,6 +260,7 @@ impl Default for Options {
             extra_args: Vec::new(),
             threshold: Some(Decimal::from(1000)),
             postgres: false,
+            metrics_token: None,
         }
     }
 }
@@ -287,7 +313,8 @@ impl TestApp {
             }
         }
         argv.extend(options.extra_args.iter().cloned());
-        let args = Wrap::try_parse_from(argv).expect("serve args").serve;
+        let mut args = Wrap::try_parse_from(argv).expect("serve args").serve;
+        args.metrics_token = options.metrics_token.map(secrecy::SecretString::from);
         let running = serve::start(args, listener, CancellationToken::new())
             .await
             .expect("server starts");
@@ -512,6 +539,21 @@ impl TestApp {
             .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Checks a verify-user call's Standard Webhooks signature with the company's webhook
+    /// secret (false when it carries none).
+    pub fn verify_signature_ok(&self, call: &VerifyCall) -> bool {
+        match (&call.webhook_id, call.timestamp, &call.signature) {
+            (Some(id), Some(ts), Some(sig)) => signing::verify(
+                self.company.webhook_secret.expose_secret(),
+                id,
+                ts,
+                &call.body,
+                sig,
+            ),
+            _ => false,
+        }
     }
 
     /// Checks a received webhook's Standard Webhooks signature with the company secret.

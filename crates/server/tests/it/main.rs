@@ -18,6 +18,7 @@ mod demo;
 mod envelope;
 mod idempotency;
 mod idempotency_crash;
+mod metrics;
 mod multinode;
 mod outbound;
 mod outbound_cli;

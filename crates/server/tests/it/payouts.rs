@@ -35,8 +35,12 @@ async fn payout_approved_reaches_the_mp_by_signed_webhook() {
     // The MP's verify-user endpoint saw the user's own token and the payout.
     let calls = app.mp.verify_calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 1);
-    assert!(calls[0].0.as_deref().unwrap().starts_with("Bearer ey"));
-    assert_eq!(calls[0].1["amount"], "100.00");
+    assert!(calls[0]
+        .authorization
+        .as_deref()
+        .unwrap()
+        .starts_with("Bearer ey"));
+    assert_eq!(calls[0].json["amount"], "100.00");
     let orders = app.sandbox_orders("paymentsoft").await;
     assert_eq!(
         orders

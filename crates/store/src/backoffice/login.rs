@@ -1,17 +1,14 @@
 //! Logins on SQL: failed-login counters (the login throttle), and the writes of a login,
 //! a failed login and a logout, each in one DB transaction with its audit record.
 
+use super::audited::insert_audit;
 use super::decode;
 use crate::{db_err, decode_all, SqlStore};
 use overture_core::backoffice::{
     AuditEntry, FailedLogin, LoginThrottle, OperatorSession, SuccessfulLogin, ThrottleKey,
 };
 use overture_core::store::StoreError;
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
 use sqlx::{Any, Row, Transaction as DbTxn};
-
-type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 /// `$1, $2, …, $n`.
 fn placeholders(n: usize) -> String {
@@ -19,21 +16,6 @@ fn placeholders(n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The audit insert, bound to `e`.
-pub(crate) fn insert_audit(e: &AuditEntry) -> AnyQuery<'_> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, operator_id, operator_email, action, target, reason, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(e.at)
-    .bind(e.operator_id.as_ref().map(|o| o.as_str()))
-    .bind(&e.operator_email)
-    .bind(e.action.as_str())
-    .bind(e.target.as_deref())
-    .bind(e.reason.as_deref())
-    .bind(e.detail.as_deref())
 }
 
 /// Counts one failure against `key` inside `db` and sets its wait; returns the new counter.
