@@ -2,146 +2,79 @@
 //! rate) or sent (closed loop), so a slow server cannot hide its queueing (no coordinated
 //! omission at a fixed rate).
 
+use crate::backlog::create_many;
+use crate::client::{payin_body, payout_body, Client};
+use crate::metrics;
+use crate::recorder::{ms, Recorder};
 use crate::rss::Sampler;
 use crate::sink::Sink;
 use crate::{Load, Target};
 use hdrhistogram::Histogram;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Signed headers reused for every request (a client signs its tokens once).
-#[derive(Clone)]
-pub struct Client {
-    http: reqwest::Client,
-    url: String,
-    company_jwt: String,
-    user_jwt: String,
-}
-
-impl Client {
-    pub fn new(target: &Target) -> anyhow::Result<Self> {
-        let key = EncodingKey::from_secret(target.api_secret.as_bytes());
-        let company_jwt = encode(
-            &Header::default(),
-            &json!({ "sub": target.company_id, "exp": now_secs() + 86_400 }),
-            &key,
-        )?;
-        let user_jwt = encode(
-            &Header::default(),
-            &json!({ "userId": "bench-user", "email": "bench@example.com", "firstName": "B", "lastName": "M",
-                     "phone": "4165550123", "countryCode": "DE", "exp": now_secs() + 86_400 }),
-            &key,
-        )?;
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .build()?;
-        Ok(Self {
-            http,
-            url: target.url.trim_end_matches('/').to_owned(),
-            company_jwt,
-            user_jwt,
-        })
-    }
-
-    /// POSTs one Cashier request; returns the transaction id on a 2xx.
-    pub async fn cashier(&self, body: &Value) -> Result<String, String> {
-        let resp = self
-            .http
-            .post(format!("{}/v1/api/mozarto/cashier", self.url))
-            .bearer_auth(&self.company_jwt)
-            .header("x-user-token", format!("Bearer {}", self.user_jwt))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let v: Value = resp.json().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("{status} {}", v["errorCode"]));
-        }
-        v["data"]["transactionId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| "no transactionId".into())
-    }
-}
-
-fn payin_body(psp: &str) -> Value {
-    json!({"pspType": psp, "type": "PAYIN", "baseamount": 10.00, "currency": "EUR", "userId": "bench-user",
-           "email": "bench@example.com", "country": "DE", "preferredCrypto": "BTC"})
-}
-
-fn payout_body(amount: &str) -> Value {
-    let amount: Value = serde_json::from_str(amount).unwrap_or(json!(10.00));
-    json!({"pspType": "PAYMENTSOFT", "type": "PAYOUT", "baseamount": amount, "currency": "EUR",
-           "userId": "bench-user", "email": "bench@example.com", "country": "DE"})
-}
+use std::time::{Duration, Instant};
 
 /// Results of one run.
-struct Outcome {
-    latency_us: Histogram<u64>,
-    errors: u64,
-    first_error: Option<String>,
-    elapsed: Duration,
+pub struct Outcome {
+    pub recorded: Recorder,
+    /// The measured period (the warm-up excluded).
+    pub elapsed: Duration,
 }
 
-/// Runs `request` under `load`, recording latency after the warm-up.
-async fn drive<F, Fut>(load: &Load, request: F) -> Outcome
+impl Outcome {
+    /// Successful requests measured.
+    pub fn ok(&self) -> u64 {
+        self.recorded.latency_us.len()
+    }
+
+    /// Server CPU ms per request when `cpu_ms` was used around the whole run: the measured
+    /// request count is scaled up to the warm-up as well (an approximation).
+    pub fn cpu_ms_per_request(&self, load: &Load, cpu_ms: u64) -> f64 {
+        let secs = self.elapsed.as_secs_f64().max(0.001);
+        let requests = self.ok() as f64 * (load.warmup.as_secs_f64() + secs) / secs;
+        (cpu_ms as f64 / requests.max(1.0) * 100.0).round() / 100.0
+    }
+}
+
+/// Runs `request` under `load`, recording latency after the warm-up. `request(i)` makes the
+/// run's request number `i` (0, 1, 2… in scheduling order) and returns its kind (an index
+/// below `kinds`) and result; latency is also kept per `window` of the measured period.
+pub async fn drive<F, Fut>(load: &Load, kinds: usize, window: Duration, request: F) -> Outcome
 where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (usize, Result<(), String>)> + Send,
 {
     let request = Arc::new(request);
-    let hist = Arc::new(Mutex::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
-    ));
-    let errors = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(Mutex::new(None::<String>));
     let start = Instant::now();
     let measure_from = start + load.warmup;
     let end = measure_from + load.duration;
+    let recorder = Arc::new(Mutex::new(Recorder::new(
+        measure_from,
+        load.duration,
+        window,
+        kinds,
+    )));
     let record = {
-        let (hist, errors, first_error) = (hist.clone(), errors.clone(), first_error.clone());
-        move |scheduled: Instant, result: Result<(), String>| {
-            if scheduled < measure_from {
-                return;
-            }
-            match result {
-                Ok(()) => {
-                    let us = scheduled.elapsed().as_micros() as u64;
-                    if let Ok(mut h) = hist.lock() {
-                        let _ = h.record(us.max(1));
-                    }
-                }
-                Err(e) => {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut f) = first_error.lock() {
-                        f.get_or_insert(e);
-                    }
-                }
+        let recorder = recorder.clone();
+        move |scheduled: Instant, (kind, result): (usize, Result<(), String>)| {
+            let done = Instant::now();
+            if let Ok(mut r) = recorder.lock() {
+                r.record(kind, scheduled, done, result);
             }
         }
     };
     let record = Arc::new(record);
     match load.rate {
         None => {
+            let next = Arc::new(AtomicU64::new(0));
             let mut tasks = Vec::new();
             for _ in 0..load.concurrency {
-                let (request, record) = (request.clone(), record.clone());
+                let (request, record, next) = (request.clone(), record.clone(), next.clone());
                 tasks.push(tokio::spawn(async move {
                     while Instant::now() < end {
                         let sent = Instant::now();
-                        let result = request().await;
+                        let result = request(next.fetch_add(1, Ordering::Relaxed)).await;
                         record(sent, result);
                     }
                 }));
@@ -155,6 +88,7 @@ where
             let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
             let permits = Arc::new(tokio::sync::Semaphore::new(load.concurrency.max(1) * 64));
             let mut next = Instant::now();
+            let mut index = 0u64;
             let mut tasks = tokio::task::JoinSet::new();
             while next < end {
                 tokio::time::sleep_until(next.into()).await;
@@ -164,8 +98,10 @@ where
                     break;
                 };
                 let (request, record) = (request.clone(), record.clone());
+                let i = index;
+                index += 1;
                 tasks.spawn(async move {
-                    let result = request().await;
+                    let result = request(i).await;
                     record(scheduled, result);
                     drop(permit);
                 });
@@ -173,68 +109,60 @@ where
             while tasks.join_next().await.is_some() {}
         }
     }
-    let latency_us = hist
+    let recorded = recorder
         .lock()
-        .map(|h| h.clone())
-        .unwrap_or_else(|_| Histogram::new(3).expect("histogram"));
-    let first_error = first_error.lock().ok().and_then(|f| f.clone());
+        .map(|r| r.clone())
+        .unwrap_or_else(|_| Recorder::new(measure_from, load.duration, window, kinds));
     Outcome {
-        latency_us,
-        errors: errors.load(Ordering::Relaxed),
-        first_error,
+        recorded,
         elapsed: end.saturating_duration_since(measure_from),
     }
 }
 
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-fn report(title: &str, load: &Load, o: &Outcome, rss: &Sampler) -> Value {
-    let h = &o.latency_us;
-    let ok = h.len();
+/// The summary every load report starts with.
+pub fn report(title: &str, load: &Load, o: &Outcome, rss: &Sampler) -> Value {
     let secs = o.elapsed.as_secs_f64();
-    let summary = json!({
+    json!({
         "benchmark": title,
         "mode": match load.rate { Some(r) => format!("fixed rate {r}/s"), None => format!("closed loop, {} clients", load.concurrency) },
         "durationSecs": secs,
-        "ok": ok,
-        "errors": o.errors,
-        "firstError": o.first_error,
-        "throughputPerSec": (ok as f64 / secs * 10.0).round() / 10.0,
-        "latencyMs": { "p50": ms(h.value_at_quantile(0.50)), "p90": ms(h.value_at_quantile(0.90)),
-                        "p99": ms(h.value_at_quantile(0.99)), "max": ms(h.max()) },
+        "ok": o.ok(),
+        "errors": o.recorded.errors,
+        "firstError": o.recorded.first_error,
+        "throughputPerSec": (o.ok() as f64 / secs * 10.0).round() / 10.0,
+        "latencyMs": o.recorded.percentiles_ms(),
         "serverPeakRssMiB": (rss.peak_mib() * 10.0).round() / 10.0,
-    });
-    summary
+    })
 }
 
-/// `overture-bench payins`.
-pub async fn payins(target: &Target, load: &Load, psp: &str) -> anyhow::Result<()> {
+/// `overture-bench payins`: the report, plus the server's CPU per pay-in (with `--pid`) and
+/// what its workers did meanwhile (`pollsDuringRun`, `metricsDelta`: see [`metrics::annotate`]).
+pub async fn payins(target: &Target, load: &Load, psp: &str) -> anyhow::Result<Value> {
     let client = Client::new(target)?;
     let body = payin_body(psp);
     let rss = Sampler::start(target.pid);
+    let before = metrics::scrape(&client.http, &client.url).await;
     let cpu_before = target.pid.and_then(crate::rss::cpu_ms);
-    let outcome = drive(load, move || {
-        let (client, body) = (client.clone(), body.clone());
-        async move { client.cashier(&body).await.map(|_| ()) }
+    let outcome = drive(load, 1, load.duration, {
+        let client = client.clone();
+        move |_| {
+            let (client, body) = (client.clone(), body.clone());
+            async move { (0, client.cashier(&body).await.map(|_| ())) }
+        }
     })
     .await;
     let cpu = cpu_before
         .zip(target.pid.and_then(crate::rss::cpu_ms))
         .map(|(a, b)| b - a);
+    let after = metrics::scrape(&client.http, &client.url).await;
     let mut summary = report("pay-in creation", load, &outcome, &rss);
     if let Some(cpu) = cpu {
         // Includes the warm-up requests: CPU is read around the whole run.
-        let requests = outcome.latency_us.len() as f64
-            * (load.warmup + outcome.elapsed).as_secs_f64()
-            / outcome.elapsed.as_secs_f64();
-        summary["serverCpuMsPerPayin (approx.)"] =
-            json!((cpu as f64 / requests.max(1.0) * 100.0).round() / 100.0);
+        summary["serverCpuMsPerPayin (approx.)"] = json!(outcome.cpu_ms_per_request(load, cpu));
         summary["serverCpuMs"] = json!(cpu);
     }
-    println!("{summary}");
-    Ok(())
+    metrics::annotate(&mut summary, before.as_ref(), after.as_ref());
+    Ok(summary)
 }
 
 /// `overture-bench payouts`: every approved payout's webhook must reach the sink.
@@ -243,24 +171,25 @@ pub async fn payouts(
     load: &Load,
     sink_addr: std::net::SocketAddr,
     drain: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Value> {
     let sink = Sink::start(sink_addr).await?;
     let client = Client::new(target)?;
     let created: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let rss = Sampler::start(target.pid);
     let cpu_before = target.pid.and_then(crate::rss::cpu_ms);
     let started = Instant::now();
-    let outcome = drive(load, {
+    let outcome = drive(load, 1, load.duration, {
         let created = created.clone();
-        move || {
+        move |_| {
             let (client, created) = (client.clone(), created.clone());
             async move {
                 let sent = Instant::now();
-                let id = client.cashier(&payout_body("10.00")).await?;
-                if let Ok(mut c) = created.lock() {
-                    c.push((id, sent));
-                }
-                Ok(())
+                let result = client.cashier(&payout_body("10.00")).await.map(|id| {
+                    if let Ok(mut c) = created.lock() {
+                        c.push((id, sent));
+                    }
+                });
+                (0, result)
             }
         }
     })
@@ -301,8 +230,7 @@ pub async fn payouts(
             .zip(target.pid.and_then(crate::rss::cpu_ms))
             .map(|(a, b)| ((b - a) as f64 / total.max(1) as f64 * 100.0).round() / 100.0),
     });
-    println!("{summary}");
-    Ok(())
+    Ok(summary)
 }
 
 /// `overture-bench pending`: payouts that stay processing (.53), then memory and polling.
@@ -312,33 +240,16 @@ pub async fn pending(
     concurrency: usize,
     watch: Duration,
     sink_addr: std::net::SocketAddr,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Value> {
     let _sink = Sink::start(sink_addr).await?;
     let client = Client::new(target)?;
     let rss = Sampler::start(target.pid);
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
     let started = Instant::now();
-    for _ in 0..concurrency {
-        let (client, next) = (client.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut errors = 0u64;
-            while (next.fetch_add(1, Ordering::Relaxed) as usize) < count {
-                if client.cashier(&payout_body("10.53")).await.is_err() {
-                    errors += 1;
-                }
-            }
-            errors
-        }));
-    }
-    let mut errors = 0;
-    for t in tasks {
-        errors += t.await.unwrap_or(0);
-    }
-    let created_in = started.elapsed();
+    let created = create_many(&client, count, concurrency, &payout_body("10.53")).await;
     println!(
         "{}",
-        json!({ "created": count, "errors": errors, "secs": created_in.as_secs_f64(), "rssMiB": rss.last_mib() })
+        json!({ "created": created.created, "errors": created.errors, "firstError": created.first_error,
+                "secs": created.elapsed.as_secs_f64(), "rssMiB": rss.last_mib() })
     );
     let watch_start = Instant::now();
     while watch_start.elapsed() < watch {
@@ -380,12 +291,77 @@ pub async fn pending(
         .collect();
     let max = queries.iter().max().copied().unwrap_or(0);
     let total_secs = started.elapsed().as_secs_f64();
-    println!(
-        "{}",
+    Ok(
         json!({ "benchmark": "pending payouts", "pending": queries.len(), "statusQueriesMaxPerOrder": max,
                 "statusQueriesTotal": queries.iter().sum::<u64>(), "elapsedSecs": total_secs,
                 "allowedPerOrderAt3sMinInterval": (total_secs / 3.0).ceil() as u64 + 1,
-                "peakRssMiB": rss.peak_mib() })
-    );
-    Ok(())
+                "peakRssMiB": rss.peak_mib() }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    fn load(rate: Option<u64>, secs: f64) -> Load {
+        Load {
+            concurrency: 2,
+            duration: Duration::from_secs_f64(secs),
+            rate,
+            warmup: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn payins_report_the_polls_the_server_made_during_the_run() {
+        // Polled every 100 ms: a backlog is polled while the run lasts.
+        let server = testkit::start(&["--poll-interval", "100ms", "--worker-tick", "50ms"]).await;
+        let backlog = crate::backlog::run(&server.target, 10, 2, "FORUMPAY").await;
+        assert_eq!(backlog.unwrap()["created"], json!(10));
+        let report = payins(&server.target, &load(None, 1.5), "FORUMPAY")
+            .await
+            .unwrap();
+        assert_eq!(report["errors"], json!(0), "{report}");
+        let polls = report["pollsDuringRun"].as_u64().expect("a poll count");
+        assert!(polls > 0, "{report}");
+        assert_eq!(report["metricsDelta"]["overture_polls_total"], json!(polls));
+        // Without a warm-up every request is measured: the server created exactly those.
+        assert_eq!(
+            report["metricsDelta"]["overture_transactions_created_total"], report["ok"],
+            "{report}"
+        );
+        assert!(report["serverCpuMsPerPayin (approx.)"].as_f64().is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drive_numbers_requests_in_order_and_keeps_kinds_apart() {
+        // 40/s for 0.5 s: requests 0..19, each scheduled 25 ms after the previous one.
+        let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+        let outcome = drive(&load(Some(40), 0.5), 2, Duration::from_millis(250), {
+            let seen = seen.clone();
+            move |i| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(i);
+                    let result = if i % 4 == 3 {
+                        Err(format!("e{i}"))
+                    } else {
+                        Ok(())
+                    };
+                    ((i % 2) as usize, result)
+                }
+            }
+        })
+        .await;
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..20).collect::<Vec<_>>());
+        let r = &outcome.recorded;
+        assert_eq!((r.errors, outcome.ok()), (5, 15));
+        assert_eq!(r.kinds[0].latency_us.len(), 10);
+        assert_eq!((r.kinds[1].latency_us.len(), r.kinds[1].errors), (5, 5));
+        assert_eq!(r.windows.len(), 2);
+        assert_eq!(r.windows[0].len() + r.windows[1].len(), 15);
+    }
 }

@@ -6,12 +6,23 @@
 //!   sink MP this tool serves; reports payouts/s end to end and the create→webhook lag.
 //! - `pending`: creates payouts that stay processing at the PSP, then watches the server's
 //!   memory and the poller while they are polled.
+//! - `backlog`: creates N pay-ins that stay pending (never paid), as fast as the server takes
+//!   them, so the other commands can be run again on that backlog.
+//! - `mixed`: a fixed-rate mix (70% pay-ins, 20% payouts, 10% status reads) reporting the p99
+//!   overall, per kind and per time window, and the server's `/metrics` deltas.
 //! - `sqlite-baseline`: the same commits and rows per pay-in as Overture, straight to SQLite.
 
+mod backlog;
+mod client;
 mod load;
+mod metrics;
+mod mixed;
+mod recorder;
 mod rss;
 mod sink;
 mod sqlite_baseline;
+#[cfg(test)]
+mod testkit;
 
 use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
@@ -61,7 +72,7 @@ pub struct Load {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Pay-in creation throughput and latency.
+    /// Pay-in creation throughput and latency (and the server's polls during the run).
     Payins {
         #[command(flatten)]
         target: Target,
@@ -97,6 +108,34 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9100")]
         sink: std::net::SocketAddr,
     },
+    /// Creates N pay-ins as fast as the server takes them and leaves them unpaid (pending).
+    Backlog {
+        #[command(flatten)]
+        target: Target,
+        /// How many pay-ins to create.
+        #[arg(long)]
+        count: usize,
+        /// Concurrent clients (closed loop).
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// FORUMPAY pay-ins stay pending until the hosted page is used.
+        #[arg(long, default_value = "FORUMPAY")]
+        psp_type: String,
+    },
+    /// Fixed-rate mix: 70% FORUMPAY pay-ins, 20% PAYMENTSOFT payouts, 10% status reads.
+    Mixed {
+        #[command(flatten)]
+        target: Target,
+        /// `--rate` is required: the mix runs open loop.
+        #[command(flatten)]
+        load: Load,
+        /// Address the sink MP listens on (the company's webhook and verify-user URLs point here).
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        sink: std::net::SocketAddr,
+        /// Length of the windows the p99 is also reported for (`p99ByWindowMs`).
+        #[arg(long, value_parser = duration, default_value = "10s")]
+        window: Duration,
+    },
     /// The SQLite limit: Overture's commits and rows per pay-in, in a loop.
     SqliteBaseline {
         /// Database file (created; the Overture schema is applied).
@@ -109,25 +148,39 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let report = match Cli::parse().command {
         Command::Payins {
             target,
             load,
             psp_type,
-        } => load::payins(&target, &load, &psp_type).await,
+        } => load::payins(&target, &load, &psp_type).await?,
         Command::Payouts {
             target,
             load,
             sink,
             drain,
-        } => load::payouts(&target, &load, sink, drain).await,
+        } => load::payouts(&target, &load, sink, drain).await?,
         Command::Pending {
             target,
             count,
             concurrency,
             watch,
             sink,
-        } => load::pending(&target, count, concurrency, watch, sink).await,
-        Command::SqliteBaseline { path, duration } => sqlite_baseline::run(&path, duration).await,
-    }
+        } => load::pending(&target, count, concurrency, watch, sink).await?,
+        Command::Backlog {
+            target,
+            count,
+            concurrency,
+            psp_type,
+        } => backlog::run(&target, count, concurrency, &psp_type).await?,
+        Command::Mixed {
+            target,
+            load,
+            sink,
+            window,
+        } => mixed::run(&target, &load, window, sink).await?,
+        Command::SqliteBaseline { path, duration } => sqlite_baseline::run(&path, duration).await?,
+    };
+    println!("{report}");
+    Ok(())
 }

@@ -4,19 +4,26 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Arrival time of the first webhook per transaction id.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Sink {
     pub arrivals: Arc<Mutex<HashMap<String, Instant>>>,
+    /// The address it listens on (`POST /verify`, `POST /webhook`).
+    pub addr: SocketAddr,
 }
 
 impl Sink {
-    /// Serves on `addr` until the process ends.
-    pub async fn start(addr: std::net::SocketAddr) -> anyhow::Result<Self> {
-        let sink = Self::default();
+    /// Serves on `addr` (port 0: any free port) until the process ends.
+    pub async fn start(addr: SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let sink = Self {
+            arrivals: Arc::default(),
+            addr: listener.local_addr()?,
+        };
         let router = Router::new()
             .route(
                 "/verify",
@@ -24,7 +31,6 @@ impl Sink {
             )
             .route("/webhook", post(receive))
             .with_state(sink.clone());
-        let listener = tokio::net::TcpListener::bind(addr).await?;
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

@@ -15,8 +15,8 @@ const SETUP: &[&str] = &[
      VALUES ('psp_bench', 'cmp_bench', 'FORUMPAY', 'http://x', 'x', 1, 0, 0)",
 ];
 
-/// Runs for `duration` and prints pay-ins/s.
-pub async fn run(path: &str, duration: Duration) -> anyhow::Result<()> {
+/// Runs for `duration`; returns the report with pay-ins/s.
+pub async fn run(path: &str, duration: Duration) -> anyhow::Result<serde_json::Value> {
     let _ = std::fs::remove_file(path);
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
         .create_if_missing(true)
@@ -72,9 +72,7 @@ pub async fn run(path: &str, duration: Duration) -> anyhow::Result<()> {
         n += 1;
     }
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        json!({ "benchmark": "SQLite baseline (2 commits, 1 insert + 3 events + 1 update per pay-in)", "payins": n, "secs": secs, "payinsPerSec": (n as f64 / secs).round() })
-    );
-    Ok(())
+    Ok(
+        json!({ "benchmark": "SQLite baseline (2 commits, 1 insert + 3 events + 1 update per pay-in)", "payins": n, "secs": secs, "payinsPerSec": (n as f64 / secs).round() }),
+    )
 }
