@@ -191,18 +191,23 @@ pub trait TransactionStore: Send + Sync + 'static {
 /// Leased background work: the status poller's due transactions and the webhook outbox.
 #[async_trait]
 pub trait WorkStore: Send + Sync + 'static {
-    /// Claims up to `limit` non-final transactions due for a poll (`next_poll_at <= now`,
-    /// no live lease) and leases them until `lease_until`. Several nodes may call this at once;
-    /// each row goes to one of them.
+    /// Claims up to `limit` transactions due for a poll (`next_poll_at <= now`), oldest due
+    /// first, and in the same DB transaction moves each one's `next_poll_at` to
+    /// `next_due(row)` — when to poll it again should this poll find nothing new — and counts
+    /// the attempt. That new time is also the claim: no node takes the row again before it, so
+    /// a poll in flight needs no separate lease, and the common poll (nothing new) costs this one
+    /// row write. A poll that does find something writes its own schedule with the state change.
+    /// Several nodes may call this at once; each row goes to one of them. Returns the rows as
+    /// they were before the claim.
     async fn claim_due_polls(
         &self,
         now: i64,
-        lease_until: i64,
         limit: i64,
+        next_due: &(dyn for<'t> Fn(&'t Transaction) -> i64 + Send + Sync),
     ) -> Result<Vec<Transaction>, StoreError>;
     /// For each `(transaction, next poll time)` (`None`: stop polling): sets the next poll
-    /// time, counts the attempt and drops the lease, all in one statement. A transaction that
-    /// reached a final state meanwhile keeps its cleared schedule.
+    /// time, in one statement. A transaction that reached a final state meanwhile keeps its
+    /// cleared schedule.
     async fn reschedule_polls(
         &self,
         polls: &[(TransactionId, Option<i64>)],

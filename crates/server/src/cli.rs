@@ -88,8 +88,9 @@ pub enum CompanyCommand {
         /// Where users are verified before payouts; must pass the outbound policy.
         #[arg(long)]
         verify_user_url: String,
-        /// Sent as `Authorization` on every webhook.
-        #[arg(long)]
+        /// Sent as `Authorization` on every webhook. A secret, so read from the environment
+        /// (`OVERTURE_WEBHOOK_AUTHORIZATION`) only, never from the command line.
+        #[arg(skip = std::env::var("OVERTURE_WEBHOOK_AUTHORIZATION").ok().filter(|v| !v.is_empty()))]
         webhook_authorization: Option<String>,
         /// Payouts with baseamount at or above this (major units) wait for an operator.
         #[arg(long)]
@@ -123,7 +124,8 @@ pub enum CompanyCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum PspAccountCommand {
-    /// Add a PSP account; credentials as name=value pairs.
+    /// Add a PSP account; its credentials are read from stdin as one JSON object of strings
+    /// (`{"login":"…","merchant_control":"…"}`), never from the command line.
     Add {
         #[command(flatten)]
         db: DbArgs,
@@ -137,9 +139,6 @@ pub enum PspAccountCommand {
         /// The PSP API's base URL; must pass the outbound policy.
         #[arg(long)]
         base_url: String,
-        /// `name=value`, repeatable (see `GET /v1/api/psps` for each PSP's names).
-        #[arg(long = "credential")]
-        credentials: Vec<String>,
         #[arg(long, default_value_t = 0)]
         priority: i32,
     },
@@ -409,6 +408,20 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
     }
 }
 
+/// PSP credentials from stdin: one JSON object of name → string value (so secrets never show
+/// in the process list or the shell history).
+fn credentials_from_stdin() -> anyhow::Result<std::collections::BTreeMap<String, SecretString>> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .context("reading the credentials from stdin")?;
+    let values: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+        .context("stdin must be one JSON object of credential name to string value")?;
+    Ok(values
+        .into_iter()
+        .map(|(k, v)| (k, SecretString::from(v)))
+        .collect())
+}
+
 async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
     match command {
         PspAccountCommand::Add {
@@ -417,7 +430,6 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
             company,
             psp_type,
             base_url,
-            credentials,
             priority,
         } => {
             let company = company_id(&company)?;
@@ -430,16 +442,10 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
             let connector = registry
                 .get(&psp_type)
                 .with_context(|| format!("unknown --psp-type {psp_type}"))?;
-            let mut creds = std::collections::BTreeMap::new();
-            for pair in credentials {
-                let (k, v) = pair
-                    .split_once('=')
-                    .with_context(|| format!("--credential {pair:?} is not name=value"))?;
-                creds.insert(k.to_owned(), SecretString::from(v.to_owned()));
-            }
+            let creds = credentials_from_stdin()?;
             for needed in connector.capabilities().credential_fields {
                 if !creds.contains_key(*needed) {
-                    bail!("{psp_type} needs --credential {needed}=…");
+                    bail!("{psp_type} needs the credential {needed:?} on stdin");
                 }
             }
             let store = store(&db).await?;

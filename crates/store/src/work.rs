@@ -1,38 +1,91 @@
-//! [`WorkStore`] on SQL: leased claims for the status poller and the webhook outbox, on the
-//! workers' own connections (`SqlStore::work_pool`). A claim
-//! is one UPDATE over a locked subquery (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
-//! serialises writers), committed before any HTTP call is made; an expired lease (a dead node)
-//! makes the row claimable again.
+//! [`WorkStore`] on SQL: claims for the status poller and the webhook outbox, on the workers'
+//! own connections (`SqlStore::work_pool`), committed before any HTTP call is made.
+//! - Polls: the due rows are selected (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+//!   serialises writers) and moved to their next poll time in the same DB transaction; that
+//!   time is the claim, and a dead node's rows are polled again when it comes.
+//! - Webhooks: one UPDATE over a locked subquery sets a lease; an expired lease makes the row
+//!   claimable again.
 
 use crate::rows::{self, DELIVERY_COLUMNS, TXN_COLUMNS};
+use crate::transactions::AnyQuery;
 use crate::{db_err, decode_all, Backend, SqlStore};
 use async_trait::async_trait;
 use overture_core::store::{DeliveryNext, StoreError, WebhookAttemptResult, WorkStore};
 use overture_core::*;
+
+/// One statement setting each of `n` rows' `next_poll_at` (`CASE id WHEN $1 THEN $2 …`, bound
+/// by [`bind_reschedules`]), counting a poll attempt when `count_attempt`; a row that is final
+/// keeps its cleared schedule.
+fn reschedule_sql(n: usize, count_attempt: bool) -> String {
+    let whens: Vec<String> = (0..n)
+        .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("${}", 2 * i + 1)).collect();
+    let attempts = if count_attempt {
+        ", poll_attempts = poll_attempts + 1"
+    } else {
+        ""
+    };
+    format!(
+        "UPDATE transactions SET next_poll_at = CASE \
+           WHEN state IN ('approved', 'declined', 'failed', 'rejected') THEN NULL \
+           ELSE (CASE id {} END) END{attempts} WHERE id IN ({})",
+        whens.join(" "),
+        ids.join(", ")
+    )
+}
+
+/// Binds `(id, next poll time)` pairs as `$1, $2, …` for [`reschedule_sql`].
+fn bind_reschedules<'q>(
+    mut query: AnyQuery<'q>,
+    polls: &'q [(TransactionId, Option<i64>)],
+) -> AnyQuery<'q> {
+    for (id, at) in polls {
+        query = query.bind(id.as_str()).bind(*at);
+    }
+    query
+}
 
 #[async_trait]
 impl WorkStore for SqlStore {
     async fn claim_due_polls(
         &self,
         now: i64,
-        lease_until: i64,
         limit: i64,
+        next_due: &(dyn for<'t> Fn(&'t Transaction) -> i64 + Send + Sync),
     ) -> Result<Vec<Transaction>, StoreError> {
+        let mut db = match self.backend {
+            // Take the write lock first: a reader that later writes could fail with "busy
+            // snapshot" when another connection wrote meanwhile.
+            Backend::Sqlite => self.work_pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.work_pool.begin().await,
+        }
+        .map_err(db_err)?;
         let rows = sqlx::query(&format!(
-            "UPDATE transactions SET poll_lease_until = $1 WHERE id IN ( \
-               SELECT id FROM transactions WHERE next_poll_at IS NOT NULL AND next_poll_at <= $2 \
-               AND (poll_lease_until IS NULL OR poll_lease_until <= $2) \
-               ORDER BY next_poll_at LIMIT $3 {} ) \
-             RETURNING {TXN_COLUMNS}",
+            "SELECT {TXN_COLUMNS} FROM transactions WHERE next_poll_at IS NOT NULL \
+             AND next_poll_at <= $1 ORDER BY next_poll_at LIMIT $2 {}",
             self.backend.skip_locked()
         ))
-        .bind(lease_until)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.work_pool)
+        .fetch_all(&mut *db)
         .await
         .map_err(db_err)?;
-        decode_all(rows, rows::transaction)
+        let due = decode_all(rows, rows::transaction)?;
+        if due.is_empty() {
+            return Ok(due);
+        }
+        let next: Vec<(TransactionId, Option<i64>)> = due
+            .iter()
+            .map(|t| (t.id.clone(), Some(next_due(t))))
+            .collect();
+        let sql = reschedule_sql(next.len(), true);
+        bind_reschedules(sqlx::query(&sql), &next)
+            .execute(&mut *db)
+            .await
+            .map_err(db_err)?;
+        db.commit().await.map_err(db_err)?;
+        Ok(due)
     }
 
     async fn reschedule_polls(
@@ -42,26 +95,11 @@ impl WorkStore for SqlStore {
         if polls.is_empty() {
             return Ok(());
         }
-        // One statement for the whole batch: `CASE id WHEN $1 THEN $2 …` picks each row's time.
-        let whens: Vec<String> = (0..polls.len())
-            .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
-            .collect();
-        let ids: Vec<String> = (0..polls.len())
-            .map(|i| format!("${}", 2 * i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE transactions SET next_poll_at = CASE \
-               WHEN state IN ('approved', 'declined', 'failed', 'rejected') THEN NULL \
-               ELSE (CASE id {} END) END, \
-             poll_attempts = poll_attempts + 1, poll_lease_until = NULL WHERE id IN ({})",
-            whens.join(" "),
-            ids.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for (id, at) in polls {
-            query = query.bind(id.as_str()).bind(*at);
-        }
-        query.execute(&self.work_pool).await.map_err(db_err)?;
+        let sql = reschedule_sql(polls.len(), false);
+        bind_reschedules(sqlx::query(&sql), polls)
+            .execute(&self.work_pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -406,7 +406,7 @@ async fn idempotency_keys_are_unique_per_company_and_keep_the_response() {
 }
 
 #[tokio::test]
-async fn poll_claims_are_leased_and_expire() {
+async fn poll_claims_move_rows_to_their_next_poll() {
     let all = backends("polls").await;
     for b in &all {
         let s = &b.store;
@@ -418,34 +418,39 @@ async fn poll_claims_are_leased_and_expire() {
         s.create_transaction(&due, &[], None).await.unwrap();
         s.create_transaction(&later, &[], None).await.unwrap();
 
-        let claimed = s.claim_due_polls(200, 1_200, 10).await.unwrap();
+        // Each claimed row moves to its next poll time: 1 000 after the claim.
+        let next = |t: &Transaction| t.next_poll_at.unwrap_or(0) + 1_000;
+        let claimed = s.claim_due_polls(200, 10, &next).await.unwrap();
         assert_eq!(
             claimed.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
             vec![due.id.clone()]
         );
+        assert_eq!(claimed[0].next_poll_at, Some(100), "returned as it was");
+        let moved = s.transaction(&due.id).await.unwrap().unwrap();
+        assert_eq!((moved.next_poll_at, moved.poll_attempts), (Some(1_100), 1));
+        assert_eq!(moved.version, due.version, "a claim is not a state change");
         assert!(
-            s.claim_due_polls(300, 1_300, 10).await.unwrap().is_empty(),
-            "leased rows are not claimed twice"
+            s.claim_due_polls(300, 10, &next).await.unwrap().is_empty(),
+            "a claimed row is not claimed again before its next poll"
         );
-        // The lease expired (dead node): another claim takes it over.
-        let taken_over = s.claim_due_polls(1_200, 2_200, 10).await.unwrap();
-        assert_eq!(taken_over.len(), 2, "expired lease and the now-due row");
+        // Oldest due first, and at most `limit`.
+        let first = s.claim_due_polls(1_200, 1, &next).await.unwrap();
+        assert_eq!(first[0].id, later.id);
+        let second = s.claim_due_polls(1_200, 10, &next).await.unwrap();
+        assert_eq!(second[0].id, due.id);
         s.reschedule_polls(&[(due.id.clone(), Some(5_000)), (later.id.clone(), None)])
             .await
             .unwrap();
         let after = s.transaction(&due.id).await.unwrap().unwrap();
-        assert_eq!(after.next_poll_at, Some(5_000));
-        assert_eq!(after.poll_attempts, 1);
+        assert_eq!((after.next_poll_at, after.poll_attempts), (Some(5_000), 2));
         let stopped = s.transaction(&later.id).await.unwrap().unwrap();
-        assert_eq!((stopped.next_poll_at, stopped.poll_attempts), (None, 1));
-        assert!(
-            s.claim_due_polls(1_300, 2_300, 10)
-                .await
-                .unwrap()
-                .is_empty(),
-            "leases dropped, nothing due before 5 000"
-        );
-        assert_eq!(s.claim_due_polls(5_000, 6_000, 10).await.unwrap().len(), 1);
+        assert_eq!(stopped.next_poll_at, None);
+        assert!(s
+            .claim_due_polls(4_999, 10, &next)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.claim_due_polls(5_000, 10, &next).await.unwrap().len(), 1);
 
         // A final state reached meanwhile is never rescheduled.
         let fin = s
@@ -562,7 +567,7 @@ async fn concurrent_claimers_never_get_the_same_row() {
                 let mut mine = Vec::new();
                 for _ in 0..10 {
                     mine.extend(
-                        s.claim_due_polls(10, 100_000, 3)
+                        s.claim_due_polls(10, 3, &|_: &Transaction| 100_000)
                             .await
                             .unwrap()
                             .into_iter()

@@ -8,27 +8,18 @@ use crate::app::App;
 use crate::service::progress;
 use crate::workers::budget::TokenBucket;
 use crate::workers::ms;
-use overture_core::{Actor, Transaction, TransactionId, TxnState};
+use overture_core::{Actor, Transaction, TxnState};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Semaphore};
+use std::time::Instant;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-/// Rescheduled polls are written together, at most this long after their query.
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
-/// Largest batch of reschedules in one statement.
-const FLUSH_MAX: usize = 256;
-
-/// A polled transaction and when to poll it next (`None`: stop).
-type Rescheduled = (TransactionId, Option<i64>);
-
 /// Runs the poller until cancelled. Its budget: at most `OVERTURE_POLL_RATE` status queries
-/// per second, spread evenly, at most `OVERTURE_POLLER_CONCURRENCY` in flight, and one
-/// database write per batch of reschedules, so a backlog of open orders cannot crowd out the
-/// API. Due polls beyond the budget wait, oldest due first.
+/// per second, spread evenly, at most `OVERTURE_POLLER_CONCURRENCY` in flight, and one row
+/// write per poll that finds nothing new (the claim itself, see
+/// [`overture_core::store::WorkStore::claim_due_polls`]), so a backlog of open orders cannot
+/// crowd out the API. Due polls beyond the budget wait, oldest due first.
 pub async fn run(app: App, cancel: CancellationToken) {
-    let (done_tx, done_rx) = mpsc::unbounded_channel::<Rescheduled>();
-    let flusher = tokio::spawn(flush(app.clone(), done_rx));
     let permits = Arc::new(Semaphore::new(app.tuning.poller_concurrency.max(1)));
     let mut bucket = TokenBucket::new(app.tuning.poll_rate);
     tracing::info!(worker = "poller", rate = app.tuning.poll_rate, "started");
@@ -40,7 +31,7 @@ pub async fn run(app: App, cancel: CancellationToken) {
                 _ = tokio::time::sleep(wait) => continue,
             }
         }
-        let full = match round(&app, &mut bucket, &permits, &done_tx).await {
+        let full = match round(&app, &mut bucket, &permits).await {
             Ok(full) => full,
             Err(e) => {
                 tracing::error!(worker = "poller", error = ?e, "round failed");
@@ -56,9 +47,21 @@ pub async fn run(app: App, cancel: CancellationToken) {
             _ = tokio::time::sleep(app.tuning.worker_tick) => {}
         }
     }
-    drop(done_tx);
-    let _ = flusher.await;
     tracing::info!(worker = "poller", "stopped");
+}
+
+/// When to poll `txn` again should the poll about to be made find nothing new: the schedule
+/// for its type and state. Past the give-up time, after the lease: the poll about to be made
+/// closes it, and if that fails it is tried again then.
+fn next_due(app: &App, txn: &Transaction, now: i64) -> i64 {
+    let started = txn.submitted_at.unwrap_or(txn.created_at);
+    app.registry
+        .get(txn.psp_type.as_str())
+        .and_then(|c| {
+            let kind = (txn.txn_type, txn.state);
+            progress::next_poll_at(app, c.as_ref(), kind, now, now - started)
+        })
+        .unwrap_or(now + ms(app.tuning.lease))
 }
 
 /// Claims as many due transactions as the budget allows and polls each in its own task; true
@@ -67,16 +70,12 @@ async fn round(
     app: &App,
     bucket: &mut TokenBucket,
     permits: &Arc<Semaphore>,
-    done: &mpsc::UnboundedSender<Rescheduled>,
 ) -> anyhow::Result<bool> {
     let batch = u64::try_from(app.tuning.worker_batch.max(1)).unwrap_or(1);
     let want = bucket.take(batch, Instant::now());
     let now = app.now();
-    let due = app
-        .store
-        .claim_due_polls(now, now + ms(app.tuning.lease), want as i64)
-        .await;
-    let due = match due {
+    let schedule = |t: &Transaction| next_due(app, t, now);
+    let due = match app.store.claim_due_polls(now, want as i64, &schedule).await {
         Ok(due) => due,
         Err(e) => {
             bucket.refund(want);
@@ -89,39 +88,22 @@ async fn round(
         .record_poll_round(due.iter().map(|t| now - t.next_poll_at.unwrap_or(now)));
     for txn in due {
         let permit = permits.clone().acquire_owned().await?;
-        let (app, done) = (app.clone(), done.clone());
+        let app = app.clone();
         tokio::spawn(async move {
             let id = txn.id.clone();
-            let next = poll_one(&app, txn).await;
-            // The flusher outlives every poll task (it stops when the last sender is gone).
-            let _ = done.send((id, next));
+            if let Some(at) = poll_one(&app, txn).await {
+                if let Err(e) = app.store.reschedule_polls(&[(id.clone(), Some(at))]).await {
+                    tracing::error!(transaction_id = %id, error = ?e, "could not reschedule poll");
+                }
+            }
             drop(permit);
         });
     }
     Ok(full)
 }
 
-/// Writes reschedules in batches: one statement per [`FLUSH_EVERY`] instead of one per poll.
-async fn flush(app: App, mut done: mpsc::UnboundedReceiver<Rescheduled>) {
-    let mut batch = Vec::with_capacity(FLUSH_MAX);
-    while done.recv_many(&mut batch, FLUSH_MAX).await > 0 {
-        // Let the batch fill for a moment; the rows stay leased meanwhile.
-        tokio::time::sleep(FLUSH_EVERY).await;
-        while batch.len() < FLUSH_MAX {
-            match done.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = app.store.reschedule_polls(&batch).await {
-            // The rows keep their lease and are polled again when it ends.
-            tracing::error!(error = ?e, polls = batch.len(), "could not reschedule polls");
-        }
-        batch.clear();
-    }
-}
-
-/// Polls one claimed transaction; returns when to poll it next (`None`: stop).
+/// Polls one claimed transaction. The claim already scheduled its next poll, and a state
+/// change writes its own; returns a time only when that must be overridden.
 async fn poll_one(app: &App, txn: Transaction) -> Option<i64> {
     match txn.state {
         TxnState::Submitting | TxnState::Pending => poll_open(app, txn).await,
@@ -135,10 +117,11 @@ async fn poll_one(app: &App, txn: Transaction) -> Option<i64> {
     }
 }
 
-/// Queries the PSP once; returns when to ask again (`None`: final, or given up).
+/// Queries the PSP once, and closes the order with reason `timeout` when its schedule has
+/// ended; returns a time only when that could not be applied (look again soon).
 async fn poll_open(app: &App, txn: Transaction) -> Option<i64> {
     let Some(connector) = app.registry.get(txn.psp_type.as_str()).cloned() else {
-        tracing::error!(transaction_id = %txn.id, psp = %txn.psp_type, "no connector; polling stopped");
+        tracing::error!(transaction_id = %txn.id, psp = %txn.psp_type, "no connector; not polled");
         return None;
     };
     let started = txn.submitted_at.unwrap_or(txn.created_at);
@@ -155,7 +138,7 @@ async fn poll_open(app: &App, txn: Transaction) -> Option<i64> {
     let now = app.now();
     let kind = (current.txn_type, current.state);
     match progress::next_poll_at(app, connector.as_ref(), kind, now, now - started) {
-        Some(at) => Some(at),
+        Some(_) => None,
         None => {
             let limit = progress::poll_schedule(app, connector.as_ref()).give_up_after / 1000;
             let reason = format!("timeout: no final status from the PSP within {limit} s");

@@ -14,6 +14,7 @@ mod backoffice_security;
 mod backoffice_throttle;
 mod bad_input;
 mod callbacks;
+mod cli_secrets;
 mod demo;
 mod envelope;
 mod idempotency;
