@@ -27,6 +27,8 @@ pub struct App {
     /// Who may read `GET /metrics` (production mode and `OVERTURE_METRICS_TOKEN`).
     pub metrics_access: Arc<crate::api::metrics::MetricsAccess>,
     pub companies: Arc<crate::cache::CompanyCache>,
+    /// Whether this node is serving API requests (the poller yields to them).
+    pub api_activity: Arc<crate::workers::budget::ApiActivity>,
     /// Callback-triggered status queries, coalesced per transaction.
     pub confirmations: Arc<crate::service::confirm::Confirmations>,
 }

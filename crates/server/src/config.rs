@@ -172,10 +172,13 @@ pub struct Tuning {
     /// Rows a worker claims per round.
     #[arg(long, env = "OVERTURE_WORKER_BATCH", default_value_t = 64)]
     pub worker_batch: i64,
-    /// Status queries the poller may make per second on this node (0: unlimited). Past it, due
-    /// polls wait (oldest first) instead of crowding out the API; `/metrics` shows their lag.
+    /// Status queries the poller may make per second on this node while it serves no API
+    /// request (0: unlimited). Past it, due polls wait (oldest first); `/metrics` shows their lag.
     #[arg(long, env = "OVERTURE_POLL_RATE", default_value_t = 200)]
     pub poll_rate: u32,
+    /// The same while this node serves API requests: polling is a backstop and yields to them.
+    #[arg(long, env = "OVERTURE_POLL_RATE_BUSY", default_value_t = 25)]
+    pub poll_rate_busy: u32,
     /// Status queries in flight at once on this node.
     #[arg(long, env = "OVERTURE_POLLER_CONCURRENCY", default_value_t = 16)]
     pub poller_concurrency: usize,

@@ -135,6 +135,7 @@ pub async fn start(
         metrics_access: Arc::new(metrics_access),
         companies: Arc::default(),
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
+        api_activity: Arc::default(),
     };
     let mut router = api::router()
         .with_state(app.clone())
@@ -154,6 +155,10 @@ pub async fn start(
     let router = router
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn(api::envelope::envelope_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            app.api_activity.clone(),
+            workers::budget::track,
+        ))
         .layer(Extension(args.trusted_proxies.clone()))
         .layer(TraceLayer::new_for_http());
     let mut tasks = tokio::task::JoinSet::new();

@@ -15,15 +15,22 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the poller until cancelled. Its budget: at most `OVERTURE_POLL_RATE` status queries
-/// per second, spread evenly, at most `OVERTURE_POLLER_CONCURRENCY` in flight, and one row
+/// per second, spread evenly (`OVERTURE_POLL_RATE_BUSY` while this node serves API requests,
+/// see [`crate::workers::budget`]), at most `OVERTURE_POLLER_CONCURRENCY` in flight, and one row
 /// write per poll that finds nothing new (the claim itself, see
 /// [`overture_core::store::WorkStore::claim_due_polls`]), so a backlog of open orders cannot
 /// crowd out the API. Due polls beyond the budget wait, oldest due first.
 pub async fn run(app: App, cancel: CancellationToken) {
     let permits = Arc::new(Semaphore::new(app.tuning.poller_concurrency.max(1)));
-    let mut bucket = TokenBucket::new(app.tuning.poll_rate);
-    tracing::info!(worker = "poller", rate = app.tuning.poll_rate, "started");
+    let (idle_rate, busy_rate) = (app.tuning.poll_rate, app.tuning.poll_rate_busy);
+    let mut bucket = TokenBucket::new(idle_rate);
+    let mut busy = false;
+    tracing::info!(worker = "poller", idle_rate, busy_rate, "started");
     while !cancel.is_cancelled() {
+        if app.api_activity.busy(app.now()) != busy {
+            busy = !busy;
+            bucket.set_rate(if busy { busy_rate } else { idle_rate }, Instant::now());
+        }
         let wait = bucket.wait(Instant::now());
         if !wait.is_zero() {
             tokio::select! {

@@ -45,3 +45,42 @@ async fn status_queries_stay_within_the_rate_budget() {
     assert!(made >= 10, "the budget is used: {made}");
     assert!(made <= 24, "{made} polls in 2 s at a budget of 10/s");
 }
+
+#[tokio::test]
+async fn the_poller_yields_to_api_requests() {
+    let app = TestApp::with(Options {
+        extra_args: vec![
+            "--poll-interval".into(),
+            "50ms".into(),
+            "--poll-rate".into(),
+            "0".into(),
+            "--poll-rate-busy".into(),
+            "10".into(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let (status, body) = app.cashier(&TestApp::payin_body("10.00")).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["data"]["transactionId"].as_str().unwrap().to_owned());
+    }
+    // While the API is serving requests, the poller keeps to the busy rate.
+    let before = polls(&app).await;
+    let busy_until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < busy_until {
+        app.status(&ids[0]).await;
+    }
+    let busy = polls(&app).await - before;
+    assert!(
+        busy <= 24,
+        "{busy} polls in 2 s of API traffic at a busy rate of 10/s"
+    );
+    // Idle, it is unlimited: every pay-in every 50 ms or so.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = polls(&app).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = polls(&app).await - before;
+    assert!(idle >= 100, "{idle} polls in 1 s idle");
+}
