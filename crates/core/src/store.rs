@@ -58,6 +58,11 @@ pub struct Transition {
     /// DB transaction: if the audit record cannot be written, the state does not change.
     /// `None` on the payment paths (PSP and system transitions).
     pub audit: Option<AuditEntry>,
+    /// A non-final change that a status query can redo after a crash (the PSP accepted the
+    /// order: `submitting` → `pending`). The store may commit it without waiting for the disk
+    /// (PostgreSQL `synchronous_commit = off`), so it costs the request no flush. Never set on
+    /// final states, on the commit that must precede a PSP call, or with an audit record.
+    pub recoverable: bool,
 }
 
 impl Transition {
@@ -79,6 +84,7 @@ impl Transition {
             next_poll_at: None,
             webhook: None,
             audit: None,
+            recoverable: false,
         }
     }
 

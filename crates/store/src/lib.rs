@@ -68,6 +68,11 @@ pub struct StoreOptions {
     /// an API request wait for a connection. PostgreSQL only; 0 shares the main pool. SQLite
     /// always shares its one connection: it has a single writer, and a second connection
     /// would only wait on its lock.
+    ///
+    /// On PostgreSQL that pool also commits without waiting for the WAL flush
+    /// (`synchronous_commit = off`): everything written through it is recoverable after a crash
+    /// (a poll or webhook attempt is simply made again, a `recoverable` transition redone by a
+    /// status query), and a later durable commit flushes it too, the WAL being sequential.
     pub worker_connections: u32,
 }
 
@@ -75,7 +80,8 @@ pub struct StoreOptions {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
-    /// The workers' share of connections (the main pool when not separate).
+    /// The workers' share of connections, committing without waiting for the disk on
+    /// PostgreSQL (the main pool when not separate); also carries recoverable writes.
     work_pool: AnyPool,
     backend: Backend,
     cipher: Cipher,
@@ -119,10 +125,17 @@ impl SqlStore {
             .map(schema_name)
             .transpose()?
             .map(str::to_owned);
-        let pool = open_pool(&url, backend, schema.clone(), options.max_connections).await?;
+        let pool = open_pool(
+            &url,
+            backend,
+            schema.clone(),
+            options.max_connections,
+            false,
+        )
+        .await?;
         let work_pool = match backend {
             Backend::Postgres if options.worker_connections > 0 => {
-                open_pool(&url, backend, schema, options.worker_connections).await?
+                open_pool(&url, backend, schema, options.worker_connections, true).await?
             }
             Backend::Postgres | Backend::Sqlite => pool.clone(),
         };
@@ -174,12 +187,14 @@ impl SqlStore {
     }
 }
 
-/// A pool of `max` connections with the per-connection settings of `backend`.
+/// A pool of `max` connections with the per-connection settings of `backend`; `relaxed`
+/// PostgreSQL connections commit without waiting for the WAL flush.
 async fn open_pool(
     url: &str,
     backend: Backend,
     schema: Option<String>,
     max: u32,
+    relaxed: bool,
 ) -> Result<AnyPool, StoreError> {
     AnyPoolOptions::new()
         .max_connections(max.max(1))
@@ -200,6 +215,9 @@ async fn open_pool(
                         if let Some(schema) = schema {
                             conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
                                 .await?;
+                        }
+                        if relaxed {
+                            conn.execute("SET synchronous_commit TO off").await?;
                         }
                     }
                 }

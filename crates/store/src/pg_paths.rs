@@ -82,8 +82,14 @@ pub(crate) async fn transition(
     t: &Transition,
 ) -> Result<Transaction, StoreError> {
     let sql = transition_sql();
+    // A recoverable, non-final change may skip the WAL flush (see `StoreOptions`).
+    let pool = if t.recoverable && !t.to.is_final() {
+        &store.work_pool
+    } else {
+        &store.pool
+    };
     let row = bind_transition(sqlx::query(&sql), t)
-        .fetch_optional(&store.pool)
+        .fetch_optional(pool)
         .await
         .map_err(db_err)?
         .ok_or_else(|| StoreError::Conflict(t.transaction_id.to_string()))?;

@@ -284,6 +284,8 @@ impl TransactionStore for SqlStore {
         u: &ProgressUpdate,
         at: i64,
     ) -> Result<Transaction, StoreError> {
+        // Progress that changes no state is recoverable by the next status query: it may skip
+        // the WAL flush (see `StoreOptions`).
         let row = sqlx::query(&format!(
             "UPDATE transactions SET version = version + 1, updated_at = $1, \
              psp_status = COALESCE($2, psp_status), psp_transaction_id = COALESCE($3, psp_transaction_id), \
@@ -297,7 +299,7 @@ impl TransactionStore for SqlStore {
         .bind(u.redirect_url.as_deref())
         .bind(id.as_str())
         .bind(expected_version)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.work_pool)
         .await
         .map_err(db_err)?
         .ok_or_else(|| StoreError::Conflict(id.to_string()))?;
@@ -325,12 +327,13 @@ impl TransactionStore for SqlStore {
         status: u16,
         body: &str,
     ) -> Result<(), StoreError> {
+        // Lost in a crash, the key answers with the transaction as it stands: recoverable.
         sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_body = $2 WHERE company_id = $3 AND key = $4")
             .bind(i64::from(status))
             .bind(body)
             .bind(company.as_str())
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.work_pool)
             .await
             .map_err(db_err)?;
         Ok(())

@@ -247,6 +247,8 @@ async fn record_pending(
         TxnState::Submitting => {
             let connector = app.registry.get(txn.psp_type.as_str());
             let mut t = Transition::of(txn, TxnState::Pending, Actor::Psp, now);
+            // After a crash the poller's status query redoes it: no disk flush needed.
+            t.recoverable = true;
             t.record_psp(u);
             t.redirect_url = u.redirect_url.clone();
             t.next_poll_at = connector.and_then(|c| {
