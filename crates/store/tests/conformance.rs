@@ -639,3 +639,53 @@ async fn a_failed_write_leaves_nothing_and_the_store_keeps_working() {
     }
     finish(all).await;
 }
+
+#[tokio::test]
+async fn recoverable_writes_apply_and_are_seen_at_once() {
+    let all = backends("recoverable").await;
+    for b in &all {
+        let s = &b.store;
+        let (company, account) = seed(s).await;
+        let t = new_txn(&company, &account, TxnState::Submitting);
+        s.create_transaction(&t, &[created_event(&t)], None)
+            .await
+            .unwrap();
+        // Through the workers' pool on PostgreSQL (no WAL flush), read back through the main
+        // pool at once: the change is committed and visible, only its flush is deferred.
+        let mut tr = Transition::of(&t, TxnState::Pending, Actor::Psp, 10);
+        tr.recoverable = true;
+        tr.psp_status = Some("processing".into());
+        let pending = s.transition(&tr).await.unwrap();
+        assert_eq!(pending.state, TxnState::Pending);
+        let read = s.transaction(&t.id).await.unwrap().unwrap();
+        assert_eq!(
+            (read.state, read.version),
+            (TxnState::Pending, t.version + 1)
+        );
+        // The version check holds across the two pools.
+        assert!(matches!(
+            s.transition(&tr).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let progress = ProgressUpdate {
+            psp_status: Some("still processing".into()),
+            ..ProgressUpdate::default()
+        };
+        let moved = s
+            .record_progress(&t.id, read.version, &progress, 11)
+            .await
+            .unwrap();
+        // The flag on a final state is ignored (final states are always flushed): it applies.
+        let mut fin = Transition::of(&moved, TxnState::Approved, Actor::Psp, 12);
+        fin.recoverable = true;
+        fin.webhook = Some(NewWebhook {
+            id: WebhookId::generate(),
+            payload: "{}".into(),
+        });
+        s.transition(&fin).await.unwrap();
+        let done = s.transaction(&t.id).await.unwrap().unwrap();
+        assert_eq!(done.state, TxnState::Approved);
+        assert_eq!(s.webhooks_for_transaction(&t.id).await.unwrap().len(), 1);
+    }
+    finish(all).await;
+}
