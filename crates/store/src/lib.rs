@@ -7,6 +7,7 @@
 //! with [`Cipher`] before they reach a column.
 
 mod backoffice;
+mod checkpoint;
 mod companies;
 mod crypto;
 mod pg_paths;
@@ -85,6 +86,8 @@ pub struct SqlStore {
     work_pool: AnyPool,
     backend: Backend,
     cipher: Cipher,
+    /// Held by every clone; the SQLite checkpointer stops when the last one is dropped.
+    _alive: std::sync::Arc<()>,
 }
 
 fn db_err(err: sqlx::Error) -> StoreError {
@@ -139,11 +142,16 @@ impl SqlStore {
             }
             Backend::Postgres | Backend::Sqlite => pool.clone(),
         };
+        let alive = std::sync::Arc::new(());
+        if backend == Backend::Sqlite {
+            checkpoint::start(&url, std::sync::Arc::downgrade(&alive)).await?;
+        }
         let store = Self {
             pool,
             work_pool,
             backend,
             cipher,
+            _alive: alive,
         };
         store.migrate().await?;
         Ok(store)
@@ -189,7 +197,7 @@ impl SqlStore {
 
 /// A pool of `max` connections with the per-connection settings of `backend`; `relaxed`
 /// PostgreSQL connections commit without waiting for the WAL flush.
-async fn open_pool(
+pub(crate) async fn open_pool(
     url: &str,
     backend: Backend,
     schema: Option<String>,
@@ -210,6 +218,16 @@ async fn open_pool(
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // A background task checkpoints (see `checkpoint`); commits do only past
+                        // this many WAL pages.
+                        conn.execute(
+                            format!(
+                                "PRAGMA wal_autocheckpoint = {}",
+                                checkpoint::SAFETY_NET_PAGES
+                            )
+                            .as_str(),
+                        )
+                        .await?;
                     }
                     Backend::Postgres => {
                         if let Some(schema) = schema {

@@ -386,20 +386,9 @@ mod properties {
 
     /// A Cashier body whose known fields take arbitrary JSON values.
     fn cashier_body() -> impl Strategy<Value = String> {
-        let names = prop::sample::select(vec![
-            "pspType",
-            "type",
-            "baseamount",
-            "currency",
-            "userId",
-            "email",
-            "country",
-            "brandId",
-            "merchantReference",
-            "returnUrl",
-            "walletAddress",
-            "preferredCrypto",
-        ]);
+        let mut known: Vec<&'static str> = COMMON.to_vec();
+        known.extend(["walletAddress", "preferredCrypto"]);
+        let names = prop::sample::select(known);
         prop::collection::vec((names, json_value()), 0..14).prop_map(|pairs| {
             let mut body = serde_json::json!({
                 "pspType": "PAYMENTSOFT", "type": "PAYOUT", "baseamount": 10,

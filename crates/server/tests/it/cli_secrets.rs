@@ -1,10 +1,9 @@
 //! Secrets never on the command line: PSP credentials come from stdin, the webhook
 //! `Authorization` value from the environment.
 
-use crate::procs::{bin, env, run};
+use crate::procs::{bin, env, open_store, run};
 use overture_core::store::CompanyStore;
 use overture_core::CompanyId;
-use overture_store::{Cipher, SqlStore, StoreOptions};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -77,16 +76,7 @@ async fn psp_credentials_come_from_stdin_and_never_from_argv() {
         "{text}"
     );
     // The webhook Authorization value came from the environment.
-    let key = std::fs::read_to_string(e.dir.join("master.key")).unwrap();
-    let options = StoreOptions {
-        url: e.db[0].1.clone(),
-        max_connections: 1,
-        schema: None,
-        worker_connections: 0,
-    };
-    let store = SqlStore::connect(&options, Cipher::from_base64(&key).unwrap())
-        .await
-        .unwrap();
+    let store = open_store(&e).await;
     let stored = store
         .company(&CompanyId::parse(&id).unwrap())
         .await

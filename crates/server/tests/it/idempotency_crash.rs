@@ -5,7 +5,7 @@
 //! now stands — the same transaction, sent to the PSP once.
 
 use crate::harness::FakeMp;
-use crate::procs::{env, free_port, provision, spawn, Provisioned};
+use crate::procs::{env, free_port, provision, sandbox_orders, spawn, Provisioned};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -105,14 +105,7 @@ async fn key_answers_the_transaction_after_a_crash_during_the_psp_call() {
     assert_eq!(again["data"]["transactionId"], id.as_str());
 
     // One order at the PSP for that transaction, executed at most once.
-    let orders: Vec<Value> = http
-        .get(format!("{sandbox_url}/sandbox/paymentsoft/_orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders = sandbox_orders(&http, &sandbox_url, "paymentsoft").await;
     let ours: Vec<_> = orders
         .iter()
         .filter(|o| o["client_orderid"] == id.as_str())

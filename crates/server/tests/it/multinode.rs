@@ -6,7 +6,9 @@
 //! CI), else on one shared SQLite file.
 
 use crate::harness::{one_webhook_id, FakeMp};
-use crate::procs::{env, free_port, list_all, payout, provision, spawn, Proc, Provisioned};
+use crate::procs::{
+    env, free_port, list_all, payout, provision, sandbox_orders, spawn, Proc, Provisioned,
+};
 use overture_core::store::WorkStore;
 use overture_core::WebhookId;
 use overture_store::{Cipher, SqlStore, StoreOptions};
@@ -162,14 +164,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
     assert_eq!(finals.len(), created.len());
 
     // Each PSP order executed once; status queries bounded by one per due slot.
-    let orders: Vec<Value> = http
-        .get(format!("{sandbox_url}/sandbox/paymentsoft/_orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders = sandbox_orders(&http, &sandbox_url, "paymentsoft").await;
     let max_queries = elapsed_ms / POLL_MS + 3;
     for o in &orders {
         assert_eq!(o["executions"], 1, "{o}");
@@ -179,14 +174,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
             "status queried {q} times in {elapsed_ms} ms (≤ {max_queries} allowed): {o}"
         );
     }
-    let payins: Vec<Value> = http
-        .get(format!("{sandbox_url}/sandbox/forumpay/_orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let payins = sandbox_orders(&http, &sandbox_url, "forumpay").await;
     assert!(
         payins.iter().all(|o| o["executions"].as_u64() <= Some(1)),
         "{payins:?}"

@@ -251,3 +251,29 @@ pub fn provision(
         operator,
     }
 }
+
+/// The orders a sandbox process at `sandbox_url` holds for `psp` (`paymentsoft`, `forumpay`),
+/// from its `/_orders` inspection route.
+pub async fn sandbox_orders(http: &reqwest::Client, sandbox_url: &str, psp: &str) -> Vec<Value> {
+    http.get(format!("{sandbox_url}/sandbox/{psp}/_orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The SQLite store of a process-test [`Env`], opened with its master key.
+pub async fn open_store(env: &Env) -> overture_store::SqlStore {
+    let key = std::fs::read_to_string(env.dir.join("master.key")).unwrap();
+    let options = overture_store::StoreOptions {
+        url: env.db[0].1.clone(),
+        max_connections: 1,
+        schema: None,
+        worker_connections: 0,
+    };
+    overture_store::SqlStore::connect(&options, overture_store::Cipher::from_base64(&key).unwrap())
+        .await
+        .unwrap()
+}

@@ -3,8 +3,9 @@
 //! final state, the sandbox executed each order once, and the MP got one event per payout.
 
 use crate::harness::{one_webhook_id, FakeMp};
-use crate::procs::{env, free_port, list_all, payout, provision, spawn, Provisioned};
-use serde_json::Value;
+use crate::procs::{
+    env, free_port, list_all, payout, provision, sandbox_orders, spawn, Provisioned,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -124,14 +125,7 @@ async fn kill_9_during_payouts_then_restart() {
     assert!(finals.len() >= states.len());
 
     // The sandbox executed each order at most once, and every approved/declined payout once.
-    let orders: Vec<Value> = http
-        .get(format!("{sandbox_url}/sandbox/paymentsoft/_orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders = sandbox_orders(&http, &sandbox_url, "paymentsoft").await;
     let mut per_order: BTreeMap<String, u64> = BTreeMap::new();
     for o in &orders {
         *per_order
