@@ -2,7 +2,7 @@
 //! one classification of PSP errors that routing, retries and the API envelope rely on.
 
 use crate::domain::{Credentials, PspAccount, TxnType};
-use crate::ids::{PspAccountId, TransactionId};
+use crate::ids::{OrderId, PspAccountId};
 use crate::money::Money;
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -46,8 +46,8 @@ impl AccountContext {
 /// A payment as a connector sees it.
 #[derive(Clone, Debug)]
 pub struct PaymentRequest {
-    /// Overture's transaction id; also the PSP order id / merchant reference at the PSP.
-    pub transaction_id: TransactionId,
+    /// The order id this attempt sends the PSP (its order id / merchant reference there).
+    pub order_id: OrderId,
     pub txn_type: TxnType,
     pub amount: Money,
     pub user_id: String,
@@ -64,7 +64,8 @@ pub struct PaymentRequest {
 /// What Overture remembers of an order at a PSP, enough to query it and continue its flow.
 #[derive(Clone, Debug)]
 pub struct OrderRef {
-    pub transaction_id: TransactionId,
+    /// The order id the attempt was created with at the PSP.
+    pub order_id: OrderId,
     pub txn_type: TxnType,
     pub amount: Money,
     pub psp_transaction_id: Option<String>,
@@ -86,10 +87,62 @@ pub enum PspOutcome {
     NotFound,
 }
 
+/// What a failed or declined attempt proves, classified once by its connector from the PSP's
+/// own codes and statuses (each connector documents its table). Routing decides from it
+/// whether another PSP account may be tried: only a class that proves no money moved allows
+/// a payout to cascade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// The PSP (or the issuer/bank behind it) refused for good: fraud, blocked account, invalid
+    /// receiver. Never retried anywhere.
+    HardDecline,
+    /// Refused, but another PSP or a later try may succeed (limits, "do not honour").
+    SoftDecline,
+    /// Proven not processed: the request never reached the PSP, or the PSP refused it before
+    /// accepting an order, or its final status says nothing was executed. Safe to try another
+    /// account, payouts included.
+    NotProcessed,
+    /// A technical failure whose effect is unknown (timeout, 5xx, unreadable answer, expiry
+    /// while processing). Never proof that nothing moved.
+    Technical,
+    /// The PSP's code or status is not in the connector's table.
+    Unknown,
+}
+
+impl FailureClass {
+    /// The stored and API spelling (`"not_processed"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HardDecline => "hard_decline",
+            Self::SoftDecline => "soft_decline",
+            Self::NotProcessed => "not_processed",
+            Self::Technical => "technical",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Parses [`FailureClass::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::HardDecline,
+            Self::SoftDecline,
+            Self::NotProcessed,
+            Self::Technical,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
 /// One observation of an order at the PSP.
 #[derive(Clone, Debug)]
 pub struct PspUpdate {
     pub outcome: PspOutcome,
+    /// For `Declined` and `Failed`: what the failure proves (see [`FailureClass`]); `None`
+    /// reads as [`FailureClass::Unknown`].
+    pub class: Option<FailureClass>,
     /// The PSP's own status word, stored verbatim.
     pub raw_status: String,
     pub psp_transaction_id: Option<String>,
@@ -102,10 +155,24 @@ pub struct PspUpdate {
 }
 
 impl PspUpdate {
+    /// A declined or failed update with its failure class.
+    pub fn failed(outcome: PspOutcome, raw_status: impl Into<String>, class: FailureClass) -> Self {
+        Self {
+            class: Some(class),
+            ..Self::new(outcome, raw_status)
+        }
+    }
+
+    /// The failure class, `Unknown` when the connector gave none.
+    pub fn failure_class(&self) -> FailureClass {
+        self.class.unwrap_or(FailureClass::Unknown)
+    }
+
     /// An update with just an outcome and the raw status.
     pub fn new(outcome: PspOutcome, raw_status: impl Into<String>) -> Self {
         Self {
             outcome,
+            class: None,
             raw_status: raw_status.into(),
             psp_transaction_id: None,
             stage: None,
@@ -153,13 +220,13 @@ pub enum CallbackOutcome {
     /// Signature verified. `claims` must match the stored order, or the callback is refused;
     /// `update` is what it claims (logged, never applied by itself).
     Verified {
-        transaction_id: TransactionId,
+        order_id: OrderId,
         update: PspUpdate,
         claims: CallbackClaims,
     },
     /// Unsigned or unverifiable: only a hint to query the PSP.
     Unverified {
-        transaction_id: TransactionId,
+        order_id: OrderId,
         why: &'static str,
     },
 }
@@ -221,6 +288,40 @@ impl ConnectorError {
             Self::Timeout | Self::Unavailable { .. } | Self::Protocol(_) | Self::BadCallback(_) => {
                 false
             }
+        }
+    }
+}
+
+impl ConnectorError {
+    /// What this error proves about the attempt ([`FailureClass`]): `NotProcessed` when the
+    /// PSP certainly did not act, `Technical` when it may have.
+    pub fn class(&self) -> FailureClass {
+        if self.certainly_not_processed() {
+            FailureClass::NotProcessed
+        } else {
+            FailureClass::Technical
+        }
+    }
+
+    /// True when the request never reached the PSP (no connection, DNS or TLS failure, or the
+    /// outbound policy refused the address): another account may be tried at once, for pay-ins
+    /// and payouts alike.
+    pub fn never_reached(&self) -> bool {
+        matches!(self, Self::Unreachable(_))
+    }
+
+    /// True for the failures that count against an account's health (circuit breaker):
+    /// cannot connect, timeout, 5xx, 429.
+    pub fn is_technical(&self) -> bool {
+        match self {
+            Self::Unreachable(_) | Self::Timeout | Self::Unavailable { .. } | Self::RateLimited => {
+                true
+            }
+            Self::InvalidCredentials { .. }
+            | Self::Protocol(_)
+            | Self::Config(_)
+            | Self::Unsupported(_)
+            | Self::BadCallback(_) => false,
         }
     }
 }

@@ -252,7 +252,7 @@ pub(crate) async fn start<S: Simulator, C: Connector, H: Send + 'static>(
 /// What Overture would persist after `update` (nothing when `None`).
 pub(crate) fn order_ref(req: &PaymentRequest, update: Option<&PspUpdate>) -> OrderRef {
     OrderRef {
-        transaction_id: req.transaction_id.clone(),
+        order_id: req.order_id.clone(),
         txn_type: req.txn_type,
         amount: req.amount,
         psp_transaction_id: update.and_then(|u| u.psp_transaction_id.clone()),

@@ -23,7 +23,7 @@ use crate::http::PspHttp;
 use async_trait::async_trait;
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
-use overture_core::ids::TransactionId;
+use overture_core::ids::OrderId;
 use overture_core::{Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -214,7 +214,7 @@ fn field_error(field: &str, message: String) -> FieldError {
 
 /// The subscriptions of one deposit: every callback goes to Overture's callback URL with the
 /// transaction id in `order_id`.
-fn callbacks(account: &AccountContext, transaction_id: &TransactionId) -> Vec<CallbackIn> {
+fn callbacks(account: &AccountContext, transaction_id: &OrderId) -> Vec<CallbackIn> {
     let separator = if account.callback_url.contains('?') {
         '&'
     } else {
@@ -294,11 +294,11 @@ impl Connector for Brite {
         let body = wire::CreateDepositIn {
             country_id: country,
             amount,
-            callbacks: callbacks(account, &request.transaction_id),
+            callbacks: callbacks(account, &request.order_id),
             customer_email: request.email.clone(),
             customer_firstname: extra("firstName"),
             customer_lastname: extra("lastName"),
-            merchant_reference: request.transaction_id.to_string(),
+            merchant_reference: request.order_id.to_string(),
             redirect_uri: request.return_url.clone(),
             approval_required: false,
         };
@@ -351,7 +351,7 @@ impl Connector for Brite {
             }
         };
         let reference = session.merchant_reference.as_deref().unwrap_or("");
-        if !reference.is_empty() && reference != order.transaction_id.as_str() {
+        if !reference.is_empty() && reference != order.order_id.as_str() {
             return Err(ConnectorError::Protocol(
                 "Brite session belongs to another merchant_reference".into(),
             ));
@@ -369,6 +369,7 @@ impl Connector for Brite {
                 format!("session:{}", wire::session_state_name(session.state)),
             ),
         };
+        update.class = wire::failure_class(update.outcome);
         update.psp_transaction_id = Some(session_id.to_owned());
         Ok(update)
     }
@@ -395,11 +396,11 @@ impl Connector for Brite {
             .find(|(k, _)| k == wire::ORDER_ID_PARAM)
             .map(|(_, v)| v)
             .ok_or_else(|| ConnectorError::BadCallback("no order_id in the URL".into()))?;
-        let transaction_id = TransactionId::parse(&order_id).ok_or_else(|| {
+        let order_id = OrderId::parse(&order_id).ok_or_else(|| {
             ConnectorError::BadCallback("order_id is not an Overture transaction id".into())
         })?;
         Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id,
             why: "unsigned Brite callback",
         })
     }
@@ -424,7 +425,7 @@ mod tests {
 
     fn request(country: Option<&str>, currency: &str) -> PaymentRequest {
         PaymentRequest {
-            transaction_id: TransactionId::generate(),
+            order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
             txn_type: TxnType::Payin,
             amount: Money::parse_major("10.00", Currency::from_code(currency).unwrap()).unwrap(),
             user_id: "1".into(),
@@ -463,7 +464,7 @@ mod tests {
 
     #[test]
     fn callbacks_subscribe_every_state_with_the_order_id() {
-        let txn = TransactionId::generate();
+        let txn = OrderId::for_attempt(&overture_core::TransactionId::generate(), 1);
         let subs = callbacks(&account(), &txn);
         assert_eq!(subs.len(), 9);
         assert!(subs
@@ -478,7 +479,7 @@ mod tests {
             Duration::from_secs(1),
             OutboundPolicy::default(),
         ));
-        let txn = TransactionId::generate();
+        let txn = OrderId::for_attempt(&overture_core::TransactionId::generate(), 1);
         let cb = |query: String, body: &str| CallbackRequest {
             method: "POST".into(),
             query,
@@ -487,8 +488,8 @@ mod tests {
         };
         let body = r#"{"merchant_id":"m","transaction_id":"t","transaction_state":5}"#;
         match b.parse_callback(&account(), &cb(format!("order_id={txn}"), body)) {
-            Ok(CallbackOutcome::Unverified { transaction_id, .. }) => {
-                assert_eq!(transaction_id, txn)
+            Ok(CallbackOutcome::Unverified { order_id, .. }) => {
+                assert_eq!(order_id, txn)
             }
             other => panic!("unexpected {other:?}"),
         }

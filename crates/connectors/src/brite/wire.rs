@@ -10,7 +10,7 @@
 //! Transport: `POST {base}/api/<method>`, JSON both ways, `Authorization: Bearer
 //! <access_token>` on everything but `merchant.authorize`.
 
-use overture_core::connector::{ConnectorError, PspOutcome};
+use overture_core::connector::{ConnectorError, FailureClass, PspOutcome};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -290,6 +290,18 @@ pub fn session_outcome(state: i64) -> PspOutcome {
     }
 }
 
+/// What a failed deposit proves ([`FailureClass`], Overture's reading of Brite's states): an
+/// ABORTED session or transaction (the payer cancelled, a known reason) ⇒ soft decline; FAILED
+/// (unknown reason) ⇒ technical. Brite warns both can still settle later, so neither is ever
+/// proof that nothing moved (a pay-in never cascades once its customer has the page anyway).
+pub fn failure_class(outcome: PspOutcome) -> Option<FailureClass> {
+    match outcome {
+        PspOutcome::Declined => Some(FailureClass::SoftDecline),
+        PspOutcome::Failed => Some(FailureClass::Technical),
+        PspOutcome::Pending | PspOutcome::Approved | PspOutcome::NotFound => None,
+    }
+}
+
 /// The currency Brite settles deposits of `country` in (Brite takes no currency field).
 pub fn currency_of(country: &str) -> &'static str {
     match country {
@@ -336,6 +348,19 @@ pub fn state_number(value: &serde_json::Value) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_classified() {
+        assert_eq!(
+            failure_class(PspOutcome::Declined),
+            Some(FailureClass::SoftDecline)
+        );
+        assert_eq!(
+            failure_class(PspOutcome::Failed),
+            Some(FailureClass::Technical)
+        );
+        assert_eq!(failure_class(PspOutcome::Approved), None);
+    }
 
     #[test]
     fn transaction_states_map() {

@@ -30,7 +30,7 @@ use crate::paymentsoft::{
 };
 use async_trait::async_trait;
 use overture_core::connector::*;
-use overture_core::{Clock, SystemClock, TransactionId, TxnType};
+use overture_core::{Clock, OrderId, SystemClock, TxnType};
 use std::sync::Arc;
 use wire::Step;
 use wire::{marker, payout_check_request, report, PayoutPayRequest};
@@ -107,7 +107,7 @@ impl Cardzo {
     async fn status(
         &self,
         account: &AccountContext,
-        transaction_id: &TransactionId,
+        transaction_id: &OrderId,
         paynet_order_id: Option<&str>,
     ) -> Result<Found, ConnectorError> {
         let answer =
@@ -144,7 +144,7 @@ impl Cardzo {
         let answer = self
             .signed_post(account, wire::PAYOUT_CHECK_PATH, &pairs)
             .await?;
-        check_order(PSP, &answer, &request.transaction_id)?;
+        check_order(PSP, &answer, &request.order_id)?;
         Ok(answer)
     }
 
@@ -158,7 +158,7 @@ impl Cardzo {
     ) -> Result<PspUpdate, ConnectorError> {
         let creds = Creds::of(account)?;
         let body = PayoutPayRequest {
-            client_orderid: order.transaction_id.to_string(),
+            client_orderid: order.order_id.to_string(),
             orderid: paynet_order_id.to_owned(),
             login: creds.login.to_owned(),
         };
@@ -167,8 +167,8 @@ impl Cardzo {
             .await;
         let refusal = match sent {
             Ok(answer) if answer.kind() == TYPE_ASYNC_RESPONSE => {
-                check_order(PSP, &answer, &order.transaction_id)?;
-                tracing::info!(transaction_id = %order.transaction_id, "CARDZO payout-pay accepted");
+                check_order(PSP, &answer, &order.order_id)?;
+                tracing::info!(transaction_id = %order.order_id, "CARDZO payout-pay accepted");
                 return Ok(PspUpdate {
                     psp_transaction_id: Some(paynet_order_id.to_owned()),
                     stage: Some(marker::PAY_SENT.to_owned()),
@@ -191,7 +191,7 @@ impl Cardzo {
             // left as it was, so the next sync decides from the PSP's stage: validated means it
             // never arrived (sending it then is the first execution), later means it did.
             Err(e) => {
-                tracing::warn!(transaction_id = %order.transaction_id, error = %e,
+                tracing::warn!(transaction_id = %order.order_id, error = %e,
                     "CARDZO payout-pay outcome unknown; the next status query decides");
                 return Ok(PspUpdate {
                     psp_transaction_id: Some(paynet_order_id.to_owned()),
@@ -202,10 +202,10 @@ impl Cardzo {
         };
         // Refused: typically a concurrent sync's payout-pay got there first. Read the status
         // again and report it, without acting on it.
-        tracing::warn!(transaction_id = %order.transaction_id, %refusal,
+        tracing::warn!(transaction_id = %order.order_id, %refusal,
             "CARDZO refused payout-pay; reporting the order's status instead");
         let mut update = match self
-            .status(account, &order.transaction_id, Some(paynet_order_id))
+            .status(account, &order.order_id, Some(paynet_order_id))
             .await?
         {
             Found::Order(answer) => report(&answer, order)?,
@@ -258,7 +258,7 @@ impl Connector for Cardzo {
             CreateAnswer::Duplicate(order) => return self.sync(account, &order).await,
             CreateAnswer::Refused(update) => update,
         };
-        tracing::info!(transaction_id = %request.transaction_id, outcome = ?update.outcome,
+        tracing::info!(transaction_id = %request.order_id, outcome = ?update.outcome,
             "CARDZO payout-check submitted");
         Ok(update)
     }
@@ -273,7 +273,7 @@ impl Connector for Cardzo {
         let answer = match self
             .status(
                 account,
-                &order.transaction_id,
+                &order.order_id,
                 order.psp_transaction_id.as_deref(),
             )
             .await?
@@ -292,7 +292,7 @@ impl Connector for Cardzo {
             answer.get("order-stage"),
             order.stage.as_deref(),
         );
-        tracing::debug!(transaction_id = %order.transaction_id, ?step, "CARDZO status");
+        tracing::debug!(transaction_id = %order.order_id, ?step, "CARDZO status");
         match step {
             Step::SendPay => {
                 let Some(paynet_order_id) = update.psp_transaction_id.clone() else {
@@ -307,7 +307,7 @@ impl Connector for Cardzo {
                 ..update
             }),
             Step::PayNotYetVisible => {
-                tracing::warn!(transaction_id = %order.transaction_id,
+                tracing::warn!(transaction_id = %order.order_id,
                     "CARDZO still shows the order validated after an accepted payout-pay; waiting");
                 Ok(update)
             }

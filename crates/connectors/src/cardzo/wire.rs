@@ -14,12 +14,12 @@
 //! silent this module says "inferred" and names the choice; the sandbox speaks the same choices.
 
 use overture_core::connector::{
-    AccountContext, ConnectorError, OrderRef, PaymentRequest, PspOutcome, PspUpdate,
+    AccountContext, ConnectorError, FailureClass, OrderRef, PaymentRequest, PspOutcome, PspUpdate,
 };
 
 pub use crate::paymentsoft::wire::{
-    callback_control, constant_time_eq, encode_response, map_status, status, status_control,
-    CallbackParams, PayoutRequest, StatusRequest, WireResponse, CODE_BAD_CONTROL,
+    callback_control, constant_time_eq, encode_response, failure_class, map_status, status,
+    status_control, CallbackParams, PayoutRequest, StatusRequest, WireResponse, CODE_BAD_CONTROL,
     CODE_DUPLICATE_ORDER, CODE_INVALID_FIELD, CODE_ORDER_NOT_FOUND, RECEIVER_EXTRAS, STATUS_PATH,
     TYPE_ASYNC_RESPONSE, TYPE_ERROR, TYPE_STATUS_RESPONSE, TYPE_VALIDATION_ERROR,
 };
@@ -160,6 +160,7 @@ pub fn report(answer: &WireResponse, order: &OrderRef) -> Result<PspUpdate, Conn
     let order_stage = answer.get("order-stage");
     let mut update = PspUpdate {
         outcome: map_status(raw),
+        class: failure_class(raw),
         raw_status: raw.to_owned(),
         psp_transaction_id: answer
             .get("paynet-order-id")
@@ -174,6 +175,8 @@ pub fn report(answer: &WireResponse, order: &OrderRef) -> Result<PspUpdate, Conn
         if update.outcome == PspOutcome::Pending {
             update.outcome = PspOutcome::Failed;
         }
+        // payout-pay was never sent (the PSP records it as a later stage): nothing was paid.
+        update.class = Some(FailureClass::NotProcessed);
         update
             .message
             .get_or_insert_with(|| BANK_NOT_VALIDATED.to_owned());
@@ -185,14 +188,14 @@ pub fn report(answer: &WireResponse, order: &OrderRef) -> Result<PspUpdate, Conn
 mod tests {
     use super::*;
     use overture_core::connector::{OrderRef, PspOutcome};
-    use overture_core::{Currency, Money, TransactionId, TxnType};
+    use overture_core::{Currency, Money, OrderId, TxnType};
     use std::collections::BTreeMap;
 
     const TXN: &str = "txn_0190f0e0a1b2c3d4e5f60718293a4b5c";
 
     fn order(stage: Option<&str>) -> OrderRef {
         OrderRef {
-            transaction_id: TransactionId::parse(TXN).unwrap(),
+            order_id: OrderId::parse(TXN).unwrap(),
             txn_type: TxnType::Payout,
             amount: Money::parse_major("10.00", Currency::from_code("EUR").unwrap()).unwrap(),
             psp_transaction_id: None,

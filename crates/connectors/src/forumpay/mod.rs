@@ -14,7 +14,7 @@ use crate::http::PspHttp;
 use async_trait::async_trait;
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
-use overture_core::ids::TransactionId;
+use overture_core::ids::OrderId;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -79,7 +79,7 @@ impl ForumPay {
             currency: required_extra(request, "preferredCrypto")?.to_ascii_uppercase(),
             address: required_extra(request, "walletAddress")?.to_owned(),
             payer_id: request.user_id.clone(),
-            reference_no: request.transaction_id.to_string(),
+            reference_no: request.order_id.to_string(),
             webhook_url: Some(account.callback_url.clone()),
         };
         self.call(account, method::START_BUY_ORDER, &params).await
@@ -179,7 +179,7 @@ impl ForumPay {
             self.call(account, method::CHECK_PAYMENT, &params).await?;
         match answer {
             Ok(status) => {
-                check_reference(&status, &order.transaction_id)?;
+                check_reference(&status, &order.order_id)?;
                 Ok(update_from(&status, payment_id, None))
             }
             Err(refusal) if refusal.is_not_found() => {
@@ -215,7 +215,7 @@ impl ForumPay {
             pos_id: pos_id(account)?,
             currency: currency.clone(),
             payment_id: order.psp_transaction_id.clone(),
-            reference_no: order.transaction_id.to_string(),
+            reference_no: order.order_id.to_string(),
         };
         let answer: Result<StatusOut, ApiError> =
             self.call(account, method::CHECK_BUY_ORDER, &params).await?;
@@ -231,7 +231,7 @@ impl ForumPay {
                 )));
             }
         };
-        check_reference(&status, &order.transaction_id)?;
+        check_reference(&status, &order.order_id)?;
         let payment_id = status
             .payment_id
             .clone()
@@ -322,7 +322,7 @@ impl Connector for ForumPay {
             invoice_currency: request.amount.currency().code().to_owned(),
             invoice_amount: request.amount.to_major_string(),
             currency: crypto.clone(),
-            reference_no: request.transaction_id.to_string(),
+            reference_no: request.order_id.to_string(),
             payer_id: request.user_id.clone(),
             payer_ip_address: request
                 .extras
@@ -364,12 +364,13 @@ impl Connector for ForumPay {
         let created = match self.start_buy_order(account, request).await? {
             Ok(created) => created,
             Err(refusal) => {
-                let mut update = PspUpdate::new(PspOutcome::Declined, "Refused");
+                let mut update =
+                    PspUpdate::failed(PspOutcome::Declined, "Refused", FailureClass::NotProcessed);
                 update.message = Some(refusal.err);
                 return Ok(update);
             }
         };
-        check_reference(&created, &request.transaction_id)?;
+        check_reference(&created, &request.order_id)?;
         let payment_id = created
             .payment_id
             .clone()
@@ -429,11 +430,11 @@ impl Connector for ForumPay {
             .reference_no
             .filter(|r| !r.is_empty())
             .ok_or_else(|| ConnectorError::BadCallback("no reference_no".into()))?;
-        let transaction_id = TransactionId::parse(&reference).ok_or_else(|| {
+        let order_id = OrderId::parse(&reference).ok_or_else(|| {
             ConnectorError::BadCallback("reference_no is not an Overture transaction id".into())
         })?;
         Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id,
             why: "unsigned webhook",
         })
     }
@@ -460,7 +461,7 @@ fn field_error(field: &str, message: &str) -> FieldError {
 }
 
 /// An answer about another order than the one asked for must never update this one.
-fn check_reference(status: &StatusOut, expected: &TransactionId) -> Result<(), ConnectorError> {
+fn check_reference(status: &StatusOut, expected: &OrderId) -> Result<(), ConnectorError> {
     match status.reference_no.as_deref() {
         Some(reference) if !reference.is_empty() && reference != expected.as_str() => Err(
             ConnectorError::Protocol("ForumPay answered about another reference_no".into()),
@@ -471,6 +472,7 @@ fn check_reference(status: &StatusOut, expected: &TransactionId) -> Result<(), C
 
 fn update_from(status: &StatusOut, payment_id: &str, stage: Option<String>) -> PspUpdate {
     let mut update = PspUpdate::new(status.outcome(), status.status.clone());
+    update.class = status.failure_class();
     update.psp_transaction_id = Some(payment_id.to_owned());
     update.stage = stage;
     update.message = status.reason.clone().filter(|r| !r.is_empty());
@@ -508,13 +510,13 @@ mod tests {
             Duration::from_secs(1),
             OutboundPolicy::default(),
         ));
-        let txn = TransactionId::generate();
+        let txn = OrderId::for_attempt(&overture_core::TransactionId::generate(), 1);
         let body = format!(
             r#"{{"payment_id":"p","reference_no":"{txn}","status":"Confirmed","confirmed":true}}"#
         );
         match fp.parse_callback(&account(), &callback(&body, "application/json")) {
-            Ok(CallbackOutcome::Unverified { transaction_id, .. }) => {
-                assert_eq!(transaction_id, txn)
+            Ok(CallbackOutcome::Unverified { order_id, .. }) => {
+                assert_eq!(order_id, txn)
             }
             other => panic!("unexpected {other:?}"),
         }

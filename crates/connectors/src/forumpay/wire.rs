@@ -10,7 +10,7 @@
 //! Transport: `POST {base}/api/v2/<Method>/`, HTTP Basic auth, form-urlencoded parameters,
 //! JSON answers; a refusal is a JSON object with `err` (and sometimes `err_code`).
 
-use overture_core::connector::{ConnectorError, PspOutcome};
+use overture_core::connector::{ConnectorError, FailureClass, PspOutcome};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -120,6 +120,17 @@ impl StatusOut {
             self.confirmed,
             self.cancelled,
         )
+    }
+
+    /// What a declined or failed answer proves (see [`failure_class`]).
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        if self.confirmed {
+            return None;
+        }
+        if self.cancelled {
+            return Some(FailureClass::SoftDecline);
+        }
+        failure_class(&self.status).or_else(|| self.state.as_deref().and_then(failure_class))
     }
 
     /// True when a buy order exists but was never confirmed (`StartBuyOrder` happened,
@@ -254,6 +265,20 @@ pub fn outcome(status: &str, state: Option<&str>, confirmed: bool, cancelled: bo
         })
 }
 
+/// What a final ForumPay status word proves ([`FailureClass`]; ForumPay publishes no decline
+/// taxonomy, so this is Overture's reading): `cancelled`/`declined`/`rejected` ⇒ soft decline
+/// (refused, nothing received or sent), `expired` ⇒ not processed (an invoice nobody paid, a
+/// buy order never executed), `error`/`failed` ⇒ technical (not proof that nothing moved).
+/// A `StartPayment`/`StartBuyOrder` refusal creates nothing: not processed.
+pub fn failure_class(word: &str) -> Option<FailureClass> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "cancelled" | "canceled" | "declined" | "rejected" => Some(FailureClass::SoftDecline),
+        "expired" => Some(FailureClass::NotProcessed),
+        "error" | "failed" => Some(FailureClass::Technical),
+        _ => None,
+    }
+}
+
 fn word_outcome(word: &str) -> Option<PspOutcome> {
     match word.trim().to_ascii_lowercase().as_str() {
         "confirmed" | "completed" => Some(PspOutcome::Approved),
@@ -315,6 +340,14 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_words_are_classified() {
+        assert_eq!(failure_class("Cancelled"), Some(FailureClass::SoftDecline));
+        assert_eq!(failure_class("expired"), Some(FailureClass::NotProcessed));
+        assert_eq!(failure_class("Error"), Some(FailureClass::Technical));
+        assert_eq!(failure_class("Waiting"), None);
+    }
 
     #[test]
     fn check_payment_fixture_maps_to_declined() {

@@ -106,13 +106,13 @@ pub fn currency(request: &PaymentRequest) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use overture_core::ids::TransactionId;
+    use overture_core::ids::OrderId;
     use overture_core::money::{Currency, Money};
     use overture_core::TxnType;
 
     fn request(extras: &[(&str, &str)]) -> PaymentRequest {
         PaymentRequest {
-            transaction_id: TransactionId::generate(),
+            order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
             txn_type: TxnType::Payin,
             amount: Money::parse_major("10.00", Currency::from_code("CAD").unwrap()).unwrap(),
             user_id: "1".into(),

@@ -28,7 +28,7 @@ use crate::http::PspHttp;
 use async_trait::async_trait;
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
-use overture_core::ids::TransactionId;
+use overture_core::ids::OrderId;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -170,7 +170,7 @@ impl Gigadat {
     async fn status(
         &self,
         account: &AccountContext,
-        transaction_id: &TransactionId,
+        transaction_id: &OrderId,
     ) -> Result<Result<StatusOut, ApiError>, ConnectorError> {
         let url = format!(
             "{}{}",
@@ -187,7 +187,7 @@ impl Gigadat {
     async fn finalize_step(
         &self,
         account: &AccountContext,
-        transaction_id: &TransactionId,
+        transaction_id: &OrderId,
         token: &str,
     ) -> PspUpdate {
         let failure = match self
@@ -252,7 +252,7 @@ fn token_body(
         .unwrap_or_else(|| account.callback_url.clone());
     Ok(wire::PaymentTokenIn {
         user_id: request.user_id.clone(),
-        transaction_id: request.transaction_id.to_string(),
+        transaction_id: request.order_id.to_string(),
         name: fields::name(request).map_err(unsupported)?,
         email: request.email.clone(),
         site,
@@ -279,7 +279,7 @@ fn origin(url: &str) -> Option<String> {
 }
 
 /// An answer about another transaction than the one asked for must never update this one.
-fn check_echo(echoed: Option<&str>, expected: &TransactionId) -> Result<(), ConnectorError> {
+fn check_echo(echoed: Option<&str>, expected: &OrderId) -> Result<(), ConnectorError> {
     match echoed {
         Some(id) if !id.is_empty() && id != expected.as_str() => Err(ConnectorError::Protocol(
             "Gigadat answered about another transaction".into(),
@@ -288,8 +288,9 @@ fn check_echo(echoed: Option<&str>, expected: &TransactionId) -> Result<(), Conn
     }
 }
 
-fn update_from(status: &StatusOut, transaction_id: &TransactionId) -> PspUpdate {
+fn update_from(status: &StatusOut, transaction_id: &OrderId) -> PspUpdate {
     let mut update = PspUpdate::new(wire::outcome(&status.status), status.status.clone());
+    update.class = wire::failure_class(&status.status);
     update.psp_transaction_id = Some(transaction_id.to_string());
     update.message = status.reason.clone().filter(|r| !r.is_empty());
     update
@@ -332,7 +333,7 @@ impl Connector for Gigadat {
             .map_err(|refusal| {
                 ConnectorError::Protocol(format!("payment-token refused: {}", refusal.err))
             })?;
-        check_echo(Some(&started.data.transaction_id), &request.transaction_id)?;
+        check_echo(Some(&started.data.transaction_id), &request.order_id)?;
         let redirect_url = format!(
             "{}{}?transaction={}&token={}",
             account.base_url,
@@ -361,14 +362,15 @@ impl Connector for Gigadat {
         let created = match self.payment_token(account, request, kind).await? {
             Ok(created) => created,
             Err(refusal) => {
-                let mut update = PspUpdate::new(PspOutcome::Declined, "REFUSED");
+                let mut update =
+                    PspUpdate::failed(PspOutcome::Declined, "REFUSED", FailureClass::NotProcessed);
                 update.message = Some(refusal.err);
                 return Ok(update);
             }
         };
-        check_echo(Some(&created.data.transaction_id), &request.transaction_id)?;
+        check_echo(Some(&created.data.transaction_id), &request.order_id)?;
         Ok(self
-            .finalize_step(account, &request.transaction_id, &created.token)
+            .finalize_step(account, &request.order_id, &created.token)
             .await)
     }
 
@@ -379,7 +381,7 @@ impl Connector for Gigadat {
         account: &AccountContext,
         order: &OrderRef,
     ) -> Result<PspUpdate, ConnectorError> {
-        let status = match self.status(account, &order.transaction_id).await? {
+        let status = match self.status(account, &order.order_id).await? {
             Ok(status) => status,
             Err(refusal) if refusal.is_not_found() => {
                 return Ok(PspUpdate::new(PspOutcome::NotFound, "NOT_FOUND"));
@@ -391,7 +393,7 @@ impl Connector for Gigadat {
                 )));
             }
         };
-        check_echo(status.transaction_id.as_deref(), &order.transaction_id)?;
+        check_echo(status.transaction_id.as_deref(), &order.order_id)?;
         if order.txn_type == TxnType::Payout && wire::is_inited(&status.status) {
             let token = Stage::decode(order.stage.as_deref())
                 .filter(|s| s.step == Stage::TOKEN)
@@ -399,14 +401,12 @@ impl Connector for Gigadat {
             if let Some(token) = token {
                 // Issued, never finalised (failed attempt or crash after storing the stage):
                 // the next step, once, as Gigadat's own state says.
-                return Ok(self
-                    .finalize_step(account, &order.transaction_id, &token)
-                    .await);
+                return Ok(self.finalize_step(account, &order.order_id, &token).await);
             }
             // No token kept (a crash before the stage was stored): nothing can execute this
             // payout any more; it stays pending until Gigadat expires the token.
         }
-        Ok(update_from(&status, &order.transaction_id))
+        Ok(update_from(&status, &order.order_id))
     }
 
     /// Listener notifications are unsigned: always [`CallbackOutcome::Unverified`] for the
@@ -423,11 +423,11 @@ impl Connector for Gigadat {
             .transaction
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ConnectorError::BadCallback("no transaction".into()))?;
-        let transaction_id = TransactionId::parse(&reference).ok_or_else(|| {
+        let order_id = OrderId::parse(&reference).ok_or_else(|| {
             ConnectorError::BadCallback("transaction is not an Overture transaction id".into())
         })?;
         Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id,
             why: "unsigned listener notification",
         })
     }
@@ -452,7 +452,7 @@ mod tests {
 
     fn request(txn_type: TxnType, currency: &str, extras: &[(&str, &str)]) -> PaymentRequest {
         PaymentRequest {
-            transaction_id: TransactionId::generate(),
+            order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
             txn_type,
             amount: Money::parse_major("10.50", Currency::from_code(currency).unwrap()).unwrap(),
             user_id: "1".into(),
@@ -542,7 +542,7 @@ mod tests {
             Duration::from_secs(1),
             OutboundPolicy::default(),
         ));
-        let txn = TransactionId::generate();
+        let txn = OrderId::for_attempt(&overture_core::TransactionId::generate(), 1);
         let cb = |query: String| CallbackRequest {
             method: "POST".into(),
             query,
@@ -553,8 +553,8 @@ mod tests {
             &account(),
             &cb(format!("transaction={txn}&status=STATUS_SUCCESS")),
         ) {
-            Ok(CallbackOutcome::Unverified { transaction_id, .. }) => {
-                assert_eq!(transaction_id, txn)
+            Ok(CallbackOutcome::Unverified { order_id, .. }) => {
+                assert_eq!(order_id, txn)
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -15,7 +15,7 @@
 //! The brief for this connector spelled the webflow parameter `transactionId`; every public
 //! sample above uses `transaction`, so that is what we send (the sandbox accepts both).
 
-use overture_core::connector::{ConnectorError, PspOutcome};
+use overture_core::connector::{ConnectorError, FailureClass, PspOutcome};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -185,6 +185,20 @@ impl ApiError {
 /// - `STATUS_FAILED`: technical failure ⇒ failed.
 ///
 /// Unknown words stay pending (logged): polling continues until the schedule gives up.
+/// What a final Gigadat status proves ([`FailureClass`]; Overture's reading, Gigadat publishes
+/// no taxonomy): `STATUS_REJECTED`/`STATUS_REJECTED1` ⇒ soft decline (Interac or Gigadat's
+/// checks refused), `STATUS_EXPIRED` ⇒ not processed (the token or transfer was never used),
+/// `STATUS_ABORTED1` and `STATUS_FAILED` ⇒ technical (aborted or failed somewhere in the flow:
+/// not proof that nothing moved). A refused payment-token call creates nothing: not processed.
+pub fn failure_class(status: &str) -> Option<FailureClass> {
+    match status.trim().to_ascii_uppercase().as_str() {
+        "STATUS_REJECTED" | "STATUS_REJECTED1" => Some(FailureClass::SoftDecline),
+        "STATUS_EXPIRED" => Some(FailureClass::NotProcessed),
+        "STATUS_ABORTED1" | "STATUS_FAILED" => Some(FailureClass::Technical),
+        _ => None,
+    }
+}
+
 pub fn outcome(status: &str) -> PspOutcome {
     match status.trim().to_ascii_uppercase().as_str() {
         "STATUS_INITED" | "STATUS_PENDING" => PspOutcome::Pending,
@@ -304,6 +318,23 @@ impl Stage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_statuses_are_classified() {
+        assert_eq!(
+            failure_class("STATUS_REJECTED1"),
+            Some(FailureClass::SoftDecline)
+        );
+        assert_eq!(
+            failure_class("STATUS_EXPIRED"),
+            Some(FailureClass::NotProcessed)
+        );
+        assert_eq!(
+            failure_class("STATUS_ABORTED1"),
+            Some(FailureClass::Technical)
+        );
+        assert_eq!(failure_class("STATUS_PENDING"), None);
+    }
 
     #[test]
     fn statuses_map_as_documented() {

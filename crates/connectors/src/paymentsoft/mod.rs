@@ -21,7 +21,7 @@ pub mod wire;
 use crate::http::PspHttp;
 use async_trait::async_trait;
 use overture_core::connector::*;
-use overture_core::{Clock, Money, SystemClock, TransactionId, TxnType};
+use overture_core::{Clock, Money, OrderId, SystemClock, TxnType};
 use rand::RngCore;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
@@ -116,13 +116,13 @@ pub(crate) fn payout_request(account: &AccountContext, request: &PaymentRequest)
             .filter(|v| !v.is_empty())
     };
     let mut body = PayoutRequest {
-        client_orderid: request.transaction_id.to_string(),
+        client_orderid: request.order_id.to_string(),
         amount: request.amount.to_major_string(),
         currency: request.amount.currency().code().to_owned(),
         order_desc: request
             .merchant_reference
             .clone()
-            .unwrap_or_else(|| format!("Payout {}", request.transaction_id)),
+            .unwrap_or_else(|| format!("Payout {}", request.order_id)),
         // The receiver's IP is required on the wire; server-initiated payouts have none, so the
         // loopback address stands in (PaynetEasy examples do the same for S2S calls).
         ipaddress: extra("userIp").unwrap_or_else(|| "127.0.0.1".into()),
@@ -183,10 +183,10 @@ pub(crate) fn classify_create(
         wire::TYPE_VALIDATION_ERROR
             if answer.get("error-code") == Some(wire::CODE_DUPLICATE_ORDER) =>
         {
-            tracing::warn!(transaction_id = %request.transaction_id,
+            tracing::warn!(transaction_id = %request.order_id,
                 "{psp} reports the order exists already; asking its status");
             Ok(CreateAnswer::Duplicate(OrderRef {
-                transaction_id: request.transaction_id.clone(),
+                order_id: request.order_id.clone(),
                 txn_type: request.txn_type,
                 amount: request.amount,
                 psp_transaction_id: paynet_order_id,
@@ -200,10 +200,11 @@ pub(crate) fn classify_create(
             } else {
                 PspOutcome::Declined
             };
+            // The PSP created no order: nothing can have been paid.
             Ok(CreateAnswer::Refused(PspUpdate {
                 message: Some(answer.error_text()),
                 psp_transaction_id: paynet_order_id,
-                ..PspUpdate::new(outcome, kind)
+                ..PspUpdate::failed(outcome, kind, FailureClass::NotProcessed)
             }))
         }
         other => Err(ConnectorError::Protocol(format!(
@@ -217,7 +218,7 @@ pub(crate) fn classify_create(
 pub(crate) fn check_order(
     psp: &str,
     answer: &WireResponse,
-    transaction_id: &TransactionId,
+    transaction_id: &OrderId,
 ) -> Result<(), ConnectorError> {
     match answer.get("merchant-order-id") {
         Some(id) if id != transaction_id.as_str() => Err(ConnectorError::Protocol(format!(
@@ -265,7 +266,7 @@ pub(crate) async fn query_status(
     psp: &str,
     http: &PspHttp,
     account: &AccountContext,
-    transaction_id: &TransactionId,
+    transaction_id: &OrderId,
     paynet_order_id: Option<&str>,
 ) -> Result<WireResponse, ConnectorError> {
     let creds = Creds::of(account)?;
@@ -294,14 +295,14 @@ pub(crate) fn parse_signed_callback(
 ) -> Result<CallbackOutcome, ConnectorError> {
     let merchant_control = account.credential("merchant_control")?.expose_secret();
     let params = callback_params(request)?;
-    let transaction_id = TransactionId::parse(&params.client_orderid).ok_or_else(|| {
+    let order_id = OrderId::parse(&params.client_orderid).ok_or_else(|| {
         ConnectorError::BadCallback("client_orderid is missing or not an Overture id".into())
     })?;
     if params.control.is_empty() || !params.control_matches(merchant_control) {
-        tracing::warn!(transaction_id = %transaction_id,
+        tracing::warn!(order_id = %order_id,
             "{psp} callback with a bad control; will query the status instead");
         return Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id,
             why: "bad control",
         });
     }
@@ -312,6 +313,7 @@ pub(crate) fn parse_signed_callback(
     }
     let update = PspUpdate {
         outcome: wire::map_status(&params.status),
+        class: wire::failure_class(&params.status),
         raw_status: params.status.clone(),
         psp_transaction_id: Some(params.orderid.clone()).filter(|id| !id.is_empty()),
         stage: None,
@@ -324,7 +326,7 @@ pub(crate) fn parse_signed_callback(
         currency: Some(params.currency.clone()).filter(|c| !c.is_empty()),
     };
     Ok(CallbackOutcome::Verified {
-        transaction_id,
+        order_id,
         update,
         claims,
     })
@@ -367,7 +369,7 @@ impl Connector for PaymentSoft {
             &pairs,
         )
         .await?;
-        check_order(PSP, &answer, &request.transaction_id)?;
+        check_order(PSP, &answer, &request.order_id)?;
         let update = match classify_create(PSP, "payout", &answer, request)? {
             CreateAnswer::Accepted(id) => PspUpdate {
                 psp_transaction_id: Some(id),
@@ -376,7 +378,7 @@ impl Connector for PaymentSoft {
             CreateAnswer::Duplicate(order) => return self.sync(account, &order).await,
             CreateAnswer::Refused(update) => update,
         };
-        tracing::info!(transaction_id = %request.transaction_id, outcome = ?update.outcome,
+        tracing::info!(transaction_id = %request.order_id, outcome = ?update.outcome,
             "PAYMENTSOFT payout submitted");
         Ok(update)
     }
@@ -390,7 +392,7 @@ impl Connector for PaymentSoft {
             PSP,
             &self.http,
             account,
-            &order.transaction_id,
+            &order.order_id,
             order.psp_transaction_id.as_deref(),
         )
         .await?;
@@ -402,6 +404,7 @@ impl Connector for PaymentSoft {
                 warn_on_amount_mismatch(&answer, order);
                 Ok(PspUpdate {
                     outcome: wire::map_status(raw),
+                    class: wire::failure_class(raw),
                     raw_status: raw.to_owned(),
                     psp_transaction_id: answer
                         .get("paynet-order-id")
@@ -476,7 +479,7 @@ fn warn_on_amount_mismatch(answer: &WireResponse, order: &OrderRef) {
     let same = currency == order.amount.currency().code()
         && Money::parse_major(amount, order.amount.currency()).is_ok_and(|m| m == order.amount);
     if !same {
-        tracing::warn!(transaction_id = %order.transaction_id, psp_amount = amount,
+        tracing::warn!(transaction_id = %order.order_id, psp_amount = amount,
             psp_currency = currency, "PAYMENTSOFT reports another amount than the order's");
     }
 }
@@ -531,11 +534,11 @@ mod tests {
         );
         match callback("GET", &query, "").unwrap() {
             CallbackOutcome::Verified {
-                transaction_id,
+                order_id,
                 update,
                 claims,
             } => {
-                assert_eq!(transaction_id.as_str(), TXN);
+                assert_eq!(order_id.as_str(), TXN);
                 assert_eq!(update.outcome, PspOutcome::Approved);
                 assert_eq!(update.psp_transaction_id.as_deref(), Some("1234567"));
                 let expected = CallbackClaims {
@@ -591,7 +594,7 @@ mod tests {
     #[test]
     fn payout_body_uses_extras_and_defaults() {
         let request = PaymentRequest {
-            transaction_id: TransactionId::parse(TXN).unwrap(),
+            order_id: OrderId::parse(TXN).unwrap(),
             txn_type: TxnType::Payout,
             amount: Money::parse_major("10.5", overture_core::Currency::from_code("EUR").unwrap())
                 .unwrap(),

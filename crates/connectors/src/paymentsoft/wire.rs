@@ -7,7 +7,7 @@
 //! Amounts on the wire are major-unit decimal strings (`"10.50"` EUR). Where the public docs are
 //! silent this module says "inferred" and names the choice; the sandbox speaks the same choices.
 
-use overture_core::connector::PspOutcome;
+use overture_core::connector::{FailureClass, PspOutcome};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
@@ -410,9 +410,37 @@ pub fn map_status(raw: &str) -> PspOutcome {
     }
 }
 
+/// What a final PaynetEasy status proves ([`FailureClass`]; PaynetEasy publishes no decline
+/// taxonomy for payouts, so this table is Overture's reading of the status words):
+///
+/// | status | class | why |
+/// |---|---|---|
+/// | `declined` | soft decline | the bank or processor refused this payout; nothing was paid, but it is a decision |
+/// | `filtered` | hard decline | the PSP's fraud filters: never retried elsewhere |
+/// | `error` | technical | a processing error after acceptance: not proof that nothing moved |
+///
+/// A v4 create answer of type `validation-error` or `error` means the PSP created no order:
+/// not processed (see `classify_create`).
+pub fn failure_class(raw: &str) -> Option<FailureClass> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        status::DECLINED => Some(FailureClass::SoftDecline),
+        status::FILTERED => Some(FailureClass::HardDecline),
+        status::ERROR => Some(FailureClass::Technical),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_statuses_are_classified() {
+        assert_eq!(failure_class("declined"), Some(FailureClass::SoftDecline));
+        assert_eq!(failure_class("FILTERED"), Some(FailureClass::HardDecline));
+        assert_eq!(failure_class("error"), Some(FailureClass::Technical));
+        assert_eq!(failure_class("processing"), None);
+    }
 
     const TXN: &str = "txn_0190f0e0a1b2c3d4e5f60718293a4b5c";
 

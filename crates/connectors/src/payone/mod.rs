@@ -16,7 +16,7 @@ pub mod wire;
 use crate::http::{PspHttp, PspResponse};
 use async_trait::async_trait;
 use overture_core::connector::*;
-use overture_core::{TransactionId, TxnType};
+use overture_core::{OrderId, TxnType};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use wire::{CreatedOut, ErrorOut, PaymentIn, TransactionList, TransactionOut, WebhookIn};
@@ -118,16 +118,16 @@ impl Payone {
                     .http
                     .client()
                     .get(base)
-                    .query(&[("merchantReference", order.transaction_id.as_str())]);
+                    .query(&[("merchantReference", order.order_id.as_str())]);
                 let response = self.send(account, request).await?;
                 let list: TransactionList = expect_ok(&response)?;
                 list.transactions
                     .into_iter()
-                    .find(|t| t.merchant_reference == order.transaction_id.as_str())
+                    .find(|t| t.merchant_reference == order.order_id.as_str())
             }
         };
         match found {
-            Some(t) if t.merchant_reference != order.transaction_id.as_str() => Err(
+            Some(t) if t.merchant_reference != order.order_id.as_str() => Err(
                 ConnectorError::Protocol("PAYONE answered about another merchantReference".into()),
             ),
             other => Ok(other),
@@ -167,7 +167,7 @@ fn payment_in(account: &AccountContext, request: &PaymentRequest) -> PaymentIn {
             .filter(|v| !v.is_empty())
     };
     PaymentIn {
-        merchant_reference: request.transaction_id.to_string(),
+        merchant_reference: request.order_id.to_string(),
         amount: request.amount.to_major_string(),
         currency: request.amount.currency().code().to_owned(),
         user_id: request.user_id.clone(),
@@ -189,6 +189,7 @@ fn update_from(t: &TransactionOut) -> PspUpdate {
     PspUpdate {
         psp_transaction_id: Some(t.transaction_id.clone()),
         message: t.message.clone().filter(|m| !m.is_empty()),
+        class: wire::failure_class(&t.status),
         ..PspUpdate::new(wire::map_status(&t.status), t.status.clone())
     }
 }
@@ -253,6 +254,7 @@ impl Connector for Payone {
             redirect_url,
             update: PspUpdate {
                 psp_transaction_id: Some(created.transaction_id),
+                class: wire::failure_class(&created.status),
                 ..PspUpdate::new(wire::map_status(&created.status), created.status)
             },
         })
@@ -274,13 +276,14 @@ impl Connector for Payone {
         match self.create(account, wire::PAYOUTS_PATH, &body).await? {
             Ok(created) => Ok(PspUpdate {
                 psp_transaction_id: Some(created.transaction_id),
+                class: wire::failure_class(&created.status),
                 ..PspUpdate::new(wire::map_status(&created.status), created.status)
             }),
             Err((409, refusal)) if refusal.error.code == wire::CODE_DUPLICATE => {
-                tracing::warn!(transaction_id = %request.transaction_id,
+                tracing::warn!(transaction_id = %request.order_id,
                     "PAYONE reports the payout exists already; asking its status");
                 let order = OrderRef {
-                    transaction_id: request.transaction_id.clone(),
+                    order_id: request.order_id.clone(),
                     txn_type: request.txn_type,
                     amount: request.amount,
                     psp_transaction_id: refusal.error.transaction_id,
@@ -291,7 +294,7 @@ impl Connector for Payone {
             }
             Err((400, refusal)) => Ok(PspUpdate {
                 message: Some(refusal_text(&(400, refusal))),
-                ..PspUpdate::new(PspOutcome::Declined, "refused")
+                ..PspUpdate::failed(PspOutcome::Declined, "refused", FailureClass::NotProcessed)
             }),
             Err(other) => Err(ConnectorError::Protocol(format!(
                 "PAYONE payout answer: {}",
@@ -325,7 +328,7 @@ impl Connector for Payone {
         let body: WebhookIn = serde_json::from_slice(&request.body).map_err(|e| {
             ConnectorError::BadCallback(format!("body is not the JSON webhook: {e}"))
         })?;
-        let transaction_id = TransactionId::parse(&body.merchant_reference).ok_or_else(|| {
+        let order_id = OrderId::parse(&body.merchant_reference).ok_or_else(|| {
             ConnectorError::BadCallback(
                 "merchantReference is not an Overture transaction id".into(),
             )
@@ -345,16 +348,14 @@ impl Connector for Payone {
             Some(_) => None,
         };
         if let Some(why) = why {
-            tracing::warn!(transaction_id = %transaction_id, why,
+            tracing::warn!(order_id = %order_id, why,
                 "PAYONE webhook not verified; will query the status instead");
-            return Ok(CallbackOutcome::Unverified {
-                transaction_id,
-                why,
-            });
+            return Ok(CallbackOutcome::Unverified { order_id, why });
         }
         let update = PspUpdate {
             psp_transaction_id: Some(body.transaction_id.clone()).filter(|id| !id.is_empty()),
             message: body.message.clone().filter(|m| !m.is_empty()),
+            class: wire::failure_class(&body.status),
             ..PspUpdate::new(wire::map_status(&body.status), body.status.clone())
         };
         let claims = CallbackClaims {
@@ -363,7 +364,7 @@ impl Connector for Payone {
             currency: Some(body.currency.clone()).filter(|c| !c.is_empty()),
         };
         Ok(CallbackOutcome::Verified {
-            transaction_id,
+            order_id,
             update,
             claims,
         })
@@ -414,18 +415,18 @@ mod tests {
 
     #[test]
     fn signed_webhook_is_verified_and_tampering_is_not() {
-        let txn = TransactionId::generate();
+        let txn = OrderId::for_attempt(&overture_core::TransactionId::generate(), 1);
         let body = format!(
             r#"{{"transaction_id":"po_1","status":"confirmed","merchantReference":"{txn}","amount":"10.00","currency":"CAD"}}"#
         );
         let good = wire::sign_webhook(SECRET, body.as_bytes());
         match webhook(&body, Some(good.clone())).unwrap() {
             CallbackOutcome::Verified {
-                transaction_id,
+                order_id,
                 update,
                 claims,
             } => {
-                assert_eq!(transaction_id, txn);
+                assert_eq!(order_id, txn);
                 assert_eq!(update.outcome, PspOutcome::Approved);
                 assert_eq!(update.psp_transaction_id.as_deref(), Some("po_1"));
                 assert_eq!(claims.amount.as_deref(), Some("10.00"));
@@ -460,7 +461,7 @@ mod tests {
             OutboundPolicy::default(),
         ));
         let mut request = PaymentRequest {
-            transaction_id: TransactionId::generate(),
+            order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
             txn_type: TxnType::Payout,
             amount: Money::parse_major("10", Currency::from_code("CAD").unwrap()).unwrap(),
             user_id: "u1".into(),

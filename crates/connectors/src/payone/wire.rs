@@ -31,7 +31,7 @@
 //!    [`SIGNATURE_HEADER`] = lower-case hex `HMAC-SHA256(webhook_secret, raw body)`.
 
 use hmac::{Hmac, Mac};
-use overture_core::connector::PspOutcome;
+use overture_core::connector::{FailureClass, PspOutcome};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -231,6 +231,19 @@ pub fn map_status(raw: &str) -> PspOutcome {
     }
 }
 
+/// What a final status proves ([`FailureClass`]; assumed like the rest of this protocol):
+/// `declined` ⇒ soft decline, `cancelled` (the customer abandoned the webflow) and `expired`
+/// (never completed in time) ⇒ not processed, `failed` ⇒ technical. A 400 refusal of a create
+/// call creates nothing: not processed.
+pub fn failure_class(raw: &str) -> Option<FailureClass> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        status::DECLINED => Some(FailureClass::SoftDecline),
+        status::CANCELLED | status::EXPIRED => Some(FailureClass::NotProcessed),
+        status::FAILED => Some(FailureClass::Technical),
+        _ => None,
+    }
+}
+
 /// Payone's own normalised word for a status (the webhook's `transaction_status`).
 pub fn transaction_status(raw: &str) -> &'static str {
     match map_status(raw) {
@@ -279,6 +292,15 @@ pub fn normalize_phone(phone: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_statuses_are_classified() {
+        assert_eq!(failure_class("declined"), Some(FailureClass::SoftDecline));
+        assert_eq!(failure_class("cancelled"), Some(FailureClass::NotProcessed));
+        assert_eq!(failure_class("expired"), Some(FailureClass::NotProcessed));
+        assert_eq!(failure_class("failed"), Some(FailureClass::Technical));
+        assert_eq!(failure_class("pending"), None);
+    }
 
     /// Expected value computed outside Rust with
     /// `printf '%s' '{"a":1}' | openssl dgst -sha256 -hmac whsec_test`.

@@ -7,7 +7,7 @@ use overture_connectors::brite::Brite;
 use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
-use overture_core::ids::TransactionId;
+use overture_core::ids::OrderId;
 use overture_core::money::{Currency, Money};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -58,7 +58,7 @@ fn request(amount: &str) -> PaymentRequest {
     extras.insert("firstName".into(), "Sven".into());
     extras.insert("lastName".into(), "Svensson".into());
     PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
         txn_type: TxnType::Payin,
         amount: Money::parse_major(amount, Currency::from_code("SEK").unwrap()).unwrap(),
         user_id: "user-1".into(),
@@ -127,14 +127,14 @@ impl Harness {
             .unwrap()
     }
 
-    async fn order(&self, txn: &TransactionId) -> Value {
+    async fn order(&self, txn: &OrderId) -> Value {
         let message = "exactly one session per reference";
         self.only_order("merchant_reference", txn.as_str(), message)
             .await
     }
 
     /// Waits until at least `n` callbacks for `txn` arrived (or ~2 s), returns them in order.
-    async fn hooks_for(&self, txn: &TransactionId, n: usize) -> Vec<(Value, CallbackOutcome)> {
+    async fn hooks_for(&self, txn: &OrderId, n: usize) -> Vec<(Value, CallbackOutcome)> {
         self.wait_hooks(n, |h| {
             (h.order_id == txn.as_str()).then(|| (h.body.clone(), h.outcome.clone().unwrap()))
         })
@@ -142,9 +142,12 @@ impl Harness {
     }
 }
 
-fn assert_unverified(outcome: &CallbackOutcome, txn: &TransactionId) {
+fn assert_unverified(outcome: &CallbackOutcome, txn: &OrderId) {
     match outcome {
-        CallbackOutcome::Unverified { transaction_id, .. } => assert_eq!(transaction_id, txn),
+        CallbackOutcome::Unverified {
+            order_id: transaction_id,
+            ..
+        } => assert_eq!(transaction_id, txn),
         other => panic!("callback must stay unverified, got {other:?}"),
     }
 }
@@ -177,7 +180,7 @@ async fn brite_payin_approved_with_every_callback() {
         (done.outcome, done.raw_status.as_str()),
         (PspOutcome::Approved, "transaction:STATE_CREDIT")
     );
-    let hooks = h.hooks_for(&req.transaction_id, 5).await;
+    let hooks = h.hooks_for(&req.order_id, 5).await;
     let events: Vec<_> = hooks.iter().map(|(b, _)| event(b)).collect();
     assert_eq!(
         events,
@@ -190,9 +193,9 @@ async fn brite_payin_approved_with_every_callback() {
         ]
     );
     for (_, outcome) in &hooks {
-        assert_unverified(outcome, &req.transaction_id);
+        assert_unverified(outcome, &req.order_id);
     }
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (o["amount"].as_str(), o["executions"].as_u64()),
         (Some("100.00"), Some(1))
@@ -208,9 +211,9 @@ async fn brite_payin_cancelled_in_the_client_is_declined() {
         (done.outcome, done.raw_status.as_str()),
         (PspOutcome::Declined, "session:STATE_ABORTED")
     );
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
+    let hooks = h.hooks_for(&req.order_id, 1).await;
     assert_eq!(event(&hooks[0].0), ("session", 10));
-    assert_eq!(h.order(&req.transaction_id).await["executions"], 0);
+    assert_eq!(h.order(&req.order_id).await["executions"], 0);
 }
 
 #[tokio::test]
@@ -236,7 +239,7 @@ async fn brite_scenarios_decline_error_and_pending() {
         (PspOutcome::Pending, "transaction:STATE_PENDING")
     );
     assert_eq!(
-        h.hooks_for(&req.transaction_id, 2).await.len(),
+        h.hooks_for(&req.order_id, 2).await.len(),
         2,
         "only the authentication callbacks"
     );
@@ -267,15 +270,15 @@ async fn brite_no_callbacks_on_55_but_polling_finds_it() {
     let (req, order) = h.start_and_pay("100.55", "approve").await;
     assert_eq!(h.wait_final(&order).await.outcome, PspOutcome::Approved);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(h.hooks_for(&req.transaction_id, 1).await.is_empty());
-    assert_eq!(h.order(&req.transaction_id).await["callback_attempts"], 0);
+    assert!(h.hooks_for(&req.order_id, 1).await.is_empty());
+    assert_eq!(h.order(&req.order_id).await["callback_attempts"], 0);
 }
 
 #[tokio::test]
 async fn brite_callbacks_twice_on_56() {
     let h = harness().await;
     let (req, order) = h.start_and_pay("100.56", "approve").await;
-    assert_eq!(h.hooks_for(&req.transaction_id, 10).await.len(), 10);
+    assert_eq!(h.hooks_for(&req.order_id, 10).await.len(), 10);
     assert_eq!(h.wait_final(&order).await.outcome, PspOutcome::Approved);
 }
 
@@ -283,10 +286,10 @@ async fn brite_callbacks_twice_on_56() {
 async fn brite_lying_callback_on_57_is_ignored() {
     let h = harness().await;
     let (req, order) = h.start_and_pay("100.57", "approve").await;
-    let hooks = h.hooks_for(&req.transaction_id, 3).await;
+    let hooks = h.hooks_for(&req.order_id, 3).await;
     // The last callback claims ABORTED; the connector does not read it, transaction.state rules.
     assert_eq!(event(&hooks[2].0), ("transaction", 2));
-    assert_unverified(&hooks[2].1, &req.transaction_id);
+    assert_unverified(&hooks[2].1, &req.order_id);
     assert_eq!(h.wait_final(&order).await.outcome, PspOutcome::Approved);
 }
 
@@ -294,7 +297,7 @@ async fn brite_lying_callback_on_57_is_ignored() {
 async fn brite_out_of_order_and_late_callbacks_change_nothing() {
     let h = harness().await;
     let (req, order) = h.start_and_pay("100.58", "approve").await;
-    let hooks = h.hooks_for(&req.transaction_id, 5).await;
+    let hooks = h.hooks_for(&req.order_id, 5).await;
     let events: Vec<_> = hooks.iter().map(|(b, _)| event(b)).collect();
     assert_eq!(
         events,
@@ -311,7 +314,7 @@ async fn brite_out_of_order_and_late_callbacks_change_nothing() {
     // maps to, ask Brite, apply; a final state never changes afterwards.
     let mut final_outcome: Option<PspOutcome> = None;
     for (body, outcome) in &hooks {
-        assert_unverified(outcome, &req.transaction_id);
+        assert_unverified(outcome, &req.order_id);
         let update = h.connector.sync(&h.account, &order).await.unwrap();
         assert_eq!(
             update.outcome,
@@ -322,7 +325,7 @@ async fn brite_out_of_order_and_late_callbacks_change_nothing() {
         final_outcome.get_or_insert(update.outcome);
     }
     assert_eq!(final_outcome, Some(PspOutcome::Approved));
-    assert_eq!(h.order(&req.transaction_id).await["executions"], 1);
+    assert_eq!(h.order(&req.order_id).await["executions"], 1);
 }
 
 #[tokio::test]
@@ -330,9 +333,9 @@ async fn brite_callback_retried_until_accepted() {
     let h = harness().await;
     h.rx.fail_next.store(1, Ordering::SeqCst);
     let (req, order) = h.start_and_pay("100.00", "approve").await;
-    assert_eq!(h.hooks_for(&req.transaction_id, 5).await.len(), 5);
+    assert_eq!(h.hooks_for(&req.order_id, 5).await.len(), 5);
     h.wait_final(&order).await;
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (
             o["callback_attempts"].as_u64(),

@@ -8,7 +8,7 @@ use overture_connectors::cardzo::wire::{marker, stage};
 use overture_connectors::cardzo::Cardzo;
 use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
-use overture_core::{Currency, Money, TransactionId, TxnType};
+use overture_core::{Currency, Money, OrderId, TxnType};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,7 +72,7 @@ async fn harness_seeded(seed: Option<SandboxSeed>) -> Harness {
 
 fn payout(amount: &str) -> PaymentRequest {
     PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
         txn_type: TxnType::Payout,
         amount: Money::parse_major(amount, Currency::from_code("EUR").unwrap()).unwrap(),
         user_id: "user-42".into(),
@@ -114,7 +114,7 @@ impl Harness {
         let orders = self.orders().await;
         let mut matching = orders
             .into_iter()
-            .filter(|o| o["client_orderid"] == request.transaction_id.as_str());
+            .filter(|o| o["client_orderid"] == request.order_id.as_str());
         let order = matching.next().expect("order exists at the sandbox");
         assert!(matching.next().is_none(), "one order per client_orderid");
         order
@@ -310,10 +310,10 @@ async fn forged_callback_is_unverified_and_status_says_approved() {
     assert_eq!(callbacks.len(), 1);
     match &callbacks[0] {
         Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id: transaction_id,
             why,
         }) => {
-            assert_eq!(transaction_id, &request.transaction_id);
+            assert_eq!(transaction_id, &request.order_id);
             assert_eq!(*why, "bad control");
         }
         other => panic!("forged callback accepted: {other:?}"),
@@ -455,7 +455,7 @@ async fn another_accounts_secrets_are_refused_and_its_orders_invisible() {
         .unwrap();
     assert_eq!(seen.outcome, PspOutcome::NotFound);
     let paynet_id = accepted.psp_transaction_id.clone().unwrap();
-    let pay = raw_pay_as(&h, &other, request.transaction_id.as_str(), &paynet_id).await;
+    let pay = raw_pay_as(&h, &other, request.order_id.as_str(), &paynet_id).await;
     assert!(pay.contains("error-code=404"), "{pay}");
     assert_eq!(h.order(&request).await["pay_executions"], 0);
 }
@@ -494,7 +494,7 @@ async fn pay_before_validation_or_twice_is_refused_by_the_sandbox() {
         .await
         .unwrap();
     let paynet_id = accepted.psp_transaction_id.clone().unwrap();
-    let txn = request.transaction_id.as_str();
+    let txn = request.order_id.as_str();
     let early = raw_pay(&h, txn, &paynet_id).await;
     assert!(early.contains("error-code=422"), "{early}");
     h.wait_stage(&request, stage::CHECK_VALIDATED).await;

@@ -7,7 +7,7 @@ use overture_connectors::forumpay::ForumPay;
 use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
-use overture_core::ids::TransactionId;
+use overture_core::ids::OrderId;
 use overture_core::money::{Currency, Money};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -50,7 +50,7 @@ fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
         extras.insert("preferredCrypto".into(), "BTC".into());
     }
     PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
         txn_type,
         amount: Money::parse_major(amount, Currency::from_code("EUR").unwrap()).unwrap(),
         user_id: "user-1".into(),
@@ -108,13 +108,13 @@ impl Harness {
         (req, order)
     }
 
-    async fn order(&self, txn: &TransactionId) -> Value {
+    async fn order(&self, txn: &OrderId) -> Value {
         let message = "exactly one order per reference";
         self.only_order("reference_no", txn.as_str(), message).await
     }
 
     /// Waits until at least `n` webhooks for `txn` arrived (or ~2 s), returns them all.
-    async fn hooks_for(&self, txn: &TransactionId, n: usize) -> Vec<(Value, CallbackOutcome)> {
+    async fn hooks_for(&self, txn: &OrderId, n: usize) -> Vec<(Value, CallbackOutcome)> {
         self.wait_hooks(n, |h| {
             (h.body["reference_no"] == txn.as_str())
                 .then(|| (h.body.clone(), h.outcome.clone().unwrap()))
@@ -123,10 +123,10 @@ impl Harness {
     }
 }
 
-fn assert_unverified(outcome: &CallbackOutcome, txn: &TransactionId) {
+fn assert_unverified(outcome: &CallbackOutcome, txn: &OrderId) {
     match outcome {
         CallbackOutcome::Unverified {
-            transaction_id,
+            order_id: transaction_id,
             why,
         } => {
             assert_eq!(transaction_id, txn);
@@ -157,9 +157,9 @@ async fn payin_approved_on_hosted_page() {
     assert_eq!(done.outcome, PspOutcome::Approved);
     assert_eq!(done.raw_status, "Confirmed");
 
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
+    let hooks = h.hooks_for(&req.order_id, 1).await;
     assert_eq!(hooks.len(), 1);
-    assert_unverified(&hooks[0].1, &req.transaction_id);
+    assert_unverified(&hooks[0].1, &req.order_id);
     assert!(
         hooks[0].0.get("status").is_none(),
         "real webhooks carry no status"
@@ -174,7 +174,7 @@ async fn payin_approved_on_hosted_page() {
         .await
         .unwrap();
     assert_eq!(again.status(), 303);
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(o["executions"], 1);
     assert_eq!(o["webhooks_sent"], 1);
     assert_eq!(o["status"], "Confirmed");
@@ -187,9 +187,9 @@ async fn payin_declined_on_hosted_page() {
     let done = h.wait_final(&mut order).await;
     assert_eq!(done.outcome, PspOutcome::Declined);
     assert_eq!(done.raw_status, "Cancelled");
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
-    assert_unverified(&hooks[0].1, &req.transaction_id);
-    assert_eq!(h.order(&req.transaction_id).await["executions"], 0);
+    let hooks = h.hooks_for(&req.order_id, 1).await;
+    assert_unverified(&hooks[0].1, &req.order_id);
+    assert_eq!(h.order(&req.order_id).await["executions"], 0);
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn payin_scenarios_decline_error_and_processing() {
     let update = h.connector.sync(&h.account, &stuck).await.unwrap();
     assert_eq!(update.outcome, PspOutcome::Pending);
     assert_eq!(update.raw_status, "Processing");
-    assert!(h.hooks_for(&req.transaction_id, 1).await.is_empty());
+    assert!(h.hooks_for(&req.order_id, 1).await.is_empty());
 }
 
 #[tokio::test]
@@ -248,18 +248,18 @@ async fn no_webhook_on_55_but_polling_finds_it() {
     let (req, mut order) = h.start_and_pay("10.55", "approve").await;
     assert_eq!(h.wait_final(&mut order).await.outcome, PspOutcome::Approved);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(h.hooks_for(&req.transaction_id, 1).await.is_empty());
-    assert_eq!(h.order(&req.transaction_id).await["webhook_attempts"], 0);
+    assert!(h.hooks_for(&req.order_id, 1).await.is_empty());
+    assert_eq!(h.order(&req.order_id).await["webhook_attempts"], 0);
 }
 
 #[tokio::test]
 async fn webhook_sent_twice_on_56() {
     let h = harness().await;
     let (req, mut order) = h.start_and_pay("10.56", "approve").await;
-    let hooks = h.hooks_for(&req.transaction_id, 2).await;
+    let hooks = h.hooks_for(&req.order_id, 2).await;
     assert_eq!(hooks.len(), 2);
     for (_, outcome) in &hooks {
-        assert_unverified(outcome, &req.transaction_id);
+        assert_unverified(outcome, &req.order_id);
     }
     assert_eq!(h.wait_final(&mut order).await.outcome, PspOutcome::Approved);
 }
@@ -268,11 +268,11 @@ async fn webhook_sent_twice_on_56() {
 async fn lying_webhook_on_57_is_ignored() {
     let h = harness().await;
     let (req, mut order) = h.start_and_pay("10.57", "approve").await;
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
+    let hooks = h.hooks_for(&req.order_id, 1).await;
     assert_eq!(hooks.len(), 1);
     // The webhook claims a cancellation; the connector does not read it, CheckPayment rules.
     assert_eq!(hooks[0].0["status"], "Cancelled");
-    assert_unverified(&hooks[0].1, &req.transaction_id);
+    assert_unverified(&hooks[0].1, &req.order_id);
     assert_eq!(h.wait_final(&mut order).await.outcome, PspOutcome::Approved);
 }
 
@@ -281,8 +281,8 @@ async fn webhook_retried_until_accepted() {
     let h = harness().await;
     h.rx.fail_next.store(1, Ordering::SeqCst);
     let (req, _) = h.start_and_pay("10.00", "approve").await;
-    assert_eq!(h.hooks_for(&req.transaction_id, 1).await.len(), 1);
-    let o = h.order(&req.transaction_id).await;
+    assert_eq!(h.hooks_for(&req.order_id, 1).await.len(), 1);
+    let o = h.order(&req.order_id).await;
     assert_eq!(o["webhook_attempts"], 2);
     assert_eq!(o["webhooks_sent"], 1);
 }
@@ -298,9 +298,9 @@ async fn payout_approved() {
     let done = h.wait_final(&mut order).await;
     assert_eq!(done.outcome, PspOutcome::Approved);
     assert_eq!(done.psp_transaction_id, update.psp_transaction_id);
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
-    assert_unverified(&hooks[0].1, &req.transaction_id);
-    let o = h.order(&req.transaction_id).await;
+    let hooks = h.hooks_for(&req.order_id, 1).await;
+    assert_unverified(&hooks[0].1, &req.order_id);
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (o["kind"].as_str(), o["executions"].as_u64()),
         (Some("payout"), Some(1))
@@ -329,7 +329,7 @@ async fn payout_declined_failed_and_processing() {
         .unwrap();
     assert_eq!(later.outcome, PspOutcome::Pending);
     assert_eq!(later.raw_status, "Processing");
-    assert_eq!(h.order(&req.transaction_id).await["executions"], 1);
+    assert_eq!(h.order(&req.order_id).await["executions"], 1);
 }
 
 #[tokio::test]
@@ -345,7 +345,7 @@ async fn payout_resumes_after_crash_between_start_and_confirm() {
         .unwrap();
     assert_eq!(created.status, "Created");
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (o["status"].as_str(), o["executions"].as_u64()),
         (Some("Created"), Some(0))
@@ -373,7 +373,7 @@ async fn payout_resumes_after_crash_between_start_and_confirm() {
         resubmitted.psp_transaction_id.as_deref(),
         Some(payment_id.as_str())
     );
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(o["executions"], 1);
     assert_eq!(o["webhooks_sent"], 1);
 }

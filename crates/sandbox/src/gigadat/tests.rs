@@ -7,7 +7,7 @@ use overture_connectors::gigadat::Gigadat;
 use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_core::connector::*;
 use overture_core::domain::TxnType;
-use overture_core::ids::TransactionId;
+use overture_core::ids::OrderId;
 use overture_core::money::{Currency, Money};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -58,7 +58,7 @@ fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
         extras.insert("userIp".into(), "70.67.168.5".into());
     }
     PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
         txn_type,
         amount: Money::parse_major(amount, Currency::from_code("CAD").unwrap()).unwrap(),
         user_id: "user-1".into(),
@@ -107,14 +107,14 @@ impl Harness {
         (req.clone(), order_ref(&req, Some(&started.update)))
     }
 
-    async fn order(&self, txn: &TransactionId) -> Value {
+    async fn order(&self, txn: &OrderId) -> Value {
         let message = "exactly one transaction per id";
         self.only_order("transactionId", txn.as_str(), message)
             .await
     }
 
     /// Waits until at least `n` notifications for `txn` arrived (or ~2 s), returns them all.
-    async fn hooks_for(&self, txn: &TransactionId, n: usize) -> Vec<(String, CallbackOutcome)> {
+    async fn hooks_for(&self, txn: &OrderId, n: usize) -> Vec<(String, CallbackOutcome)> {
         self.wait_hooks(n, |h| {
             (h.query.get("transaction").map(String::as_str) == Some(txn.as_str()))
                 .then(|| (h.query["status"].clone(), h.outcome.clone().unwrap()))
@@ -123,9 +123,12 @@ impl Harness {
     }
 }
 
-fn assert_unverified(outcome: &CallbackOutcome, txn: &TransactionId) {
+fn assert_unverified(outcome: &CallbackOutcome, txn: &OrderId) {
     match outcome {
-        CallbackOutcome::Unverified { transaction_id, .. } => assert_eq!(transaction_id, txn),
+        CallbackOutcome::Unverified {
+            order_id: transaction_id,
+            ..
+        } => assert_eq!(transaction_id, txn),
         other => panic!("notification must stay unverified, got {other:?}"),
     }
 }
@@ -141,7 +144,7 @@ async fn gigadat_payin_approved_on_webflow() {
     assert_eq!(started.update.raw_status, "STATUS_INITED");
     assert_eq!(
         started.update.psp_transaction_id.as_deref(),
-        Some(req.transaction_id.as_str())
+        Some(req.order_id.as_str())
     );
     let mut order = order_ref(&req, Some(&started.update));
     let waiting = h.connector.sync(&h.account, &order).await.unwrap();
@@ -155,14 +158,14 @@ async fn gigadat_payin_approved_on_webflow() {
         (done.outcome, done.raw_status.as_str()),
         (PspOutcome::Approved, "STATUS_SUCCESS")
     );
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
+    let hooks = h.hooks_for(&req.order_id, 1).await;
     assert_eq!(hooks.len(), 1);
-    assert_unverified(&hooks[0].1, &req.transaction_id);
+    assert_unverified(&hooks[0].1, &req.order_id);
 
     // A second submission changes nothing; the amount went out with exactly 2 decimals.
     let again = h.web.post(url).form(&[("outcome", "decline")]).send().await;
     assert_eq!(again.unwrap().status(), 303);
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (o["amount"].as_str(), o["type"].as_str()),
         (Some("10.50"), Some("CPI"))
@@ -182,11 +185,8 @@ async fn gigadat_payin_declined_on_webflow() {
         (done.outcome, done.raw_status.as_str()),
         (PspOutcome::Declined, "STATUS_REJECTED")
     );
-    assert_unverified(
-        &h.hooks_for(&req.transaction_id, 1).await[0].1,
-        &req.transaction_id,
-    );
-    assert_eq!(h.order(&req.transaction_id).await["executions"], 0);
+    assert_unverified(&h.hooks_for(&req.order_id, 1).await[0].1, &req.order_id);
+    assert_eq!(h.order(&req.order_id).await["executions"], 0);
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn gigadat_payin_scenarios_decline_error_and_pending() {
         (update.outcome, update.raw_status.as_str()),
         (PspOutcome::Pending, "STATUS_PENDING")
     );
-    assert!(h.hooks_for(&req.transaction_id, 1).await.is_empty());
+    assert!(h.hooks_for(&req.order_id, 1).await.is_empty());
 }
 
 #[tokio::test]
@@ -247,21 +247,18 @@ async fn gigadat_no_notification_on_55_but_polling_finds_it() {
     let (req, mut order) = h.start_and_pay("10.55", "approve").await;
     assert_eq!(h.wait_final(&mut order).await.outcome, PspOutcome::Approved);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(h.hooks_for(&req.transaction_id, 1).await.is_empty());
-    assert_eq!(
-        h.order(&req.transaction_id).await["notification_attempts"],
-        0
-    );
+    assert!(h.hooks_for(&req.order_id, 1).await.is_empty());
+    assert_eq!(h.order(&req.order_id).await["notification_attempts"], 0);
 }
 
 #[tokio::test]
 async fn gigadat_notification_twice_on_56() {
     let h = harness().await;
     let (req, mut order) = h.start_and_pay("10.56", "approve").await;
-    let hooks = h.hooks_for(&req.transaction_id, 2).await;
+    let hooks = h.hooks_for(&req.order_id, 2).await;
     assert_eq!(hooks.len(), 2);
     for (_, outcome) in &hooks {
-        assert_unverified(outcome, &req.transaction_id);
+        assert_unverified(outcome, &req.order_id);
     }
     assert_eq!(h.wait_final(&mut order).await.outcome, PspOutcome::Approved);
 }
@@ -270,10 +267,10 @@ async fn gigadat_notification_twice_on_56() {
 async fn gigadat_lying_notification_on_57_is_ignored() {
     let h = harness().await;
     let (req, mut order) = h.start_and_pay("10.57", "approve").await;
-    let hooks = h.hooks_for(&req.transaction_id, 1).await;
+    let hooks = h.hooks_for(&req.order_id, 1).await;
     // The notification claims a rejection; the connector does not read it, the status rules.
     assert_eq!(hooks[0].0, "STATUS_REJECTED");
-    assert_unverified(&hooks[0].1, &req.transaction_id);
+    assert_unverified(&hooks[0].1, &req.order_id);
     assert_eq!(h.wait_final(&mut order).await.outcome, PspOutcome::Approved);
 }
 
@@ -282,8 +279,8 @@ async fn gigadat_notification_retried_until_accepted() {
     let h = harness().await;
     h.rx.fail_next.store(1, Ordering::SeqCst);
     let (req, _) = h.start_and_pay("10.00", "approve").await;
-    assert_eq!(h.hooks_for(&req.transaction_id, 1).await.len(), 1);
-    let o = h.order(&req.transaction_id).await;
+    assert_eq!(h.hooks_for(&req.order_id, 1).await.len(), 1);
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (
             o["notification_attempts"].as_u64(),
@@ -386,7 +383,7 @@ async fn another_account_does_not_see_our_transactions() {
     let (req, order) = h.start_and_pay("10.00", "approve").await;
     let theirs = h.connector.sync(&other, &order).await.unwrap();
     assert_eq!(theirs.outcome, PspOutcome::NotFound);
-    assert_eq!(h.order(&req.transaction_id).await["checks"], 0);
+    assert_eq!(h.order(&req.order_id).await["checks"], 0);
     assert_ne!(
         h.connector.sync(&h.account, &order).await.unwrap().outcome,
         PspOutcome::NotFound

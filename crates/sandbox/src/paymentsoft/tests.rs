@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_connectors::paymentsoft::PaymentSoft;
 use overture_core::connector::*;
-use overture_core::{Currency, Money, TransactionId, TxnType};
+use overture_core::{Currency, Money, OrderId, TxnType};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,7 +35,7 @@ async fn harness() -> Harness {
 
 fn payout(amount: &str) -> PaymentRequest {
     PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
         txn_type: TxnType::Payout,
         amount: Money::parse_major(amount, Currency::from_code("EUR").unwrap()).unwrap(),
         user_id: "user-42".into(),
@@ -49,7 +49,7 @@ fn payout(amount: &str) -> PaymentRequest {
 
 fn order_ref(request: &PaymentRequest, psp_id: Option<String>) -> OrderRef {
     OrderRef {
-        transaction_id: request.transaction_id.clone(),
+        order_id: request.order_id.clone(),
         txn_type: request.txn_type,
         amount: request.amount,
         psp_transaction_id: psp_id,
@@ -71,7 +71,7 @@ impl Harness {
     }
 
     async fn order(&self, request: &PaymentRequest) -> serde_json::Value {
-        let id = request.transaction_id.as_str();
+        let id = request.order_id.as_str();
         let orders = self.orders().await;
         let mut matching = orders.into_iter().filter(|o| o["client_orderid"] == id);
         let order = matching.next().expect("order exists at the sandbox");
@@ -97,10 +97,10 @@ impl Harness {
     }
 }
 
-fn verified(outcome: &Result<CallbackOutcome, ConnectorError>) -> (&TransactionId, &PspUpdate) {
+fn verified(outcome: &Result<CallbackOutcome, ConnectorError>) -> (&OrderId, &PspUpdate) {
     match outcome {
         Ok(CallbackOutcome::Verified {
-            transaction_id,
+            order_id: transaction_id,
             update,
             ..
         }) => (transaction_id, update),
@@ -120,7 +120,7 @@ async fn final_via_callback(amount: &str, outcome: PspOutcome, raw: &str) {
     let callbacks = h.callbacks(1).await;
     assert_eq!(callbacks.len(), 1, "{callbacks:?}");
     let (txn, update) = verified(&callbacks[0]);
-    assert_eq!(txn, &request.transaction_id);
+    assert_eq!(txn, &request.order_id);
     assert_eq!((update.outcome, update.raw_status.as_str()), (outcome, raw));
     assert_eq!(update.psp_transaction_id.as_deref(), Some(psp_id.as_str()));
 
@@ -212,10 +212,10 @@ async fn forged_callback_is_unverified_and_status_says_approved() {
     assert_eq!(callbacks.len(), 1);
     match &callbacks[0] {
         Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id: transaction_id,
             why,
         }) => {
-            assert_eq!(transaction_id, &request.transaction_id);
+            assert_eq!(transaction_id, &request.order_id);
             assert_eq!(*why, "bad control");
         }
         other => panic!("forged callback accepted: {other:?}"),
@@ -396,7 +396,7 @@ async fn a_callback_signed_for_one_account_does_not_verify_for_another() {
     let kept = h.settled_hooks(2, 500, Duration::from_millis(100)).await;
     assert_eq!(kept.len(), 2, "{kept:?}");
     let callback_of = |request: &PaymentRequest| {
-        let id = request.transaction_id.as_str();
+        let id = request.order_id.as_str();
         kept.iter()
             .find(|(req, _)| req.query.contains(id))
             .map(|(req, _)| req.clone())

@@ -7,7 +7,7 @@ use crate::testkit::{self, outcome_only, Outcome, Setup};
 use overture_connectors::http::{OutboundPolicy, PspHttp};
 use overture_connectors::payone::Payone;
 use overture_core::connector::*;
-use overture_core::{Currency, Money, TransactionId, TxnType};
+use overture_core::{Currency, Money, OrderId, TxnType};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -30,7 +30,7 @@ async fn harness() -> Harness {
 
 fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
     PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&overture_core::TransactionId::generate(), 1),
         txn_type,
         amount: Money::parse_major(amount, Currency::from_code("CAD").unwrap()).unwrap(),
         user_id: "user-1".into(),
@@ -44,7 +44,7 @@ fn request(txn_type: TxnType, amount: &str) -> PaymentRequest {
 
 fn order_ref(req: &PaymentRequest, psp_id: Option<String>) -> OrderRef {
     OrderRef {
-        transaction_id: req.transaction_id.clone(),
+        order_id: req.order_id.clone(),
         txn_type: req.txn_type,
         amount: req.amount,
         psp_transaction_id: psp_id,
@@ -228,10 +228,10 @@ async fn forged_webhook_is_unverified_and_status_says_approved() {
     let hooks = h.webhooks(1).await;
     match &hooks[..] {
         [Ok(CallbackOutcome::Unverified {
-            transaction_id,
+            order_id: transaction_id,
             why,
         })] => {
-            assert_eq!(transaction_id, &req.transaction_id);
+            assert_eq!(transaction_id, &req.order_id);
             assert_eq!(*why, "bad signature");
         }
         other => panic!("forged webhook accepted: {other:?}"),

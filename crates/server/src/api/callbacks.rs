@@ -69,7 +69,7 @@ async fn callback(
     };
     let (txn_id, claims) = match outcome {
         CallbackOutcome::Verified {
-            transaction_id,
+            order_id: transaction_id,
             update,
             claims,
         } => {
@@ -77,13 +77,14 @@ async fn callback(
             (transaction_id, Some(claims))
         }
         CallbackOutcome::Unverified {
-            transaction_id,
+            order_id: transaction_id,
             why,
         } => {
             tracing::info!(%transaction_id, why, "unverified callback: asking the PSP instead");
             (transaction_id, None)
         }
     };
+    let txn_id = overture_core::TransactionId::from_trusted(txn_id.as_str());
     let txn = match app.store.transaction(&txn_id).await {
         Ok(Some(t)) if t.psp_account_id == account.id => t,
         Ok(_) => return (StatusCode::NOT_FOUND, "unknown order"),

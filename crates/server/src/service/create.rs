@@ -8,8 +8,8 @@ use crate::service::{progress, verify};
 use overture_core::connector::{self, Connector, ConnectorError};
 use overture_core::store::StoreError;
 use overture_core::{
-    Actor, Company, IdempotencyRecord, Money, PspAccount, SessionId, Transaction, TransactionEvent,
-    TransactionId, TxnState, TxnType,
+    Actor, Company, IdempotencyRecord, Money, OrderId, PspAccount, SessionId, Transaction,
+    TransactionEvent, TransactionId, TxnState, TxnType,
 };
 use std::collections::BTreeMap;
 
@@ -163,7 +163,7 @@ fn check_capabilities(
         }
     }
     let request = connector::PaymentRequest {
-        transaction_id: TransactionId::generate(),
+        order_id: OrderId::for_attempt(&TransactionId::generate(), 1),
         txn_type: input.txn_type,
         amount: input.amount,
         user_id: input.user_id.clone(),
@@ -237,7 +237,7 @@ fn new_transaction(
         TxnState::Submitting
     };
     Transaction {
-        id: request.transaction_id,
+        id: TransactionId::from_trusted(request.order_id.as_str()),
         company_id: company.id.clone(),
         brand_id: input.brand_id.clone(),
         txn_type: input.txn_type,

@@ -40,7 +40,7 @@ pub async fn resolve(
 /// What the connector needs to create the order.
 pub fn payment_request(txn: &Transaction) -> PaymentRequest {
     PaymentRequest {
-        transaction_id: txn.id.clone(),
+        order_id: OrderId::for_attempt(&txn.id, 1),
         txn_type: txn.txn_type,
         amount: txn.amount,
         user_id: txn.user_id.clone(),
@@ -55,7 +55,7 @@ pub fn payment_request(txn: &Transaction) -> PaymentRequest {
 /// What the connector needs to query and continue the order.
 pub fn order_ref(txn: &Transaction) -> OrderRef {
     OrderRef {
-        transaction_id: txn.id.clone(),
+        order_id: OrderId::for_attempt(&txn.id, 1),
         txn_type: txn.txn_type,
         amount: txn.amount,
         psp_transaction_id: txn.psp_transaction_id.clone(),

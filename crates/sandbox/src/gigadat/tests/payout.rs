@@ -28,7 +28,7 @@ async fn gigadat_payouts_eto_and_ach() {
         );
         let mut order = order_ref(&req, Some(&update));
         assert_eq!(h.wait_final(&mut order).await.outcome, expected, "{amount}");
-        let o = h.order(&req.transaction_id).await;
+        let o = h.order(&req.order_id).await;
         let kind = if payout_type == Some("ACH") {
             "ACH"
         } else {
@@ -67,10 +67,7 @@ async fn gigadat_payout_finalised_by_sync_when_left_unfinalised() {
         .unwrap();
     let mut order = order_ref(&req, None);
     order.stage = Some(Stage::issued(&issued.token).encode());
-    assert_eq!(
-        h.order(&req.transaction_id).await["status"],
-        "STATUS_INITED"
-    );
+    assert_eq!(h.order(&req.order_id).await["status"], "STATUS_INITED");
     let resumed = h.connector.sync(&h.account, &order).await.unwrap();
     assert_eq!(resumed.raw_status, "STATUS_PENDING");
     assert_eq!(
@@ -82,7 +79,7 @@ async fn gigadat_payout_finalised_by_sync_when_left_unfinalised() {
     // Finalising again, or syncing with the old stage, never executes twice.
     let again = h
         .connector
-        .finalize_payout(&h.account, req.transaction_id.as_str(), &issued.token)
+        .finalize_payout(&h.account, req.order_id.as_str(), &issued.token)
         .await;
     assert_eq!(again.unwrap().unwrap().unwrap().status, "STATUS_SUCCESS");
     order.stage = Some(Stage::issued(&issued.token).encode());
@@ -90,7 +87,7 @@ async fn gigadat_payout_finalised_by_sync_when_left_unfinalised() {
         h.connector.sync(&h.account, &order).await.unwrap().outcome,
         PspOutcome::Approved
     );
-    let o = h.order(&req.transaction_id).await;
+    let o = h.order(&req.order_id).await;
     assert_eq!(
         (o["executions"].as_u64(), o["finalizations"].as_u64()),
         (Some(1), Some(2))
@@ -122,5 +119,5 @@ async fn gigadat_payout_token_lost_in_a_crash_expires_unexecuted() {
         (done.outcome, done.raw_status.as_str()),
         (PspOutcome::Failed, "STATUS_EXPIRED")
     );
-    assert_eq!(h.order(&req.transaction_id).await["executions"], 0);
+    assert_eq!(h.order(&req.order_id).await["executions"], 0);
 }
