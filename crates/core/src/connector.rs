@@ -185,9 +185,28 @@ impl PspUpdate {
 /// A pay-in accepted by the PSP: where to send the user, and the order's state.
 #[derive(Clone, Debug)]
 pub struct PayinStarted {
-    /// The hosted payment page (`data.url`).
-    pub redirect_url: String,
+    /// The hosted payment page (`data.url`); `None` for a pay-in the PSP settles in the create
+    /// call itself (a voucher redeemed synchronously), whose `update` is then final.
+    pub redirect_url: Option<String>,
     pub update: PspUpdate,
+}
+
+/// What Overture answers a PSP's callback it accepted (HTTP 200): the body the PSP's protocol
+/// expects as acknowledgement (Worldpay `[OK]`, an XML echo for Genesis, plain `OK` by default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackAck {
+    /// `Content-Type` of the answer.
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Default for CallbackAck {
+    fn default() -> Self {
+        Self {
+            content_type: "text/plain; charset=utf-8",
+            body: "OK".into(),
+        }
+    }
 }
 
 /// A PSP callback exactly as received.
@@ -410,6 +429,14 @@ pub struct Capabilities {
     /// Names of the credentials a PSP account needs.
     pub credential_fields: &'static [&'static str],
     pub poll_schedule: PollSchedule,
+    /// Cashier fields that are secrets of the payer (a voucher PIN): handed to the connector
+    /// for the attempt's calls in the request that carries them, never stored or logged in
+    /// full (the store keeps the last four characters).
+    pub secret_fields: &'static [&'static str],
+    /// The PSP publishes no status query, so a verified callback whose order id, amount and
+    /// currency all match the stored order is applied as final (DESIGN.md §3 invariant 3);
+    /// with no callback the order fails when the poll schedule gives up.
+    pub final_by_callback: bool,
 }
 
 /// One PSP family. Implementations live in `overture-connectors/<psp>/`.
@@ -473,6 +500,13 @@ pub trait Connector: Send + Sync + 'static {
         account: &AccountContext,
         request: &CallbackRequest,
     ) -> Result<CallbackOutcome, ConnectorError>;
+
+    /// The acknowledgement of an accepted callback (`request` as given to
+    /// [`Connector::parse_callback`]); plain `OK` unless the PSP's protocol asks for more.
+    fn callback_ack(&self, request: &CallbackRequest) -> CallbackAck {
+        let _ = request;
+        CallbackAck::default()
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ const CAPABILITIES: Capabilities = Capabilities {
         "unsigned session/transaction callbacks ⇒ session.get + transaction.state; polling",
     credential_fields: &["public_key", "secret"],
     poll_schedule: POLL_SCHEDULE,
+    secret_fields: &[],
+    final_by_callback: false,
 };
 
 /// The BRITE connector.
@@ -314,7 +316,7 @@ impl Connector for Brite {
         let mut update = PspUpdate::new(PspOutcome::Pending, "session:CREATED");
         update.psp_transaction_id = Some(created.id);
         Ok(PayinStarted {
-            redirect_url: created.url,
+            redirect_url: Some(created.url),
             update,
         })
     }

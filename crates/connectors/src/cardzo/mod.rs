@@ -56,6 +56,8 @@ const CAPABILITIES: Capabilities = Capabilities {
         "oauth_private_key",
     ],
     poll_schedule: PollSchedule::PAYNETEASY,
+    secret_fields: &[],
+    final_by_callback: false,
 };
 
 /// The CARDZO connector (PaynetEasy v4 payout-check / payout-pay).

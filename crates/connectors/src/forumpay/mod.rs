@@ -46,6 +46,8 @@ const CAPABILITIES: Capabilities = Capabilities {
     async_model: "unsigned webhook ⇒ CheckPayment / CheckBuyOrder; polling",
     credential_fields: &["username", "secret", "pos_id"],
     poll_schedule: POLL_SCHEDULE,
+    secret_fields: &[],
+    final_by_callback: false,
 };
 
 /// The FORUMPAY connector. Credentials: `username` and `secret` (API key pair, HTTP Basic
@@ -348,7 +350,7 @@ impl Connector for ForumPay {
         update.psp_transaction_id = Some(started.payment_id);
         update.stage = Some(stage.encode()?);
         Ok(PayinStarted {
-            redirect_url: started.access_url,
+            redirect_url: Some(started.access_url),
             update,
         })
     }

@@ -58,6 +58,8 @@ const CAPABILITIES: Capabilities = Capabilities {
     async_model: "unsigned listener notification ⇒ transaction status call; polling",
     credential_fields: &["access_token", "security_token", "campaign_id"],
     poll_schedule: POLL_SCHEDULE,
+    secret_fields: &[],
+    final_by_callback: false,
 };
 
 /// The GIGADAT connector.
@@ -344,7 +346,7 @@ impl Connector for Gigadat {
         let mut update = PspUpdate::new(PspOutcome::Pending, "STATUS_INITED");
         update.psp_transaction_id = Some(started.data.transaction_id);
         Ok(PayinStarted {
-            redirect_url,
+            redirect_url: Some(redirect_url),
             update,
         })
     }

@@ -50,6 +50,8 @@ const CAPABILITIES: Capabilities = Capabilities {
         "oauth_private_key",
     ],
     poll_schedule: PollSchedule::PAYNETEASY,
+    secret_fields: &[],
+    final_by_callback: false,
 };
 
 /// The PAYMENTSOFT connector (PaynetEasy v4 protocol).

@@ -45,6 +45,8 @@ const CAPABILITIES: Capabilities = Capabilities {
     async_model: "webflow page (pay-in); HMAC-SHA256 signed webhook + transaction status polling",
     credential_fields: &["api_key", "webhook_secret"],
     poll_schedule: POLL_SCHEDULE,
+    secret_fields: &[],
+    final_by_callback: false,
 };
 
 /// The PAYONE connector. Credentials: `api_key` (sent as `X-Api-Key`) and `webhook_secret`
@@ -251,7 +253,7 @@ impl Connector for Payone {
             .filter(|u| !u.is_empty())
             .ok_or_else(|| ConnectorError::Protocol("PAYONE pay-in without webflowURL".into()))?;
         Ok(PayinStarted {
-            redirect_url,
+            redirect_url: Some(redirect_url),
             update: PspUpdate {
                 psp_transaction_id: Some(created.transaction_id),
                 class: wire::failure_class(&created.status),

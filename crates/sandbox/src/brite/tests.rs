@@ -98,13 +98,18 @@ impl Harness {
             .start_payin(&self.account, &req)
             .await
             .unwrap();
-        let page = self.web.get(&started.redirect_url).send().await.unwrap();
+        let page = self
+            .web
+            .get(started.redirect_url.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("value=\"approve\""));
         let form = [("outcome", outcome)];
         let done = self
             .web
-            .post(&started.redirect_url)
+            .post(started.redirect_url.as_deref().unwrap())
             .form(&form)
             .send()
             .await
@@ -159,6 +164,8 @@ async fn brite_payin_approved_with_every_callback() {
     let started = h.connector.start_payin(&h.account, &req).await.unwrap();
     assert!(started
         .redirect_url
+        .as_deref()
+        .unwrap()
         .starts_with(&format!("{}/client/", h.base)));
     let order = order_ref(&req, Some(&started.update));
     let waiting = h.connector.sync(&h.account, &order).await.unwrap();
@@ -169,7 +176,7 @@ async fn brite_payin_approved_with_every_callback() {
     let form = [("outcome", "approve")];
     let paid = h
         .web
-        .post(&started.redirect_url)
+        .post(started.redirect_url.as_deref().unwrap())
         .form(&form)
         .send()
         .await

@@ -102,7 +102,9 @@ impl Harness {
             .start_payin(&self.account, &req)
             .await
             .unwrap();
-        let response = self.pay(&started.redirect_url, outcome).await;
+        let response = self
+            .pay(started.redirect_url.as_deref().unwrap(), outcome)
+            .await;
         assert_eq!(response.status(), 303);
         let order = order_ref(&req, Some(&started.update));
         (req, order)
@@ -141,7 +143,11 @@ async fn payin_approved_on_hosted_page() {
     let h = harness().await;
     let req = request(TxnType::Payin, "10.00");
     let started = h.connector.start_payin(&h.account, &req).await.unwrap();
-    assert!(started.redirect_url.starts_with(&h.base));
+    assert!(started
+        .redirect_url
+        .as_deref()
+        .unwrap()
+        .starts_with(&h.base));
     assert_eq!(started.update.outcome, PspOutcome::Pending);
     assert_eq!(started.update.raw_status, "Waiting");
     assert!(started.update.stage.as_ref().unwrap().len() <= 1024);
@@ -150,7 +156,9 @@ async fn payin_approved_on_hosted_page() {
     let waiting = h.connector.sync(&h.account, &order).await.unwrap();
     assert_eq!(waiting.outcome, PspOutcome::Pending);
 
-    let response = h.pay(&started.redirect_url, "approve").await;
+    let response = h
+        .pay(started.redirect_url.as_deref().unwrap(), "approve")
+        .await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], RETURN_URL);
     let done = h.wait_final(&mut order).await;
@@ -168,7 +176,7 @@ async fn payin_approved_on_hosted_page() {
     // A second submission of the page changes nothing.
     let again = h
         .web
-        .post(&started.redirect_url)
+        .post(started.redirect_url.as_deref().unwrap())
         .form(&[("outcome", "approve")])
         .send()
         .await

@@ -103,7 +103,12 @@ impl Harness {
             .start_payin(&self.account, &req)
             .await
             .unwrap();
-        assert_eq!(self.pay(&started.redirect_url, outcome).await.status(), 303);
+        assert_eq!(
+            self.pay(started.redirect_url.as_deref().unwrap(), outcome)
+                .await
+                .status(),
+            303
+        );
         (req.clone(), order_ref(&req, Some(&started.update)))
     }
 
@@ -138,7 +143,7 @@ async fn gigadat_payin_approved_on_webflow() {
     let h = harness().await;
     let req = request(TxnType::Payin, "10.5");
     let started = h.connector.start_payin(&h.account, &req).await.unwrap();
-    let url = &started.redirect_url;
+    let url = started.redirect_url.as_deref().unwrap();
     assert!(url.starts_with(&format!("{}/webflow?transaction=", h.base)));
     assert!(url.contains("&token="));
     assert_eq!(started.update.raw_status, "STATUS_INITED");

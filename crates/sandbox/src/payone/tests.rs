@@ -74,7 +74,7 @@ impl Harness {
             .await
             .unwrap();
         assert_eq!(started.update.outcome, PspOutcome::Pending);
-        let url = started.redirect_url;
+        let url = started.redirect_url.unwrap();
         assert!(url.starts_with(&format!("{}/webflow/", self.base)), "{url}");
         let page = self.web.get(&url).send().await.unwrap();
         assert_eq!(page.status(), 200);

@@ -5,16 +5,27 @@
 //! (400) and triggers nothing; any other callback for an open transaction asks for a status
 //! query ([`crate::service::confirm`]), coalesced per transaction, whose authenticated answer
 //! is what gets applied. Callbacks naming no known order of this account answer 404 at once,
-//! with no PSP traffic. The PSP gets 200 as soon as the hint is taken.
+//! with no PSP traffic. The PSP gets 200, with the acknowledgement its protocol expects
+//! ([`Connector::callback_ack`](overture_core::connector::Connector::callback_ack)), as soon
+//! as the hint is taken.
+//!
+//! The one exception is a PSP that publishes no status query
+//! ([`Capabilities::final_by_callback`](overture_core::connector::Capabilities)): there a
+//! verified callback whose order id, amount and currency all match the stored order is the
+//! PSP's authenticated word and is applied as it is.
 
 use crate::app::App;
+use crate::service::progress;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use overture_core::connector::{AccountContext, CallbackClaims, CallbackOutcome, CallbackRequest};
-use overture_core::{Currency, Money, PspAccountId, Transaction};
+use overture_core::connector::{
+    AccountContext, CallbackAck, CallbackClaims, CallbackOutcome, CallbackRequest,
+};
+use overture_core::{Actor, Currency, Money, PspAccountId, Transaction};
 
 /// Largest accepted callback body, in bytes.
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
@@ -30,23 +41,50 @@ async fn callback(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> (StatusCode, &'static str) {
+) -> Response {
+    match handle(app, psp, account, method, query, headers, body).await {
+        Handled::Ack(ack) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, ack.content_type)],
+            ack.body,
+        )
+            .into_response(),
+        Handled::Refused(status, text) => (status, text).into_response(),
+    }
+}
+
+/// What became of a callback: acknowledged as the PSP expects, or refused with a status.
+enum Handled {
+    Ack(CallbackAck),
+    Refused(StatusCode, &'static str),
+}
+
+async fn handle(
+    app: App,
+    psp: String,
+    account: String,
+    method: Method,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Handled {
+    use Handled::Refused;
     let Some(account_id) = PspAccountId::parse(&account) else {
-        return (StatusCode::NOT_FOUND, "unknown account");
+        return Refused(StatusCode::NOT_FOUND, "unknown account");
     };
     let account = match app.store.psp_account(&account_id).await {
         Ok(Some(a)) if a.psp_type.as_str().eq_ignore_ascii_case(&psp) => a,
-        Ok(_) => return (StatusCode::NOT_FOUND, "unknown account"),
+        Ok(_) => return Refused(StatusCode::NOT_FOUND, "unknown account"),
         Err(e) => {
             tracing::error!(error = ?e, "callback: store error");
-            return (StatusCode::SERVICE_UNAVAILABLE, "retry later");
+            return Refused(StatusCode::SERVICE_UNAVAILABLE, "retry later");
         }
     };
     let Some(connector) = app.registry.get(account.psp_type.as_str()).cloned() else {
-        return (StatusCode::NOT_FOUND, "unknown PSP");
+        return Refused(StatusCode::NOT_FOUND, "unknown PSP");
     };
     let Ok(body) = axum::body::to_bytes(body, MAX_CALLBACK_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "too large");
+        return Refused(StatusCode::PAYLOAD_TOO_LARGE, "too large");
     };
     let request = CallbackRequest {
         method: method.to_string(),
@@ -64,44 +102,60 @@ async fn callback(
         Ok(o) => o,
         Err(e) => {
             tracing::warn!(psp = %account.psp_type, error = %e, "callback refused");
-            return (StatusCode::BAD_REQUEST, "malformed callback");
+            return Refused(StatusCode::BAD_REQUEST, "malformed callback");
         }
     };
-    let (txn_id, claims) = match outcome {
+    let (txn_id, verified) = match outcome {
         CallbackOutcome::Verified {
-            order_id: transaction_id,
+            order_id,
             update,
             claims,
         } => {
-            tracing::info!(%transaction_id, psp_status = %update.raw_status, "signed callback: asking the PSP to confirm");
-            (transaction_id, Some(claims))
+            tracing::info!(%order_id, psp_status = %update.raw_status, "signed callback: asking the PSP to confirm");
+            (order_id, Some((update, claims)))
         }
-        CallbackOutcome::Unverified {
-            order_id: transaction_id,
-            why,
-        } => {
-            tracing::info!(%transaction_id, why, "unverified callback: asking the PSP instead");
-            (transaction_id, None)
+        CallbackOutcome::Unverified { order_id, why } => {
+            tracing::info!(%order_id, why, "unverified callback: asking the PSP instead");
+            (order_id, None)
         }
     };
+    let claims = verified.as_ref().map(|(_, c)| c);
     let txn_id = overture_core::TransactionId::from_trusted(txn_id.as_str());
     let txn = match app.store.transaction(&txn_id).await {
         Ok(Some(t)) if t.psp_account_id == account.id => t,
-        Ok(_) => return (StatusCode::NOT_FOUND, "unknown order"),
+        Ok(_) => return Refused(StatusCode::NOT_FOUND, "unknown order"),
         Err(e) => {
             tracing::error!(error = ?e, "callback: store error");
-            return (StatusCode::SERVICE_UNAVAILABLE, "retry later");
+            return Refused(StatusCode::SERVICE_UNAVAILABLE, "retry later");
         }
     };
-    if let Some(mismatch) = claims.as_ref().and_then(|c| mismatch(&txn, c)) {
+    if let Some(mismatch) = claims.and_then(|c| mismatch(&txn, c)) {
         tracing::warn!(transaction_id = %txn.id, mismatch, "signed callback does not match the order; ignored");
-        return (StatusCode::BAD_REQUEST, "callback does not match the order");
+        return Refused(StatusCode::BAD_REQUEST, "callback does not match the order");
     }
-    if !txn.state.is_final() {
-        let hint = app.confirmations.request(&app, txn.id.clone(), account);
-        tracing::debug!(transaction_id = %txn.id, ?hint, "status query requested");
+    if txn.state.is_final() {
+        return Handled::Ack(connector.callback_ack(&request));
     }
-    (StatusCode::OK, "OK")
+    if connector.capabilities().final_by_callback {
+        // No status query exists: a verified callback that names the order's amount and
+        // currency (all matched above) is the PSP's authenticated word.
+        return match verified {
+            Some((update, claims)) if claims.amount.is_some() && claims.currency.is_some() => {
+                match progress::apply_update(&app, txn, &update, Actor::Psp).await {
+                    Ok(_) => Handled::Ack(connector.callback_ack(&request)),
+                    Err(e) => {
+                        tracing::error!(error = ?e, "callback: could not apply");
+                        Refused(StatusCode::SERVICE_UNAVAILABLE, "retry later")
+                    }
+                }
+            }
+            Some(_) => Refused(StatusCode::BAD_REQUEST, "callback lacks amount or currency"),
+            None => Refused(StatusCode::BAD_REQUEST, "callback not verified"),
+        };
+    }
+    let hint = app.confirmations.request(&app, txn.id.clone(), account);
+    tracing::debug!(transaction_id = %txn.id, ?hint, "status query requested");
+    Handled::Ack(connector.callback_ack(&request))
 }
 
 /// The first field of a signed callback that contradicts the stored order: the PSP's order id

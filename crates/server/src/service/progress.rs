@@ -335,7 +335,9 @@ pub async fn start_payin(
     match connector.start_payin(&ctx, &payment_request(&txn)).await {
         Ok(started) => {
             let mut update = started.update;
-            update.redirect_url = Some(started.redirect_url);
+            if started.redirect_url.is_some() {
+                update.redirect_url = started.redirect_url;
+            }
             Ok((apply_update(app, txn, &update, Actor::Psp).await?, None))
         }
         Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),

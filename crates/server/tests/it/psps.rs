@@ -4,6 +4,8 @@
 use crate::harness::*;
 use serde_json::{json, Value};
 
+/// A Cashier body each PSP can approve in its sandbox: one arm per PSP for its currency,
+/// country and own fields.
 fn body(psp: &str, kind: &str) -> Value {
     let (currency, country) = match psp {
         "GIGADAT" | "PAYONE" => ("CAD", "CA"),
@@ -13,9 +15,12 @@ fn body(psp: &str, kind: &str) -> Value {
     let mut b = json!({"pspType": psp, "type": kind, "baseamount": 20.00, "currency": currency,
         "userId": "user-e2e", "email": "player@example.com", "country": country, "userIp": "203.0.113.9",
         "returnUrl": "https://merchant.example/back"});
-    if psp == "FORUMPAY" {
-        b["walletAddress"] = json!("bc1qexampleaddress0000000000000000000000");
-        b["preferredCrypto"] = json!("BTC");
+    match psp {
+        "FORUMPAY" => {
+            b["walletAddress"] = json!("bc1qexampleaddress0000000000000000000000");
+            b["preferredCrypto"] = json!("BTC");
+        }
+        _ => {}
     }
     b
 }
@@ -85,7 +90,8 @@ async fn every_psp_works_through_the_api() {
             }
             assert_eq!(status, 200, "{psp} {kind}: {resp}");
             let id = resp["data"]["transactionId"].as_str().unwrap().to_owned();
-            if kind == "PAYIN" {
+            // A pay-in settled in the create call (a voucher) has no page to visit.
+            if kind == "PAYIN" && resp["data"]["status"] == "PENDING" {
                 approve_page(&app, resp["data"]["url"].as_str().unwrap()).await;
             }
             ids.push((psp.to_owned(), kind, id));
@@ -133,7 +139,7 @@ async fn each_company_gets_its_own_sandbox_accounts() {
         .unwrap();
     let first = store.psp_accounts(&app.company.id).await.unwrap();
     let second = store.psp_accounts(&second.id).await.unwrap();
-    assert_eq!(first.len(), 6);
+    assert_eq!(first.len(), app.running.app.registry.capabilities().len());
     for a in &first {
         let b = second
             .iter()
