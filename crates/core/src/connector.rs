@@ -345,6 +345,14 @@ impl ConnectorError {
     }
 }
 
+/// The stored form of a payer secret ([`Capabilities::secret_fields`]): `****` and its last
+/// four characters (`"****5678"`), nothing more.
+pub fn mask_secret(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("****{tail}")
+}
+
 /// A Cashier API field a PSP requires or rejects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -559,6 +567,13 @@ mod tests {
             fixed += 1;
         }
         assert!(fixed > 2 * polls, "{fixed} fixed-schedule polls");
+    }
+
+    #[test]
+    fn secrets_keep_only_their_last_four_characters() {
+        assert_eq!(mask_secret("1234567890123456"), "****3456");
+        assert_eq!(mask_secret("12"), "****12");
+        assert_eq!(mask_secret(""), "****");
     }
 
     #[test]

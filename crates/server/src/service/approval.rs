@@ -247,7 +247,8 @@ pub async fn approve(
         .await
         .map_err(|e| conflict_as_state(&txn, e))?;
     tracing::info!(transaction_id = %id, operator = %operator.id, "payout approved");
-    let (txn, psp_error) = progress::submit_payout(app, submitting, None).await?;
+    let (txn, psp_error) =
+        progress::submit_payout(app, submitting, None, &progress::Secrets::new()).await?;
     Ok(Approved::Submitted { txn, psp_error })
 }
 

@@ -91,6 +91,7 @@ pub async fn create(
             .payout_approval_threshold
             .is_some_and(|t| input.amount.to_decimal() >= t);
     let key = idempotency.as_ref().map(|c| c.key.clone());
+    let (request, secrets) = split_secrets(connector.as_ref(), request);
     let txn = new_transaction(app, company, &account, &input, request, key, held);
     let events = [
         event(&txn, None, TxnState::Created, txn.created_at),
@@ -119,7 +120,23 @@ pub async fn create(
         .transactions_created
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, state = txn.state.as_str(), "transaction created");
-    run_first_step(app, txn, &account).await
+    run_first_step(app, txn, &account, &secrets).await
+}
+
+/// Takes the payer's secrets ([`Capabilities::secret_fields`], e.g. a voucher PIN) out of the
+/// request: the transaction stores only their masked form, the first PSP call gets the values.
+fn split_secrets(
+    connector: &dyn Connector,
+    mut request: connector::PaymentRequest,
+) -> (connector::PaymentRequest, progress::Secrets) {
+    let mut secrets = progress::Secrets::new();
+    for field in connector.capabilities().secret_fields {
+        if let Some(value) = request.extras.get_mut(*field) {
+            let masked = connector::mask_secret(value);
+            secrets.insert((*field).to_owned(), std::mem::replace(value, masked));
+        }
+    }
+    (request, secrets)
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
@@ -285,11 +302,12 @@ async fn run_first_step(
     app: &App,
     txn: Transaction,
     account: &PspAccount,
+    secrets: &progress::Secrets,
 ) -> Result<Created, ServiceError> {
     let (txn, psp_error) = match (txn.state, txn.txn_type) {
         (TxnState::AwaitingApproval, _) => (txn, None),
-        (_, TxnType::Payout) => progress::submit_payout(app, txn, Some(account)).await?,
-        (_, TxnType::Payin) => progress::start_payin(app, txn, Some(account)).await?,
+        (_, TxnType::Payout) => progress::submit_payout(app, txn, Some(account), secrets).await?,
+        (_, TxnType::Payin) => progress::start_payin(app, txn, Some(account), secrets).await?,
     };
     Ok(Created { txn, psp_error })
 }

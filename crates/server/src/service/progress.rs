@@ -37,6 +37,20 @@ pub async fn resolve(
     Ok((connector, ctx))
 }
 
+/// The payer's secrets of one request (a voucher PIN), by Cashier field name: never stored
+/// (the transaction keeps their masked form), handed to the connector's create call only.
+pub type Secrets = std::collections::BTreeMap<String, String>;
+
+/// What the connector needs to create the order: the stored transaction, with `secrets`
+/// restored over their masked forms.
+pub fn create_request(txn: &Transaction, secrets: &Secrets) -> PaymentRequest {
+    let mut request = payment_request(txn);
+    for (field, value) in secrets {
+        request.extras.insert(field.clone(), value.clone());
+    }
+    request
+}
+
 /// What the connector needs to create the order.
 pub fn payment_request(txn: &Transaction) -> PaymentRequest {
     PaymentRequest {
@@ -313,9 +327,13 @@ pub async fn submit_payout(
     app: &App,
     txn: Transaction,
     routed: Option<&PspAccount>,
+    secrets: &Secrets,
 ) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
     let (connector, ctx) = resolve(app, &txn, routed).await?;
-    match connector.submit_payout(&ctx, &payment_request(&txn)).await {
+    match connector
+        .submit_payout(&ctx, &create_request(&txn, secrets))
+        .await
+    {
         Ok(update) => Ok((apply_update(app, txn, &update, Actor::Psp).await?, None)),
         Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),
         Err(e) => {
@@ -330,9 +348,13 @@ pub async fn start_payin(
     app: &App,
     txn: Transaction,
     routed: Option<&PspAccount>,
+    secrets: &Secrets,
 ) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
     let (connector, ctx) = resolve(app, &txn, routed).await?;
-    match connector.start_payin(&ctx, &payment_request(&txn)).await {
+    match connector
+        .start_payin(&ctx, &create_request(&txn, secrets))
+        .await
+    {
         Ok(started) => {
             let mut update = started.update;
             if started.redirect_url.is_some() {
