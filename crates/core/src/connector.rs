@@ -509,6 +509,14 @@ pub trait Connector: Send + Sync + 'static {
         request: &CallbackRequest,
     ) -> Result<CallbackOutcome, ConnectorError>;
 
+    /// True (the default) when a pay-in can only be paid by the customer on the page the
+    /// create call returns, so an order whose create answer was lost cannot be paid and the
+    /// pay-in may go to another account at once. False for a PSP that settles in the create
+    /// call itself (a voucher redeemed synchronously): a lost answer may have moved money.
+    fn payin_needs_customer(&self) -> bool {
+        true
+    }
+
     /// The acknowledgement of an accepted callback (`request` as given to
     /// [`Connector::parse_callback`]); plain `OK` unless the PSP's protocol asks for more.
     fn callback_ack(&self, request: &CallbackRequest) -> CallbackAck {

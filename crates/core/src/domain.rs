@@ -3,6 +3,7 @@
 
 use crate::ids::*;
 use crate::money::Money;
+use crate::routing::{AccountLimits, RoutingPlan};
 use crate::state::TxnState;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -91,6 +92,8 @@ pub struct PspAccount {
     pub enabled: bool,
     /// Higher goes first when several accounts could serve a transaction.
     pub priority: i32,
+    /// Amount limits and daily caps routing checks (empty: none).
+    pub limits: AccountLimits,
     pub created_at: i64,
 }
 
@@ -138,8 +141,20 @@ pub struct Transaction {
     pub company_id: CompanyId,
     pub brand_id: Option<String>,
     pub txn_type: TxnType,
+    /// The PSP and account of the live (or last) attempt; for a held payout, the ones routing
+    /// chose at creation.
     pub psp_type: PspType,
     pub psp_account_id: PspAccountId,
+    /// The live (or last) attempt; `None` before the first is started (a held payout).
+    pub attempt_id: Option<AttemptId>,
+    /// Its number (1, 2, …); 0 before the first.
+    pub attempt_seq: u32,
+    /// The order id that attempt sent the PSP.
+    pub order_id: Option<OrderId>,
+    /// What routing decided: the candidates, in order, and the cascade settings.
+    pub routing: Option<RoutingPlan>,
+    /// The Cashier body's `metadata` (routing rules match on it; never sent to a PSP).
+    pub metadata: BTreeMap<String, String>,
     pub amount: Money,
     pub user_id: String,
     pub email: String,
@@ -168,6 +183,15 @@ pub struct Transaction {
     /// When the poller should next ask the PSP; `None` when nothing is to be polled.
     pub next_poll_at: Option<i64>,
     pub poll_attempts: i32,
+}
+
+impl Transaction {
+    /// The PSP order id of the live attempt (the transaction id for a first attempt).
+    pub fn psp_order_id(&self) -> OrderId {
+        self.order_id
+            .clone()
+            .unwrap_or_else(|| OrderId::for_attempt(&self.id, self.attempt_seq.max(1)))
+    }
 }
 
 /// One entry of a transaction's append-only history.

@@ -15,6 +15,9 @@ pub enum TxnState {
     Submitting,
     /// The PSP accepted; waiting for the customer (pay-in) or for processing (payout).
     Pending,
+    /// The last attempt ended proven not to have moved money and routing allows another: the
+    /// next attempt waits to be started (by the request, or by the worker for payouts).
+    Retrying,
     /// Final success.
     Approved,
     /// Final: the PSP declined.
@@ -45,11 +48,12 @@ pub struct TransitionError {
 
 impl TxnState {
     /// All states, in lifecycle order.
-    pub const ALL: [TxnState; 8] = [
+    pub const ALL: [TxnState; 9] = [
         Self::Created,
         Self::AwaitingApproval,
         Self::Submitting,
         Self::Pending,
+        Self::Retrying,
         Self::Approved,
         Self::Declined,
         Self::Failed,
@@ -59,7 +63,11 @@ impl TxnState {
     /// True for states that never change again.
     pub fn is_final(self) -> bool {
         match self {
-            Self::Created | Self::AwaitingApproval | Self::Submitting | Self::Pending => false,
+            Self::Created
+            | Self::AwaitingApproval
+            | Self::Submitting
+            | Self::Pending
+            | Self::Retrying => false,
             Self::Approved | Self::Declined | Self::Failed | Self::Rejected => true,
         }
     }
@@ -67,9 +75,11 @@ impl TxnState {
     /// The status shown to the merchant.
     pub fn transaction_status(self) -> TransactionStatus {
         match self {
-            Self::Created | Self::AwaitingApproval | Self::Submitting | Self::Pending => {
-                TransactionStatus::Pending
-            }
+            Self::Created
+            | Self::AwaitingApproval
+            | Self::Submitting
+            | Self::Pending
+            | Self::Retrying => TransactionStatus::Pending,
             Self::Approved => TransactionStatus::Approved,
             Self::Declined => TransactionStatus::Declined,
             Self::Failed => TransactionStatus::Failed,
@@ -83,8 +93,9 @@ impl TxnState {
         match self {
             Created => matches!(to, AwaitingApproval | Submitting | Failed),
             AwaitingApproval => matches!(to, Submitting | Rejected),
-            Submitting => matches!(to, Pending | Approved | Declined | Failed),
-            Pending => matches!(to, Approved | Declined | Failed),
+            Submitting => matches!(to, Pending | Retrying | Approved | Declined | Failed),
+            Pending => matches!(to, Retrying | Approved | Declined | Failed),
+            Retrying => matches!(to, Submitting | Failed),
             Approved | Declined | Failed | Rejected => false,
         }
     }
@@ -105,6 +116,7 @@ impl TxnState {
             Self::AwaitingApproval => "awaiting_approval",
             Self::Submitting => "submitting",
             Self::Pending => "pending",
+            Self::Retrying => "retrying",
             Self::Approved => "approved",
             Self::Declined => "declined",
             Self::Failed => "failed",
@@ -166,6 +178,17 @@ mod tests {
         assert!(!Pending.can_transition_to(Submitting));
         assert!(!AwaitingApproval.can_transition_to(Approved));
         assert!(!Submitting.can_transition_to(Rejected));
+    }
+
+    #[test]
+    fn a_retry_starts_a_new_submission_or_ends_failed() {
+        assert!(Pending.can_transition_to(Retrying));
+        assert!(Submitting.can_transition_to(Retrying));
+        assert!(Retrying.can_transition_to(Submitting));
+        assert!(Retrying.can_transition_to(Failed));
+        assert!(!Retrying.can_transition_to(Approved));
+        assert!(!Retrying.can_transition_to(Pending));
+        assert_eq!(Retrying.transaction_status(), TransactionStatus::Pending);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The `Store` trait: every persistent operation Overture performs. Implemented for SQLite and
 //! PostgreSQL in `overture-store`, and checked on both by one conformance suite.
 
+use crate::attempt::{Attempt, AttemptWrite};
 use crate::backoffice::{AuditEntry, BackofficeStore};
 use crate::domain::*;
 use crate::ids::*;
+use crate::routing::Usage;
 use crate::state::TxnState;
 use async_trait::async_trait;
 
@@ -45,6 +47,9 @@ pub struct Transition {
     pub actor: Actor,
     pub reason: Option<String>,
     pub at: i64,
+    /// What the transition does to the attempts: update the live one, start a new one (which
+    /// also resets the transaction's PSP fields to the new attempt's), or nothing.
+    pub attempt: AttemptWrite,
     /// Field updates written with the state (each `None` leaves the column as is).
     pub psp_status: Option<String>,
     pub psp_transaction_id: Option<String>,
@@ -76,6 +81,7 @@ impl Transition {
             actor,
             reason: None,
             at,
+            attempt: AttemptWrite::None,
             psp_status: None,
             psp_transaction_id: None,
             psp_stage: None,
@@ -95,6 +101,19 @@ impl Transition {
         self.psp_stage = u.stage.clone();
         self.message = u.message.clone();
     }
+}
+
+/// A version of a company's routing rules document as stored.
+#[derive(Clone, Debug)]
+pub struct StoredRules {
+    pub company_id: CompanyId,
+    /// 1, 2, … per company; the highest is the active one.
+    pub version: i64,
+    /// The document's JSON text as accepted.
+    pub document: String,
+    pub created_at: i64,
+    /// Who stored it: `merchant` (API), `cli`, `operator:<id>`.
+    pub created_by: String,
 }
 
 /// Non-state field updates on a transaction (PSP progress that does not change the state).
@@ -146,6 +165,24 @@ pub trait CompanyStore: Send + Sync + 'static {
     async fn psp_account(&self, id: &PspAccountId) -> Result<Option<PspAccount>, StoreError>;
     /// A company's accounts, highest priority first.
     async fn psp_accounts(&self, company: &CompanyId) -> Result<Vec<PspAccount>, StoreError>;
+    /// Rewrites an account's settings: base URL, credentials, enabled, priority, limits.
+    async fn update_psp_account(&self, account: &PspAccount) -> Result<(), StoreError>;
+    /// Stores a rules document as the company's next version and makes it active, in one
+    /// statement; returns the version. Concurrent stores get distinct versions.
+    async fn put_routing_rules(
+        &self,
+        company: &CompanyId,
+        document: &str,
+        at: i64,
+        created_by: &str,
+    ) -> Result<i64, StoreError>;
+    /// The active (highest) version of the company's rules, if any was stored.
+    async fn routing_rules(&self, company: &CompanyId) -> Result<Option<StoredRules>, StoreError>;
+    /// Every stored version, newest first.
+    async fn routing_rule_versions(
+        &self,
+        company: &CompanyId,
+    ) -> Result<Vec<StoredRules>, StoreError>;
     async fn insert_operator(&self, operator: &Operator) -> Result<(), StoreError>;
     async fn operator_by_token(&self, token_sha256: &str) -> Result<Option<Operator>, StoreError>;
 }
@@ -153,14 +190,22 @@ pub trait CompanyStore: Send + Sync + 'static {
 /// Transactions, their history and idempotency records.
 #[async_trait]
 pub trait TransactionStore: Send + Sync + 'static {
-    /// Inserts a new transaction with its first events and, when given, its idempotency
-    /// record (`Duplicate` if that key exists). One DB transaction.
+    /// Inserts a new transaction with its first events, its first attempt (when it is sent at
+    /// once) and, when given, its idempotency record (`Duplicate` if that key exists). One DB
+    /// transaction.
     async fn create_transaction(
         &self,
         txn: &Transaction,
         events: &[TransactionEvent],
+        attempt: Option<&Attempt>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
+    /// A transaction's attempts, first first.
+    async fn attempts(&self, id: &TransactionId) -> Result<Vec<Attempt>, StoreError>;
+    /// The attempt that sent `order` to its PSP.
+    async fn attempt_by_order(&self, order: &OrderId) -> Result<Option<Attempt>, StoreError>;
+    /// What `account` accepted since `since` (ms): attempts the PSP accepted and their amounts.
+    async fn account_usage(&self, account: &PspAccountId, since: i64) -> Result<Usage, StoreError>;
     async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>, StoreError>;
     async fn transaction_by_session(
         &self,

@@ -458,6 +458,7 @@ async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
                 credentials: Credentials(creds),
                 enabled: true,
                 priority,
+                limits: Default::default(),
                 created_at: now_ms(),
             };
             store.insert_psp_account(&account).await?;

@@ -188,6 +188,13 @@ pub struct Tuning {
     /// Lease on claimed rows; a dead node's rows are taken over after it.
     #[arg(long, env = "OVERTURE_LEASE", value_parser = parse_duration, default_value = "60s")]
     pub lease: Duration,
+    /// Consecutive technical failures (cannot connect, timeout, 5xx, 429) of one PSP account
+    /// after which routing skips it (its circuit opens).
+    #[arg(long, env = "OVERTURE_BREAKER_FAILURES", default_value_t = 5)]
+    pub breaker_failures: u32,
+    /// How long an open circuit skips its account before one probe request may go.
+    #[arg(long, env = "OVERTURE_BREAKER_COOLDOWN", value_parser = parse_duration, default_value = "30s")]
+    pub breaker_cooldown: Duration,
 }
 
 /// PSP sandbox behaviour (DESIGN.md §5).

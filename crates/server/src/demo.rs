@@ -229,6 +229,7 @@ pub async fn store_sandbox_accounts(
             credentials: opened.credentials,
             enabled: true,
             priority: 0,
+            limits: Default::default(),
             created_at: now,
         };
         store.insert_psp_account(&account).await?;

@@ -136,6 +136,11 @@ pub async fn start(
         companies: Arc::default(),
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
         api_activity: Arc::default(),
+        routing_rules: Arc::default(),
+        health: Arc::new(crate::service::health::Health::new(
+            args.tuning.breaker_failures,
+            i64::try_from(args.tuning.breaker_cooldown.as_millis()).unwrap_or(i64::MAX),
+        )),
     };
     let mut router = api::router()
         .with_state(app.clone())

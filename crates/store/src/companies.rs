@@ -2,7 +2,7 @@
 
 use crate::{db_err, decode_all, rows, SqlStore};
 use async_trait::async_trait;
-use overture_core::store::{CompanyStore, StoreError};
+use overture_core::store::{CompanyStore, StoreError, StoredRules};
 use overture_core::*;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
@@ -48,16 +48,10 @@ impl CompanyStore for SqlStore {
     }
 
     async fn insert_psp_account(&self, a: &PspAccount) -> Result<(), StoreError> {
-        let creds: BTreeMap<&str, &str> = a
-            .credentials
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.expose_secret()))
-            .collect();
-        let json = serde_json::to_string(&creds).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = credentials_json(a)?;
         sqlx::query(
-            "INSERT INTO psp_accounts (id, company_id, psp_type, base_url, credentials_enc, enabled, priority, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO psp_accounts (id, company_id, psp_type, base_url, credentials_enc, enabled, priority, created_at, limits) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(a.id.as_str())
         .bind(a.company_id.as_str())
@@ -67,10 +61,86 @@ impl CompanyStore for SqlStore {
         .bind(i64::from(a.enabled))
         .bind(i64::from(a.priority))
         .bind(a.created_at)
+        .bind(limits_json(a)?)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn update_psp_account(&self, a: &PspAccount) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE psp_accounts SET base_url = $1, credentials_enc = $2, enabled = $3, \
+             priority = $4, limits = $5 WHERE id = $6 AND company_id = $7",
+        )
+        .bind(&a.base_url)
+        .bind(self.cipher.seal(&credentials_json(a)?))
+        .bind(i64::from(a.enabled))
+        .bind(i64::from(a.priority))
+        .bind(limits_json(a)?)
+        .bind(a.id.as_str())
+        .bind(a.company_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(a.id.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn put_routing_rules(
+        &self,
+        company: &CompanyId,
+        document: &str,
+        at: i64,
+        created_by: &str,
+    ) -> Result<i64, StoreError> {
+        // The next version in the same statement as the insert: one commit stores and
+        // activates it. Two writers at once compute the same number; the loser retries.
+        for _ in 0..5 {
+            let inserted = sqlx::query_scalar::<_, i64>(
+                "INSERT INTO routing_rules (company_id, version, document, created_at, created_by) \
+                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM routing_rules \
+                 WHERE company_id = $1 RETURNING version",
+            )
+            .bind(company.as_str())
+            .bind(document)
+            .bind(at)
+            .bind(created_by)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err);
+            match inserted {
+                Err(StoreError::Duplicate(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict(format!("routing rules of {company}")))
+    }
+
+    async fn routing_rules(&self, company: &CompanyId) -> Result<Option<StoredRules>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM routing_rules WHERE company_id = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(company.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| rows::stored_rules(&r)).transpose()
+    }
+
+    async fn routing_rule_versions(
+        &self,
+        company: &CompanyId,
+    ) -> Result<Vec<StoredRules>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM routing_rules WHERE company_id = $1 ORDER BY version DESC")
+                .bind(company.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        decode_all(rows, rows::stored_rules)
     }
 
     async fn psp_account(&self, id: &PspAccountId) -> Result<Option<PspAccount>, StoreError> {
@@ -114,4 +184,25 @@ impl CompanyStore for SqlStore {
             .map_err(db_err)?;
         row.map(|r| rows::operator(&r)).transpose()
     }
+}
+
+/// An account's credentials as the JSON object that is sealed into `credentials_enc`.
+fn credentials_json(a: &PspAccount) -> Result<String, StoreError> {
+    let creds: BTreeMap<&str, &str> = a
+        .credentials
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.expose_secret()))
+        .collect();
+    serde_json::to_string(&creds).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// An account's limits as stored (`NULL` when it has none).
+fn limits_json(a: &PspAccount) -> Result<Option<String>, StoreError> {
+    if a.limits.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&a.limits)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }

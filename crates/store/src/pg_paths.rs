@@ -4,24 +4,28 @@
 //! data-modifying CTEs and sends the same writes as one batch (`sqlite_paths.rs`); the
 //! conformance suite runs both forms.
 
-use crate::rows::{self, TXN_COLUMNS};
+use crate::rows::{self, TXN_COLUMNS, TXN_PARAMS};
 use crate::transactions::{
-    bind_transaction, bind_transition, insert_transaction_sql, transition_update_sql,
+    attempt_update_set, bind_new_attempt, bind_transaction, bind_transition,
+    insert_transaction_sql, transition_update_sql, ATTEMPT_INSERT_COLUMNS,
 };
 use crate::{db_err, SqlStore};
 use overture_core::store::{StoreError, Transition};
-use overture_core::{Transaction, TransactionEvent, TxnState};
+use overture_core::{Attempt, Transaction, TransactionEvent, TxnState};
 
-/// Inserts the transaction and its events in one statement.
+/// Inserts the transaction, its first attempt (when given) and its events in one statement.
 pub(crate) async fn create(
     store: &SqlStore,
     t: &Transaction,
     extras: String,
     events: &[TransactionEvent],
+    attempt: Option<&Attempt>,
 ) -> Result<(), StoreError> {
+    // $34..$40: the attempt; the events from $41.
+    let a = TXN_PARAMS + 1;
     let mut values = Vec::new();
     for i in 0..events.len() {
-        let b = 29 + i * 6;
+        let b = a + 7 + i * 6;
         values.push(format!(
             "(${}::text, ${}::text, ${}::text, ${}::text, ${}::text, ${}::bigint)",
             b,
@@ -32,19 +36,32 @@ pub(crate) async fn create(
             b + 5
         ));
     }
-    let sql = if events.is_empty() {
-        insert_transaction_sql()
-    } else {
-        format!(
-            "WITH t AS ({} RETURNING id) \
-             INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
-             SELECT t.id, v.from_state, v.to_state, v.actor, v.reason, v.psp_status, v.at \
-             FROM t, (VALUES {}) AS v (from_state, to_state, actor, reason, psp_status, at)",
-            insert_transaction_sql(),
-            values.join(", ")
-        )
-    };
-    let mut query = bind_transaction(sqlx::query(&sql), t, extras);
+    if events.is_empty() {
+        values.push(
+            "(NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint)".into(),
+        );
+    }
+    let sql = format!(
+        "WITH t AS ({} RETURNING id, amount_minor, currency), \
+         a AS (INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
+           SELECT ${a}, t.id, ${}::bigint, ${}, ${}, ${}, 'submitting', ${}, t.amount_minor, t.currency, \
+             ${}::bigint, ${}::bigint FROM t WHERE ${a}::text IS NOT NULL) \
+         INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
+         SELECT t.id, v.from_state, v.to_state, v.actor, v.reason, v.psp_status, v.at \
+         FROM t, (VALUES {}) AS v (from_state, to_state, actor, reason, psp_status, at) \
+         WHERE v.to_state IS NOT NULL",
+        insert_transaction_sql(),
+        a + 1,
+        a + 2,
+        a + 3,
+        a + 4,
+        a + 5,
+        a + 6,
+        a + 6,
+        values.join(", ")
+    );
+    let query = bind_transaction(sqlx::query(&sql), t, extras);
+    let mut query = bind_new_attempt(query, attempt);
     for e in events {
         query = query
             .bind(e.from_state.map(TxnState::as_str))
@@ -70,8 +87,15 @@ pub(crate) fn transition_sql() -> String {
          ), w AS ( \
            INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
            SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM u WHERE $14::text IS NOT NULL \
+         ), a AS ( \
+           UPDATE attempts SET {} FROM u WHERE attempts.id = u.attempt_id AND $22::text IS NOT NULL \
+         ), s AS ( \
+           INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
+           SELECT $19, u.id, $20, $18, $17, $21, 'submitting', $25, u.amount_minor, u.currency, $2, $2 \
+           FROM u WHERE $25::text IS NOT NULL \
          ) SELECT {TXN_COLUMNS} FROM u",
-        transition_update_sql()
+        transition_update_sql(),
+        attempt_update_set("attempts.")
     )
 }
 

@@ -1,6 +1,8 @@
 //! Row ⇄ domain decoding, one function per record, with the column lists they expect.
 
 use crate::{Cipher, StoreError};
+use overture_core::connector::FailureClass;
+use overture_core::store::StoredRules;
 use overture_core::*;
 use secrecy::SecretString;
 use sqlx::any::AnyRow;
@@ -10,7 +12,15 @@ use std::collections::BTreeMap;
 pub(crate) const TXN_COLUMNS: &str = "id, company_id, brand_id, txn_type, psp_type, psp_account_id, \
     amount_minor, currency, user_id, email, country, extras, state, psp_status, psp_transaction_id, \
     psp_stage, message, session_id, redirect_url, return_url, merchant_reference, idempotency_key, \
-    created_at, updated_at, submitted_at, version, next_poll_at, poll_attempts";
+    created_at, updated_at, submitted_at, version, next_poll_at, poll_attempts, \
+    attempt_id, attempt_seq, psp_order_id, routing, metadata";
+
+/// How many columns [`TXN_COLUMNS`] lists (the insert binds `$1..$TXN_PARAMS`).
+pub(crate) const TXN_PARAMS: usize = 33;
+
+pub(crate) const ATTEMPT_COLUMNS: &str = "id, transaction_id, seq, psp_account_id, psp_type, \
+    psp_order_id, state, psp_transaction_id, psp_status, error_class, error_message, decision, \
+    amount_minor, currency, created_at, updated_at, accepted_at, finished_at";
 
 pub(crate) const DELIVERY_COLUMNS: &str =
     "id, company_id, transaction_id, payload, state, attempts, \
@@ -45,6 +55,10 @@ pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
     let txn_type: String = get(row, "txn_type")?;
     let state: String = get(row, "state")?;
     let extras: String = get(row, "extras")?;
+    let routing: Option<String> = get(row, "routing")?;
+    let routing = routing
+        .map(|r| serde_json::from_str(&r).map_err(|_| corrupt("routing", &r)))
+        .transpose()?;
     Ok(Transaction {
         id: TransactionId::from_trusted(get::<String>(row, "id")?),
         company_id: CompanyId::from_trusted(get::<String>(row, "company_id")?),
@@ -52,6 +66,14 @@ pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
         txn_type: TxnType::parse(&txn_type).ok_or_else(|| corrupt("txn_type", &txn_type))?,
         psp_type: PspType(get(row, "psp_type")?),
         psp_account_id: PspAccountId::from_trusted(get::<String>(row, "psp_account_id")?),
+        attempt_id: get::<Option<String>>(row, "attempt_id")?.map(AttemptId::from_trusted),
+        attempt_seq: get::<i64>(row, "attempt_seq")?.clamp(0, i64::from(u32::MAX)) as u32,
+        order_id: get::<Option<String>>(row, "psp_order_id")?.map(OrderId::from_trusted),
+        routing,
+        metadata: match get::<Option<String>>(row, "metadata")? {
+            Some(m) => serde_json::from_str(&m).map_err(|_| corrupt("metadata", &m))?,
+            None => BTreeMap::new(),
+        },
         amount,
         user_id: get(row, "user_id")?,
         email: get(row, "email")?,
@@ -119,7 +141,44 @@ pub(crate) fn psp_account(row: &AnyRow, cipher: &Cipher) -> Result<PspAccount, S
         ),
         enabled: get::<i64>(row, "enabled")? != 0,
         priority: get::<i64>(row, "priority")? as i32,
+        limits: match get::<Option<String>>(row, "limits")? {
+            Some(l) => serde_json::from_str(&l).map_err(|_| corrupt("limits", &l))?,
+            None => Default::default(),
+        },
         created_at: get(row, "created_at")?,
+    })
+}
+
+/// One row of `attempts` ([`ATTEMPT_COLUMNS`]).
+pub(crate) fn txn_attempt(row: &AnyRow) -> Result<Attempt, StoreError> {
+    let currency_code: String = get(row, "currency")?;
+    let currency =
+        Currency::from_code(&currency_code).ok_or_else(|| corrupt("currency", &currency_code))?;
+    let amount = Money::from_minor(get(row, "amount_minor")?, currency)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let state: String = get(row, "state")?;
+    let class: Option<String> = get(row, "error_class")?;
+    let decision: String = get(row, "decision")?;
+    Ok(Attempt {
+        id: AttemptId::from_trusted(get::<String>(row, "id")?),
+        transaction_id: TransactionId::from_trusted(get::<String>(row, "transaction_id")?),
+        seq: get::<i64>(row, "seq")?.clamp(0, i64::from(u32::MAX)) as u32,
+        psp_account_id: PspAccountId::from_trusted(get::<String>(row, "psp_account_id")?),
+        psp_type: PspType(get(row, "psp_type")?),
+        order_id: OrderId::from_trusted(get::<String>(row, "psp_order_id")?),
+        state: AttemptState::parse(&state).ok_or_else(|| corrupt("attempt state", &state))?,
+        psp_transaction_id: get(row, "psp_transaction_id")?,
+        psp_status: get(row, "psp_status")?,
+        error_class: class
+            .map(|c| FailureClass::parse(&c).ok_or_else(|| corrupt("error_class", &c)))
+            .transpose()?,
+        error_message: get(row, "error_message")?,
+        decision: serde_json::from_str(&decision).map_err(|_| corrupt("decision", &decision))?,
+        amount,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        accepted_at: get(row, "accepted_at")?,
+        finished_at: get(row, "finished_at")?,
     })
 }
 
@@ -188,5 +247,15 @@ pub(crate) fn idempotency(row: &AnyRow) -> Result<IdempotencyRecord, StoreError>
         transaction_id: TransactionId::from_trusted(get::<String>(row, "transaction_id")?),
         response: status.zip(body).map(|(s, b)| (s as u16, b)),
         created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn stored_rules(row: &AnyRow) -> Result<StoredRules, StoreError> {
+    Ok(StoredRules {
+        company_id: CompanyId::from_trusted(get::<String>(row, "company_id")?),
+        version: get(row, "version")?,
+        document: get(row, "document")?,
+        created_at: get(row, "created_at")?,
+        created_by: get(row, "created_by")?,
     })
 }

@@ -5,13 +5,14 @@
 //! follow-up inserts happen only when the version-checked update matched, and a failed batch is
 //! rolled back before the connection goes back to the pool.
 
-use crate::rows;
+use crate::rows::{self, TXN_PARAMS};
 use crate::transactions::{
-    bind_transaction, bind_transition, insert_transaction_sql, transition_update_sql, AnyQuery,
+    attempt_update_set, bind_new_attempt, bind_transaction, bind_transition,
+    insert_transaction_sql, transition_update_sql, AnyQuery, ATTEMPT_INSERT_COLUMNS,
 };
 use crate::{db_err, SqlStore};
 use overture_core::store::{StoreError, Transition};
-use overture_core::{Transaction, TransactionEvent, TxnState};
+use overture_core::{Attempt, Transaction, TransactionEvent, TxnState};
 use sqlx::any::AnyRow;
 use sqlx::Executor;
 
@@ -31,16 +32,19 @@ pub(crate) async fn run_batch(
     }
 }
 
-/// Inserts the transaction and its events in one batch.
+/// Inserts the transaction, its first attempt (when given) and its events in one batch.
 pub(crate) async fn create(
     store: &SqlStore,
     t: &Transaction,
     extras: String,
     events: &[TransactionEvent],
+    attempt: Option<&Attempt>,
 ) -> Result<(), StoreError> {
+    // $34..$40: the attempt; the events from $41.
+    let a = TXN_PARAMS + 1;
     let values: Vec<String> = (0..events.len())
         .map(|i| {
-            let b = 29 + i * 6;
+            let b = a + 7 + i * 6;
             format!(
                 "($1, ${}, ${}, ${}, ${}, ${}, ${})",
                 b,
@@ -52,7 +56,18 @@ pub(crate) async fn create(
             )
         })
         .collect();
-    let mut sql = format!("BEGIN; {};", insert_transaction_sql());
+    let mut sql = format!(
+        "BEGIN; {}; INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
+         SELECT ${a}, $1, ${}, ${}, ${}, ${}, 'submitting', ${}, $7, $8, ${}, ${} WHERE ${a} IS NOT NULL;",
+        insert_transaction_sql(),
+        a + 1,
+        a + 2,
+        a + 3,
+        a + 4,
+        a + 5,
+        a + 6,
+        a + 6
+    );
     if !values.is_empty() {
         sql.push_str(&format!(
             " INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) VALUES {};",
@@ -60,7 +75,8 @@ pub(crate) async fn create(
         ));
     }
     sql.push_str(" COMMIT;");
-    let mut query = bind_transaction(sqlx::query(&sql), t, extras);
+    let query = bind_transaction(sqlx::query(&sql), t, extras);
+    let mut query = bind_new_attempt(query, attempt);
     for e in events {
         query = query
             .bind(e.from_state.map(TxnState::as_str))
@@ -80,13 +96,23 @@ pub(crate) async fn create(
 /// `bind_transition`. Also run inside the audited transition's DB transaction
 /// (`transactions.rs`).
 pub(crate) fn transition_statements() -> String {
+    // The attempt statements come first, guarded by the same predicate as the update that
+    // follows: within the batch's DB transaction nothing can change the row in between, and
+    // the `changes()` chain of the inserts after the update stays intact.
+    let matched = "SELECT {} FROM transactions WHERE id = $9 AND version = $10 AND state = $11";
     format!(
-        "{}; \
+        "UPDATE attempts SET {} WHERE id = ({}) AND $22 IS NOT NULL; \
+         INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
+           SELECT $19, $9, $20, $18, $17, $21, 'submitting', $25, amount_minor, currency, $2, $2 \
+           FROM transactions WHERE id = $9 AND version = $10 AND state = $11 AND $25 IS NOT NULL; \
+         {}; \
          INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
          INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
            SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM transactions \
            WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1;",
+        attempt_update_set(""),
+        matched.replace("{}", "attempt_id"),
         transition_update_sql()
     )
 }

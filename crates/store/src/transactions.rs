@@ -2,10 +2,11 @@
 //! row update, its event row, the outbox row of a final state and the idempotent response.
 
 use crate::backoffice::audited::insert_audit;
-use crate::rows::{self, TXN_COLUMNS};
+use crate::rows::{self, ATTEMPT_COLUMNS, TXN_COLUMNS, TXN_PARAMS};
 use crate::{db_err, decode_all, Backend, SqlStore};
 use async_trait::async_trait;
 use overture_core::backoffice::AuditEntry;
+use overture_core::routing::Usage;
 use overture_core::store::{ProgressUpdate, StoreError, TransactionStore, Transition, TxnFilter};
 use overture_core::*;
 use sqlx::{Any, Transaction as DbTxn};
@@ -52,21 +53,28 @@ async fn insert_events(
     Ok(())
 }
 
-/// `INSERT INTO transactions` with all [`TXN_COLUMNS`] as `$1..$28`.
+/// `INSERT INTO transactions` with all [`TXN_COLUMNS`] as `$1..$33` ([`TXN_PARAMS`]).
 pub(crate) fn insert_transaction_sql() -> String {
-    let params: Vec<String> = (1..=28).map(|i| format!("${i}")).collect();
+    let params: Vec<String> = (1..=TXN_PARAMS).map(|i| format!("${i}")).collect();
     format!(
         "INSERT INTO transactions ({TXN_COLUMNS}) VALUES ({})",
         params.join(", ")
     )
 }
 
-/// Binds a transaction's fields as `$1..$28`, in [`TXN_COLUMNS`] order.
+/// Binds a transaction's fields as `$1..$33`, in [`TXN_COLUMNS`] order.
 pub(crate) fn bind_transaction<'q>(
     query: AnyQuery<'q>,
     t: &'q Transaction,
     extras: String,
 ) -> AnyQuery<'q> {
+    let routing = t
+        .routing
+        .as_ref()
+        .and_then(|r| serde_json::to_string(r).ok());
+    let metadata = (!t.metadata.is_empty())
+        .then(|| serde_json::to_string(&t.metadata).ok())
+        .flatten();
     query
         .bind(t.id.as_str())
         .bind(t.company_id.as_str())
@@ -96,24 +104,73 @@ pub(crate) fn bind_transaction<'q>(
         .bind(t.version)
         .bind(t.next_poll_at)
         .bind(i64::from(t.poll_attempts))
+        .bind(t.attempt_id.as_ref().map(|a| a.as_str()))
+        .bind(i64::from(t.attempt_seq))
+        .bind(t.order_id.as_ref().map(|o| o.as_str()))
+        .bind(routing)
+        .bind(metadata)
 }
 
 /// The version- and state-checked update of a [`Transition`], `RETURNING` the row; its
-/// parameters are bound by [`bind_transition`] (`$1` new state, `$2` time, `$9` id, `$10`
-/// version, `$11` old state, `$12` actor, `$13` reason, `$14`/`$15` webhook id and payload).
+/// parameters are bound by [`bind_transition`] (`$1` new state, `$2` time, `$3..$7` PSP fields,
+/// `$8` next poll, `$9` id, `$10` version, `$11` old state, `$12` actor, `$13` reason,
+/// `$14`/`$15` webhook id and payload, `$16` 1 when a new attempt starts (the PSP fields are
+/// then set, not merged), `$17..$21` the new attempt's PSP type, account, id, number and order
+/// id, `$22..$24` the live attempt's new state, failure class and message, `$25` the new
+/// attempt's decision).
 pub(crate) fn transition_update_sql() -> String {
+    let field = |col: &str, p: u8| {
+        format!("{col} = CASE WHEN $16 = 1 THEN ${p} ELSE COALESCE(${p}, {col}) END")
+    };
     format!(
         "UPDATE transactions SET state = $1, version = version + 1, updated_at = $2, \
-         psp_status = COALESCE($3, psp_status), psp_transaction_id = COALESCE($4, psp_transaction_id), \
-         psp_stage = COALESCE($5, psp_stage), message = COALESCE($6, message), \
-         redirect_url = COALESCE($7, redirect_url), next_poll_at = $8, \
-         submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END \
-         WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}"
+         {}, {}, {}, {}, {}, next_poll_at = $8, \
+         submitted_at = CASE WHEN $1 = 'submitting' THEN $2 ELSE submitted_at END, \
+         psp_type = COALESCE($17, psp_type), psp_account_id = COALESCE($18, psp_account_id), \
+         attempt_id = COALESCE($19, attempt_id), attempt_seq = COALESCE($20, attempt_seq), \
+         psp_order_id = COALESCE($21, psp_order_id) \
+         WHERE id = $9 AND version = $10 AND state = $11 RETURNING {TXN_COLUMNS}",
+        field("psp_status", 3),
+        field("psp_transaction_id", 4),
+        field("psp_stage", 5),
+        field("message", 6),
+        field("redirect_url", 7),
     )
 }
 
-/// Binds a transition's fields as `$1..$15` (see [`transition_update_sql`]).
+/// The `SET` list updating the live attempt with a transition's `$22..$24` and PSP fields;
+/// `q` qualifies the columns read (`"attempts."` in an `UPDATE … FROM`, whose other table has
+/// columns of the same names, else `""`).
+pub(crate) fn attempt_update_set(q: &str) -> String {
+    format!(
+        "state = $22, updated_at = $2, \
+         psp_status = COALESCE($3, {q}psp_status), \
+         psp_transaction_id = COALESCE($4, {q}psp_transaction_id), \
+         error_class = COALESCE($23, {q}error_class), error_message = COALESCE($24, {q}error_message), \
+         accepted_at = CASE WHEN {q}accepted_at IS NULL AND $22 IN ('pending', 'approved') THEN $2 \
+           ELSE {q}accepted_at END, \
+         finished_at = CASE WHEN $22 IN ('approved', 'declined', 'failed') THEN $2 \
+           ELSE {q}finished_at END"
+    )
+}
+
+/// The columns a new attempt is inserted with (the rest default to NULL).
+pub(crate) const ATTEMPT_INSERT_COLUMNS: &str =
+    "id, transaction_id, seq, psp_account_id, psp_type, \
+    psp_order_id, state, decision, amount_minor, currency, created_at, updated_at";
+
+/// Binds a transition's fields as `$1..$25` (see [`transition_update_sql`]).
 pub(crate) fn bind_transition<'q>(query: AnyQuery<'q>, t: &'q Transition) -> AnyQuery<'q> {
+    let (started, update) = match &t.attempt {
+        AttemptWrite::None => (None, None),
+        AttemptWrite::Update {
+            state,
+            class,
+            error,
+        } => (None, Some((*state, *class, error.as_deref()))),
+        AttemptWrite::Start(a) => (Some(a.as_ref()), None),
+    };
+    let decision = started.and_then(|a| serde_json::to_string(&a.decision).ok());
     query
         .bind(t.to.as_str())
         .bind(t.at)
@@ -130,6 +187,30 @@ pub(crate) fn bind_transition<'q>(query: AnyQuery<'q>, t: &'q Transition) -> Any
         .bind(t.reason.as_deref())
         .bind(t.webhook.as_ref().map(|w| w.id.as_str()))
         .bind(t.webhook.as_ref().map(|w| w.payload.as_str()))
+        .bind(i64::from(started.is_some()))
+        .bind(started.map(|a| a.psp_type.as_str()))
+        .bind(started.map(|a| a.psp_account_id.as_str()))
+        .bind(started.map(|a| a.id.as_str()))
+        .bind(started.map(|a| i64::from(a.seq)))
+        .bind(started.map(|a| a.order_id.as_str()))
+        .bind(update.map(|u| u.0.as_str()))
+        .bind(update.and_then(|u| u.1).map(|c| c.as_str()))
+        .bind(update.and_then(|u| u.2))
+        .bind(decision)
+}
+
+/// Binds a new attempt's own fields as the next seven parameters (id, number, account, PSP
+/// type, order id, decision, time), all NULL without one; its amount comes from its
+/// transaction's row.
+pub(crate) fn bind_new_attempt<'q>(query: AnyQuery<'q>, a: Option<&'q Attempt>) -> AnyQuery<'q> {
+    query
+        .bind(a.map(|a| a.id.as_str()))
+        .bind(a.map(|a| i64::from(a.seq)))
+        .bind(a.map(|a| a.psp_account_id.as_str()))
+        .bind(a.map(|a| a.psp_type.as_str()))
+        .bind(a.map(|a| a.order_id.as_str()))
+        .bind(a.and_then(|a| serde_json::to_string(&a.decision).ok()))
+        .bind(a.map(|a| a.created_at))
 }
 
 impl SqlStore {
@@ -179,16 +260,17 @@ impl TransactionStore for SqlStore {
         &self,
         t: &Transaction,
         events: &[TransactionEvent],
+        attempt: Option<&Attempt>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let extras =
             serde_json::to_string(&t.extras).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         match (self.backend, idempotency) {
             (Backend::Postgres, None) => {
-                return crate::pg_paths::create(self, t, extras, events).await
+                return crate::pg_paths::create(self, t, extras, events, attempt).await
             }
             (Backend::Sqlite, None) => {
-                return crate::sqlite_paths::create(self, t, extras, events).await
+                return crate::sqlite_paths::create(self, t, extras, events, attempt).await
             }
             (_, Some(_)) => {}
         }
@@ -212,8 +294,60 @@ impl TransactionStore for SqlStore {
             .execute(&mut *db)
             .await
             .map_err(db_err)?;
+        if let Some(a) = attempt {
+            let sql = format!(
+                "INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
+                 SELECT $1, id, $2, $3, $4, $5, 'submitting', $6, amount_minor, currency, $7, $7 \
+                 FROM transactions WHERE id = $8"
+            );
+            bind_new_attempt(sqlx::query(&sql), Some(a))
+                .bind(t.id.as_str())
+                .execute(&mut *db)
+                .await
+                .map_err(db_err)?;
+        }
         insert_events(&mut db, events).await?;
         db.commit().await.map_err(db_err)
+    }
+
+    async fn attempts(&self, id: &TransactionId) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE transaction_id = $1 ORDER BY seq"
+        ))
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, rows::txn_attempt)
+    }
+
+    async fn attempt_by_order(&self, order: &OrderId) -> Result<Option<Attempt>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE psp_order_id = $1"
+        ))
+        .bind(order.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| rows::txn_attempt(&r)).transpose()
+    }
+
+    async fn account_usage(&self, account: &PspAccountId, since: i64) -> Result<Usage, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT currency, COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM attempts \
+             WHERE psp_account_id = $1 AND accepted_at >= $2 GROUP BY currency",
+        )
+        .bind(account.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut usage = Usage::default();
+        for (currency, count, sum) in rows {
+            usage.count += u64::try_from(count).unwrap_or(0);
+            usage.amounts.insert(currency, sum);
+        }
+        Ok(usage)
     }
 
     async fn transaction(&self, id: &TransactionId) -> Result<Option<Transaction>, StoreError> {

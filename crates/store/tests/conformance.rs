@@ -114,6 +114,7 @@ async fn seed(store: &SqlStore) -> (Company, PspAccount) {
         )])),
         enabled: true,
         priority: 5,
+        limits: Default::default(),
         created_at: 2,
     };
     store.insert_psp_account(&account).await.unwrap();
@@ -128,6 +129,11 @@ fn new_txn(company: &Company, account: &PspAccount, state: TxnState) -> Transact
         txn_type: TxnType::Payout,
         psp_type: account.psp_type.clone(),
         psp_account_id: account.id.clone(),
+        attempt_id: None,
+        attempt_seq: 0,
+        order_id: None,
+        routing: None,
+        metadata: Default::default(),
         amount: eur(10_053),
         user_id: "user-1".into(),
         email: "u@example.com".into(),
@@ -213,7 +219,7 @@ async fn transactions_round_trip_and_every_transition_is_checked() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::Submitting);
-        s.create_transaction(&t, &[created_event(&t)], None)
+        s.create_transaction(&t, &[created_event(&t)], None, None)
             .await
             .unwrap();
         let got = s.transaction(&t.id).await.unwrap().unwrap();
@@ -231,7 +237,7 @@ async fn transactions_round_trip_and_every_transition_is_checked() {
         for from in TxnState::ALL {
             for to in TxnState::ALL {
                 let x = new_txn(&company, &account, from);
-                s.create_transaction(&x, &[], None).await.unwrap();
+                s.create_transaction(&x, &[], None, None).await.unwrap();
                 let result = s
                     .transition(&Transition::of(&x, to, Actor::System, 20))
                     .await;
@@ -323,7 +329,7 @@ async fn one_webhook_event_per_transaction_and_operator_actor_is_kept() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::AwaitingApproval);
-        s.create_transaction(&t, &[created_event(&t)], None)
+        s.create_transaction(&t, &[created_event(&t)], None, None)
             .await
             .unwrap();
         let op = OperatorId::generate();
@@ -373,7 +379,9 @@ async fn idempotency_keys_are_unique_per_company_and_keep_the_response() {
             response: None,
             created_at: 1,
         };
-        s.create_transaction(&t, &[], Some(&rec)).await.unwrap();
+        s.create_transaction(&t, &[], None, Some(&rec))
+            .await
+            .unwrap();
         let mut t2 = new_txn(&company, &account, TxnState::Submitting);
         t2.idempotency_key = Some("key-1".into());
         let rec2 = IdempotencyRecord {
@@ -381,7 +389,7 @@ async fn idempotency_keys_are_unique_per_company_and_keep_the_response() {
             ..rec.clone()
         };
         assert!(matches!(
-            s.create_transaction(&t2, &[], Some(&rec2)).await,
+            s.create_transaction(&t2, &[], None, Some(&rec2)).await,
             Err(StoreError::Duplicate(_))
         ));
         assert!(
@@ -415,8 +423,8 @@ async fn poll_claims_move_rows_to_their_next_poll() {
         due.next_poll_at = Some(100);
         let mut later = new_txn(&company, &account, TxnState::Pending);
         later.next_poll_at = Some(500);
-        s.create_transaction(&due, &[], None).await.unwrap();
-        s.create_transaction(&later, &[], None).await.unwrap();
+        s.create_transaction(&due, &[], None, None).await.unwrap();
+        s.create_transaction(&later, &[], None, None).await.unwrap();
 
         // Each claimed row moves to its next poll time: 1 000 after the claim.
         let next = |t: &Transaction| t.next_poll_at.unwrap_or(0) + 1_000;
@@ -475,7 +483,7 @@ async fn webhook_claims_attempts_and_dead_letters() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::Pending);
-        s.create_transaction(&t, &[], None).await.unwrap();
+        s.create_transaction(&t, &[], None, None).await.unwrap();
         let mut tr = Transition::of(&t, TxnState::Declined, Actor::Psp, 1_000);
         let id = WebhookId::generate();
         tr.webhook = Some(NewWebhook {
@@ -557,7 +565,7 @@ async fn concurrent_claimers_never_get_the_same_row() {
         for _ in 0..40 {
             let mut t = new_txn(&company, &account, TxnState::Pending);
             t.next_poll_at = Some(1);
-            s.create_transaction(&t, &[], None).await.unwrap();
+            s.create_transaction(&t, &[], None, None).await.unwrap();
             ids.push(t.id);
         }
         let mut tasks = Vec::new();
@@ -595,7 +603,7 @@ async fn a_failed_write_leaves_nothing_and_the_store_keeps_working() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::Submitting);
-        s.create_transaction(&t, &[created_event(&t)], None)
+        s.create_transaction(&t, &[created_event(&t)], None, None)
             .await
             .unwrap();
         // The same id again: the write fails part-way and must be rolled back.
@@ -603,7 +611,7 @@ async fn a_failed_write_leaves_nothing_and_the_store_keeps_working() {
         dup.id = t.id.clone();
         dup.session_id = Some(SessionId::generate());
         let result = s
-            .create_transaction(&dup, &[created_event(&dup)], None)
+            .create_transaction(&dup, &[created_event(&dup)], None, None)
             .await;
         assert!(
             matches!(result, Err(StoreError::Duplicate(_))),
@@ -613,7 +621,7 @@ async fn a_failed_write_leaves_nothing_and_the_store_keeps_working() {
         let mut dup_session = new_txn(&company, &account, TxnState::Submitting);
         dup_session.session_id = t.session_id.clone();
         assert!(s
-            .create_transaction(&dup_session, &[created_event(&dup_session)], None)
+            .create_transaction(&dup_session, &[created_event(&dup_session)], None, None)
             .await
             .is_err());
         assert!(s.transaction(&dup_session.id).await.unwrap().is_none());
@@ -626,7 +634,7 @@ async fn a_failed_write_leaves_nothing_and_the_store_keeps_working() {
         // No connection was left inside an open transaction: later writes go through at once.
         for _ in 0..8 {
             let extra = new_txn(&company, &account, TxnState::Submitting);
-            s.create_transaction(&extra, &[created_event(&extra)], None)
+            s.create_transaction(&extra, &[created_event(&extra)], None, None)
                 .await
                 .unwrap();
         }
@@ -647,7 +655,7 @@ async fn recoverable_writes_apply_and_are_seen_at_once() {
         let s = &b.store;
         let (company, account) = seed(s).await;
         let t = new_txn(&company, &account, TxnState::Submitting);
-        s.create_transaction(&t, &[created_event(&t)], None)
+        s.create_transaction(&t, &[created_event(&t)], None, None)
             .await
             .unwrap();
         // Through the workers' pool on PostgreSQL (no WAL flush), read back through the main
@@ -708,7 +716,7 @@ async fn sqlite_checkpoints_in_the_background_so_the_wal_stays_small() {
     for round in 0..80 {
         for _ in 0..20 {
             let t = new_txn(&company, &account, TxnState::Submitting);
-            s.create_transaction(&t, &[created_event(&t)], None)
+            s.create_transaction(&t, &[created_event(&t)], None, None)
                 .await
                 .unwrap();
             let mut tr = Transition::of(&t, TxnState::Pending, Actor::Psp, 1);

@@ -15,6 +15,7 @@
 //! PSP's authenticated word and is applied as it is.
 
 use crate::app::App;
+use crate::service::attempts::Flow;
 use crate::service::progress;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -25,7 +26,8 @@ use axum::Router;
 use overture_core::connector::{
     AccountContext, CallbackAck, CallbackClaims, CallbackOutcome, CallbackRequest,
 };
-use overture_core::{Actor, Currency, Money, PspAccountId, Transaction};
+use overture_core::store::StoreError;
+use overture_core::{Actor, Attempt, Currency, Money, OrderId, PspAccountId, Transaction};
 
 /// Largest accepted callback body, in bytes.
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
@@ -120,15 +122,19 @@ async fn handle(
         }
     };
     let claims = verified.as_ref().map(|(_, c)| c);
-    let txn_id = overture_core::TransactionId::from_trusted(txn_id.as_str());
-    let txn = match app.store.transaction(&txn_id).await {
-        Ok(Some(t)) if t.psp_account_id == account.id => t,
+    let (attempt, txn) = match order(&app, &txn_id).await {
+        Ok(Some((a, t))) if a.psp_account_id == account.id => (a, t),
         Ok(_) => return Refused(StatusCode::NOT_FOUND, "unknown order"),
         Err(e) => {
             tracing::error!(error = ?e, "callback: store error");
             return Refused(StatusCode::SERVICE_UNAVAILABLE, "retry later");
         }
     };
+    if txn.attempt_id.as_ref() != Some(&attempt.id) {
+        // An earlier attempt, closed when the transaction failed over: nothing to confirm.
+        tracing::info!(transaction_id = %txn.id, attempt = attempt.seq, "callback for a closed attempt; acknowledged, ignored");
+        return Handled::Ack(connector.callback_ack(&request));
+    }
     if let Some(mismatch) = claims.and_then(|c| mismatch(&txn, c)) {
         tracing::warn!(transaction_id = %txn.id, mismatch, "signed callback does not match the order; ignored");
         return Refused(StatusCode::BAD_REQUEST, "callback does not match the order");
@@ -141,7 +147,8 @@ async fn handle(
         // currency (all matched above) is the PSP's authenticated word.
         return match verified {
             Some((update, claims)) if claims.amount.is_some() && claims.currency.is_some() => {
-                match progress::apply_update(&app, txn, &update, Actor::Psp).await {
+                match progress::apply_update(&app, txn, &update, Actor::Psp, Flow::Background).await
+                {
                     Ok(_) => Handled::Ack(connector.callback_ack(&request)),
                     Err(e) => {
                         tracing::error!(error = ?e, "callback: could not apply");
@@ -156,6 +163,15 @@ async fn handle(
     let hint = app.confirmations.request(&app, txn.id.clone(), account);
     tracing::debug!(transaction_id = %txn.id, ?hint, "status query requested");
     Handled::Ack(connector.callback_ack(&request))
+}
+
+/// The attempt that sent `order` to the PSP, and its transaction.
+async fn order(app: &App, order: &OrderId) -> Result<Option<(Attempt, Transaction)>, StoreError> {
+    let Some(attempt) = app.store.attempt_by_order(order).await? else {
+        return Ok(None);
+    };
+    let txn = app.store.transaction(&attempt.transaction_id).await?;
+    Ok(txn.map(|t| (attempt, t)))
 }
 
 /// The first field of a signed callback that contradicts the stored order: the PSP's order id
@@ -194,6 +210,11 @@ mod tests {
             txn_type: TxnType::Payout,
             psp_type: PspType("PAYMENTSOFT".into()),
             psp_account_id: PspAccountId::generate(),
+            attempt_id: None,
+            attempt_seq: 0,
+            order_id: None,
+            routing: None,
+            metadata: Default::default(),
             amount: Money::parse_major("10.50", eur).unwrap(),
             user_id: "u".into(),
             email: "a@b.co".into(),

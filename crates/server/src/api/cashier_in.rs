@@ -22,7 +22,10 @@ const COMMON: &[&str] = &[
     "merchantReference",
     "returnUrl",
     "isTestMode",
+    "metadata",
 ];
+/// `metadata`: at most this many entries, keys of at most 64 and values of at most 256 bytes.
+const MAX_METADATA: usize = 20;
 /// At most this many PSP-specific fields, each at most [`MAX_EXTRA_LEN`] bytes.
 const MAX_EXTRAS: usize = 32;
 const MAX_EXTRA_LEN: usize = 1024;
@@ -50,7 +53,12 @@ pub fn parse(fields: &Fields, known_psp: impl Fn(&str) -> bool) -> Result<NewPay
             }
         }
     };
-    let psp_raw = required("pspType", &mut problems);
+    // Beyond Mozarto, a routing rule may choose the PSP: `pspType` is then optional (checked
+    // by routing when no rule matches).
+    let psp_raw = fields
+        .get("pspType")
+        .map(|v| &**v)
+        .filter(|v| v.get() != "null");
     let type_raw = required("type", &mut problems);
     let amount_raw = required("baseamount", &mut problems);
     let currency_raw = required("currency", &mut problems);
@@ -147,31 +155,148 @@ pub fn parse(fields: &Fields, known_psp: impl Fn(&str) -> bool) -> Result<NewPay
         },
     );
     let extras = extras(fields, &mut problems);
+    let metadata = metadata(fields, &mut problems);
+    refuse_card_data(fields, &mut problems);
 
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
     }
-    match (psp_type, txn_type, amount, user_id, email) {
-        (Some(psp_type), Some(txn_type), Some(amount), Some(user_id), Some(email)) => {
-            Ok(NewPayment {
-                psp_type,
-                txn_type,
-                amount,
-                user_id,
-                email,
-                country,
-                brand_id,
-                merchant_reference,
-                return_url,
-                extras,
-            })
-        }
+    match (
+        psp_raw.is_none() || psp_type.is_some(),
+        txn_type,
+        amount,
+        user_id,
+        email,
+    ) {
+        (true, Some(txn_type), Some(amount), Some(user_id), Some(email)) => Ok(NewPayment {
+            psp_type,
+            metadata,
+            txn_type,
+            amount,
+            user_id,
+            email,
+            country,
+            brand_id,
+            merchant_reference,
+            return_url,
+            extras,
+        }),
         // Every None above pushed a problem, so this arm is never reached with problems empty.
         _ => Err(ApiError::Validation(vec![FieldProblem::new(
             "body",
             "invalid request",
         )])),
     }
+}
+
+/// `metadata`: an object of string values (routing rules match on it), never sent to a PSP.
+fn metadata(fields: &Fields, problems: &mut Vec<FieldProblem>) -> BTreeMap<String, String> {
+    let Some(raw) = fields.get("metadata").filter(|v| v.get() != "null") else {
+        return BTreeMap::new();
+    };
+    let Ok(map) = serde_json::from_str::<BTreeMap<String, String>>(raw.get()) else {
+        problems.push(FieldProblem::new(
+            "metadata",
+            "must be an object of string values",
+        ));
+        return BTreeMap::new();
+    };
+    if map.len() > MAX_METADATA {
+        problems.push(FieldProblem::new(
+            "metadata",
+            format!("at most {MAX_METADATA} entries"),
+        ));
+        return BTreeMap::new();
+    }
+    let mut ok = true;
+    for (k, v) in &map {
+        let field = format!("metadata.{k}");
+        if k.is_empty() || k.len() > 64 || v.len() > 256 {
+            problems.push(FieldProblem::new(
+                &field,
+                "keys are 1–64 bytes, values at most 256",
+            ));
+            ok = false;
+        } else if !plain(&field, k, problems) || !plain(&field, v, problems) {
+            ok = false;
+        }
+    }
+    if ok {
+        map
+    } else {
+        BTreeMap::new()
+    }
+}
+
+/// Names of fields that carry card data; any such field is refused.
+const CARD_FIELDS: &[&str] = &[
+    "card",
+    "cardnumber",
+    "card_number",
+    "pan",
+    "cvv",
+    "cvc",
+    "cvv2",
+    "securitycode",
+    "expirydate",
+    "expiry",
+    "cardexpiry",
+    "cardholdername",
+];
+
+/// Refuses card data: a field named like one anywhere in the body, or a PSP field or
+/// `metadata` value that is a plausible card number ([`is_card_number`]). Card PSPs are reached
+/// through their hosted pages only, so a card number never enters Overture: the body is
+/// refused before anything is stored or logged, and the error names only the field.
+fn refuse_card_data(fields: &Fields, problems: &mut Vec<FieldProblem>) {
+    const MESSAGE: &str = "card data must never be sent to Overture: card payments go through the PSP's hosted payment page (data.url)";
+    for (name, raw) in fields {
+        let lower = name.to_ascii_lowercase();
+        let value = serde_json::from_str::<serde_json::Value>(raw.get()).ok();
+        let scanned = !COMMON.contains(&name.as_str()) || name == "metadata";
+        let looks_like_card = scanned && value.as_ref().is_some_and(holds_card_number);
+        if CARD_FIELDS.contains(&lower.as_str()) || looks_like_card {
+            problems.push(FieldProblem::new(name, MESSAGE));
+        }
+    }
+}
+
+fn holds_card_number(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => is_card_number(s),
+        serde_json::Value::Number(n) => is_card_number(&n.to_string()),
+        serde_json::Value::Object(map) => map.values().any(holds_card_number),
+        _ => false,
+    }
+}
+
+/// A plausible payment card number: 13–19 digits (spaces or dashes between them allowed)
+/// starting 2–6 (the card networks' ranges: Mastercard 2/5, Visa 4, Amex/JCB/Diners 3,
+/// Discover/UnionPay/Maestro 6) with a valid Luhn check digit. Bank account numbers such as a
+/// Mexican CLABE start with their bank code (0 or 1) and are not taken for cards.
+pub fn is_card_number(text: &str) -> bool {
+    let trimmed = text.trim();
+    if !trimmed
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b' ' || b == b'-')
+    {
+        return false;
+    }
+    let digits: Vec<u32> = trimmed.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) || !(2..=6).contains(&digits[0]) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match i % 2 {
+            1 if d * 2 > 9 => d * 2 - 9,
+            1 => d * 2,
+            _ => d,
+        })
+        .sum();
+    sum % 10 == 0
 }
 
 /// `baseamount` must be a JSON number (not a string), positive, with no more decimals than
@@ -328,21 +453,74 @@ mod tests {
     }
 
     #[test]
+    fn card_numbers_are_refused_wherever_they_hide() {
+        assert!(is_card_number("4111 1111 1111 1111"));
+        assert!(is_card_number("5555-5555-5555-4444"));
+        assert!(!is_card_number("4111111111111112"), "Luhn");
+        assert!(
+            !is_card_number("002180700012345678"),
+            "a CLABE starts with its bank code"
+        );
+        assert!(!is_card_number("41111111"));
+        for patch in [
+            r#"{"cardNumber":"x"}"#,
+            r#"{"pan":"4111111111111111"}"#,
+            r#"{"note":"4111111111111111"}"#,
+            r#"{"note":4111111111111111}"#,
+            r#"{"metadata":{"ref":"5555555555554444"}}"#,
+            r#"{"card":{"number":"x"}}"#,
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(OK).unwrap();
+            let p: serde_json::Value = serde_json::from_str(patch).unwrap();
+            for (k, val) in p.as_object().unwrap() {
+                v[k] = val.clone();
+            }
+            let problems = try_parse(&v.to_string()).unwrap_err();
+            let field = p.as_object().unwrap().keys().next().unwrap().clone();
+            assert!(
+                problems
+                    .iter()
+                    .any(|x| x.field == field && x.message.contains("hosted payment page")),
+                "{patch}: {problems:?}"
+            );
+            assert!(
+                !format!("{problems:?}").contains("4111111111111111"),
+                "never echoed"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_strings() {
+        let with = |m: &str| {
+            OK.replace(
+                r#""walletAddress""#,
+                &format!(r#""metadata":{m},"walletAddress""#),
+            )
+        };
+        let r = try_parse(&with(r#"{"vip":"yes"}"#)).unwrap();
+        assert_eq!(r.metadata["vip"], "yes");
+        assert!(!r.extras.contains_key("metadata"), "never a PSP field");
+        assert!(try_parse(&with(r#"{"vip":1}"#)).is_err());
+        assert!(try_parse(&with(r#"{"v":"a\u0000"}"#)).is_err());
+        let no_psp = OK.replace(r#""pspType":"PAYMENTSOFT","#, "");
+        assert_eq!(
+            try_parse(&no_psp).unwrap().psp_type,
+            None,
+            "a rule may route it"
+        );
+    }
+
+    #[test]
     fn missing_fields_are_named() {
         let problems = try_parse("{}").unwrap_err();
         let names: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "pspType",
-                "type",
-                "baseamount",
-                "currency",
-                "userId",
-                "email"
-            ]
+            ["type", "baseamount", "currency", "userId", "email"],
+            "pspType may be left to routing"
         );
-        assert_eq!(problems[0].message, "Missing required field: pspType");
+        assert_eq!(problems[0].message, "Missing required field: type");
     }
 }
 

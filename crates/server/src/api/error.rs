@@ -66,6 +66,12 @@ pub enum ApiError {
     /// The PSP cannot do this (payout, currency, country).
     #[error("{0}")]
     PspNotSupported(String),
+    /// A routing rule blocks the request (nothing stored).
+    #[error("{0}")]
+    RoutingBlocked(String),
+    /// No candidate PSP account can take the request; each candidate's reason in `errors`.
+    #[error("No PSP account can take this request")]
+    NoEligibleAccount(Vec<FieldProblem>),
     /// The PSP call failed; `transaction_id` names the stored transaction.
     #[error("PSP error: {error}")]
     Psp {
@@ -114,6 +120,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidState(m) => Self::InvalidState(m),
             ServiceError::PspNotConfigured(m) => Self::PspNotConfigured(m),
             ServiceError::PspNotSupported(m) => Self::PspNotSupported(m),
+            e @ ServiceError::RoutingBlocked { .. } => Self::RoutingBlocked(e.to_string()),
+            ServiceError::NoEligibleAccount(list) => Self::NoEligibleAccount(
+                list.iter()
+                    .map(|(a, r)| FieldProblem::new(a, r.clone()))
+                    .collect(),
+            ),
+            ServiceError::InvalidDocument(list) => Self::Validation(
+                list.iter()
+                    .map(|(p, m)| FieldProblem::new(p, m.clone()))
+                    .collect(),
+            ),
             ServiceError::Psp {
                 error,
                 transaction_id,
@@ -153,6 +170,8 @@ impl ApiError {
             Self::InvalidState(_) => (StatusCode::CONFLICT, "INVALID_STATE"),
             Self::PspNotConfigured(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PSP_NOT_CONFIGURED"),
             Self::PspNotSupported(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PSP_NOT_SUPPORTED"),
+            Self::RoutingBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ROUTING_BLOCKED"),
+            Self::NoEligibleAccount(_) => (StatusCode::UNPROCESSABLE_ENTITY, "NO_ELIGIBLE_ACCOUNT"),
             Self::Psp { error, .. } => {
                 let status = match error {
                     ConnectorError::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -178,7 +197,7 @@ impl ApiError {
             other => other.to_string(),
         };
         let errors: Vec<FieldProblem> = match self {
-            Self::Validation(problems) => problems.clone(),
+            Self::Validation(problems) | Self::NoEligibleAccount(problems) => problems.clone(),
             _ => Vec::new(),
         };
         let mut body = error_body(code, &message, &errors);

@@ -104,6 +104,13 @@ impl From<ServiceError> for PageError {
             ServiceError::VerificationUnavailable { timeout } => {
                 Self::VerificationUnavailable { timeout }
             }
+            ServiceError::NoEligibleAccount(list) => {
+                let reasons: Vec<String> = list.iter().map(|(a, r)| format!("{a}: {r}")).collect();
+                Self::Conflict(format!(
+                    "No PSP account can take this payout now ({}). It stays in the queue.",
+                    reasons.join("; ")
+                ))
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -18,10 +18,10 @@
 use crate::app::App;
 use crate::service::audit::{self, Channel};
 use crate::service::error::ServiceError;
-use crate::service::{progress, verify};
+use crate::service::{attempts, progress, routing, verify};
 use overture_core::backoffice::{AuditAction, AuditEntry, NewApproval, PayoutApproval};
 use overture_core::connector::ConnectorError;
-use overture_core::store::{StoreError, Transition};
+use overture_core::store::StoreError;
 use overture_core::*;
 
 /// Distinct operators whose approvals a four-eyes payout needs.
@@ -222,15 +222,21 @@ pub async fn approve(
             return Err(e);
         }
     }
-    let now = app.now();
-    let mut t = Transition::of(
-        &txn,
-        TxnState::Submitting,
-        Actor::Operator(operator.id.clone()),
-        now,
-    );
+    // Routed again now: the account chosen at creation may be disabled, capped or down.
+    let request = progress::payment_request(&txn);
+    let (decision, chosen) = routing::route_next(app, &txn, &request).await?;
+    let Some(account) = chosen else {
+        let reasons = decision
+            .candidates
+            .iter()
+            .map(|c| (c.account.to_string(), c.reason.clone().unwrap_or_default()))
+            .collect();
+        tracing::warn!(transaction_id = %id, operator = %operator.id, "approval stopped: no PSP account can take the payout");
+        return Err(ServiceError::NoEligibleAccount(reasons));
+    };
+    let actor = Actor::Operator(operator.id.clone());
+    let mut t = attempts::start_transition(app, &txn, &account, decision, actor);
     t.reason = reason.clone();
-    t.next_poll_at = Some(progress::safety_poll_at(app, now));
     let detail = format!("{prefix}submitted to the PSP");
     t.audit = Some(audit_entry(
         app,
@@ -248,7 +254,7 @@ pub async fn approve(
         .map_err(|e| conflict_as_state(&txn, e))?;
     tracing::info!(transaction_id = %id, operator = %operator.id, "payout approved");
     let (txn, psp_error) =
-        progress::submit_payout(app, submitting, None, &progress::Secrets::new()).await?;
+        attempts::drive(app, submitting, &account, &progress::Secrets::new()).await?;
     Ok(Approved::Submitted { txn, psp_error })
 }
 

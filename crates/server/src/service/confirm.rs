@@ -152,6 +152,7 @@ async fn confirm_once(app: &App, id: &TransactionId, account: &PspAccount) -> bo
         }
         TxnState::Created
         | TxnState::AwaitingApproval
+        | TxnState::Retrying
         | TxnState::Approved
         | TxnState::Declined
         | TxnState::Failed

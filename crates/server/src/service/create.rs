@@ -1,14 +1,18 @@
-//! Creating a pay-in or payout from a validated Cashier API request: PSP capabilities, routing,
-//! MP user verification, the insert (with its idempotency record), and the first PSP call.
+//! Creating a pay-in or payout from a validated Cashier API request: routing (rules,
+//! eligibility, the chosen account), MP user verification, the insert (with its first attempt
+//! and its idempotency record), and the attempts of the request itself
+//! ([`attempts::drive`]).
 
 use crate::app::App;
+use crate::service::attempts;
 use crate::service::error::ServiceError;
+use crate::service::routing::{self, Routed};
 use crate::service::user::UserAuth;
 use crate::service::{progress, verify};
 use overture_core::connector::{self, Connector, ConnectorError};
 use overture_core::store::StoreError;
 use overture_core::{
-    Actor, Company, IdempotencyRecord, Money, OrderId, PspAccount, SessionId, Transaction,
+    Actor, Attempt, Company, IdempotencyRecord, Money, OrderId, SessionId, Transaction,
     TransactionEvent, TransactionId, TxnState, TxnType,
 };
 use std::collections::BTreeMap;
@@ -16,7 +20,8 @@ use std::collections::BTreeMap;
 /// A validated Cashier API request (the API layer parses and checks the body into this).
 #[derive(Debug, Clone)]
 pub struct NewPayment {
-    pub psp_type: String,
+    /// The requested `pspType`; `None` when the body leaves it to a routing rule.
+    pub psp_type: Option<String>,
     pub txn_type: TxnType,
     pub amount: Money,
     pub user_id: String,
@@ -28,6 +33,8 @@ pub struct NewPayment {
     pub return_url: Option<String>,
     /// PSP-specific string fields (`walletAddress`, `preferredCrypto`, `phone`, …).
     pub extras: BTreeMap<String, String>,
+    /// The body's `metadata` (string values routing rules match on; never sent to a PSP).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// An `Idempotency-Key` and the hash of the body it was sent with, stored with the transaction.
@@ -64,13 +71,9 @@ pub async fn create(
             ));
         }
     }
-    let connector = app
-        .registry
-        .get(&input.psp_type)
-        .cloned()
-        .ok_or_else(|| invalid("pspType", "unknown pspType"))?;
-    let request = check_capabilities(connector.as_ref(), &input, user)?;
-    let account = route(app, company, &input).await?;
+    let id = TransactionId::generate();
+    let request = payment_request(&input, user, &id);
+    let routed = routing::route_new(app, company, &input, &request).await?;
     let must_verify = match input.txn_type {
         TxnType::Payout => true,
         TxnType::Payin => company.verify_payins,
@@ -87,12 +90,18 @@ pub async fn create(
         .await?;
     }
     let held = input.txn_type == TxnType::Payout
-        && company
-            .payout_approval_threshold
-            .is_some_and(|t| input.amount.to_decimal() >= t);
+        && (routed.plan.hold_for_approval
+            || company
+                .payout_approval_threshold
+                .is_some_and(|t| input.amount.to_decimal() >= t));
     let key = idempotency.as_ref().map(|c| c.key.clone());
+    let connector = app
+        .registry
+        .get(routed.account.psp_type.as_str())
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no connector for {}", routed.account.psp_type))?;
     let (request, secrets) = split_secrets(connector.as_ref(), request);
-    let txn = new_transaction(app, company, &account, &input, request, key, held);
+    let (txn, attempt) = new_transaction(app, company, &routed, &input, request, key, held, id);
     let events = [
         event(&txn, None, TxnState::Created, txn.created_at),
         event(&txn, Some(TxnState::Created), txn.state, txn.created_at),
@@ -107,7 +116,7 @@ pub async fn create(
     });
     match app
         .store
-        .create_transaction(&txn, &events, record.as_ref())
+        .create_transaction(&txn, &events, attempt.as_ref(), record.as_ref())
         .await
     {
         Ok(()) => {}
@@ -119,8 +128,35 @@ pub async fn create(
     app.metrics
         .transactions_created
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, state = txn.state.as_str(), "transaction created");
-    run_first_step(app, txn, &account, &secrets).await
+    tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, account = %txn.psp_account_id, rule = routed.plan.rule.as_deref().unwrap_or("-"), state = txn.state.as_str(), "transaction created");
+    if held {
+        return Ok(Created {
+            txn,
+            psp_error: None,
+        });
+    }
+    let (txn, psp_error) = attempts::drive(app, txn, &routed.account, &secrets).await?;
+    Ok(Created { txn, psp_error })
+}
+
+/// What the connector is sent for `input`: the body plus the user token's profile fields,
+/// under the first attempt's order id (the transaction id).
+fn payment_request(
+    input: &NewPayment,
+    user: &UserAuth,
+    id: &TransactionId,
+) -> connector::PaymentRequest {
+    connector::PaymentRequest {
+        order_id: OrderId::for_attempt(id, 1),
+        txn_type: input.txn_type,
+        amount: input.amount,
+        user_id: input.user_id.clone(),
+        email: input.email.clone(),
+        country: input.country.clone(),
+        return_url: input.return_url.clone(),
+        merchant_reference: input.merchant_reference.clone(),
+        extras: with_profile(input, user),
+    }
 }
 
 /// Takes the payer's secrets ([`Capabilities::secret_fields`], e.g. a voucher PIN) out of the
@@ -137,82 +173,6 @@ fn split_secrets(
         }
     }
     (request, secrets)
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::InvalidField {
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
-
-/// Refuses, before any PSP call, what the PSP cannot do (422) or lacks (400 naming the field).
-fn check_capabilities(
-    connector: &dyn Connector,
-    input: &NewPayment,
-    user: &UserAuth,
-) -> Result<connector::PaymentRequest, ServiceError> {
-    let caps = connector.capabilities();
-    let supported = match input.txn_type {
-        TxnType::Payin => caps.payin,
-        TxnType::Payout => caps.payout,
-    };
-    if !supported {
-        return Err(ServiceError::PspNotSupported(format!(
-            "{} does not support {}",
-            caps.psp_type,
-            input.txn_type.as_str()
-        )));
-    }
-    let currency = input.amount.currency().code();
-    if !caps.currencies.contains(&currency) {
-        return Err(ServiceError::PspNotSupported(format!(
-            "{} does not take {currency}",
-            caps.psp_type
-        )));
-    }
-    if let Some(country) = &input.country {
-        if !caps.countries.is_empty() && !caps.countries.contains(&country.as_str()) {
-            return Err(ServiceError::PspNotSupported(format!(
-                "{} does not serve {country}",
-                caps.psp_type
-            )));
-        }
-    }
-    let request = connector::PaymentRequest {
-        order_id: OrderId::for_attempt(&TransactionId::generate(), 1),
-        txn_type: input.txn_type,
-        amount: input.amount,
-        user_id: input.user_id.clone(),
-        email: input.email.clone(),
-        country: input.country.clone(),
-        return_url: input.return_url.clone(),
-        merchant_reference: input.merchant_reference.clone(),
-        extras: with_profile(input, user),
-    };
-    connector
-        .validate(&request)
-        .map_err(|e| invalid(&e.field, e.message))?;
-    Ok(request)
-}
-
-/// The company's enabled account for the PSP, highest priority first.
-async fn route(
-    app: &App,
-    company: &Company,
-    input: &NewPayment,
-) -> Result<PspAccount, ServiceError> {
-    app.store
-        .psp_accounts(&company.id)
-        .await?
-        .into_iter()
-        .find(|a| a.enabled && a.psp_type.as_str() == input.psp_type)
-        .ok_or_else(|| {
-            ServiceError::PspNotConfigured(format!(
-                "no enabled {} account for this company",
-                input.psp_type
-            ))
-        })
 }
 
 /// The body's PSP fields plus the profile fields PSPs may need from a verified user token
@@ -237,34 +197,52 @@ fn with_profile(input: &NewPayment, user: &UserAuth) -> BTreeMap<String, String>
     extras
 }
 
+/// The transaction as first stored, and its first attempt unless the payout is held.
+#[allow(clippy::too_many_arguments)]
 fn new_transaction(
     app: &App,
     company: &Company,
-    account: &PspAccount,
+    routed: &Routed,
     input: &NewPayment,
     request: connector::PaymentRequest,
     idempotency_key: Option<String>,
     held: bool,
-) -> Transaction {
+    id: TransactionId,
+) -> (Transaction, Option<Attempt>) {
     let now = app.now();
-    let extras = request.extras;
+    let account = &routed.account;
+    let attempt = (!held).then(|| {
+        Attempt::start(
+            &id,
+            1,
+            (&account.id, &account.psp_type),
+            input.amount,
+            routed.decision.clone(),
+            now,
+        )
+    });
     let state = if held {
         TxnState::AwaitingApproval
     } else {
         TxnState::Submitting
     };
-    Transaction {
-        id: TransactionId::from_trusted(request.order_id.as_str()),
+    let txn = Transaction {
+        id,
         company_id: company.id.clone(),
         brand_id: input.brand_id.clone(),
         txn_type: input.txn_type,
         psp_type: account.psp_type.clone(),
         psp_account_id: account.id.clone(),
+        attempt_id: attempt.as_ref().map(|a| a.id.clone()),
+        attempt_seq: u32::from(attempt.is_some()),
+        order_id: attempt.as_ref().map(|a| a.order_id.clone()),
+        routing: Some(routed.plan.clone()),
+        metadata: input.metadata.clone(),
         amount: input.amount,
         user_id: input.user_id.clone(),
         email: input.email.clone(),
         country: input.country.clone(),
-        extras,
+        extras: request.extras,
         state,
         psp_status: None,
         psp_transaction_id: None,
@@ -282,7 +260,8 @@ fn new_transaction(
         // Safety net: if this process dies during the PSP call, the poller asks the PSP.
         next_poll_at: (!held).then(|| progress::safety_poll_at(app, now)),
         poll_attempts: 0,
-    }
+    };
+    (txn, attempt)
 }
 
 fn event(txn: &Transaction, from: Option<TxnState>, to: TxnState, at: i64) -> TransactionEvent {
@@ -295,19 +274,4 @@ fn event(txn: &Transaction, from: Option<TxnState>, to: TxnState, at: i64) -> Tr
         psp_status: None,
         at,
     }
-}
-
-/// Holds the payout for approval, or calls the PSP.
-async fn run_first_step(
-    app: &App,
-    txn: Transaction,
-    account: &PspAccount,
-    secrets: &progress::Secrets,
-) -> Result<Created, ServiceError> {
-    let (txn, psp_error) = match (txn.state, txn.txn_type) {
-        (TxnState::AwaitingApproval, _) => (txn, None),
-        (_, TxnType::Payout) => progress::submit_payout(app, txn, Some(account), secrets).await?,
-        (_, TxnType::Payin) => progress::start_payin(app, txn, Some(account), secrets).await?,
-    };
-    Ok(Created { txn, psp_error })
 }

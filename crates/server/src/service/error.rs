@@ -41,6 +41,19 @@ pub enum ServiceError {
     /// The PSP cannot do this (type, currency, country).
     #[error("{0}")]
     PspNotSupported(String),
+    /// A routing rule blocks the request.
+    #[error("blocked by routing rule {rule:?}: {reason}")]
+    RoutingBlocked {
+        rule: String,
+        version: i64,
+        reason: String,
+    },
+    /// No candidate account can take the request: `(account, reason)` for each.
+    #[error("no PSP account can take this request")]
+    NoEligibleAccount(Vec<(String, String)>),
+    /// A document (routing rules) with problems: `(path, message)` for each.
+    #[error("invalid document")]
+    InvalidDocument(Vec<(String, String)>),
     /// A PSP call failed before the transaction could be stored or decided.
     #[error("PSP error: {error}")]
     Psp {

@@ -6,11 +6,14 @@
 //! HTTP layer.
 
 pub mod approval;
+pub mod attempts;
 pub mod audit;
 pub mod confirm;
 pub mod create;
 pub mod error;
+pub mod health;
 pub mod progress;
+pub mod routing;
 pub mod user;
 pub mod verify;
 pub mod views;

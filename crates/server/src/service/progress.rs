@@ -3,6 +3,7 @@
 //! webhook event in the same DB transaction (DESIGN.md §3 invariant 2).
 
 use crate::app::App;
+use crate::service::attempts::{self, Failure, Flow};
 use crate::service::views;
 use anyhow::Context;
 use overture_core::connector::*;
@@ -54,7 +55,7 @@ pub fn create_request(txn: &Transaction, secrets: &Secrets) -> PaymentRequest {
 /// What the connector needs to create the order.
 pub fn payment_request(txn: &Transaction) -> PaymentRequest {
     PaymentRequest {
-        order_id: OrderId::for_attempt(&txn.id, 1),
+        order_id: txn.psp_order_id(),
         txn_type: txn.txn_type,
         amount: txn.amount,
         user_id: txn.user_id.clone(),
@@ -69,7 +70,7 @@ pub fn payment_request(txn: &Transaction) -> PaymentRequest {
 /// What the connector needs to query and continue the order.
 pub fn order_ref(txn: &Transaction) -> OrderRef {
     OrderRef {
-        order_id: OrderId::for_attempt(&txn.id, 1),
+        order_id: txn.psp_order_id(),
         txn_type: txn.txn_type,
         amount: txn.amount,
         psp_transaction_id: txn.psp_transaction_id.clone(),
@@ -148,6 +149,7 @@ pub async fn finalize(
 
 /// The transition of `txn` to the final state `to` with its webhook event, not yet written;
 /// the caller may add to it (an operator's audit record) and write it with [`commit_final`].
+/// A live attempt ends with the transaction, with what the PSP said about it.
 pub fn final_transition(
     app: &App,
     txn: &Transaction,
@@ -163,6 +165,12 @@ pub fn final_transition(
     if t.message.is_none() {
         t.message = reason.clone();
     }
+    t.attempt = close_live_attempt(
+        txn,
+        to,
+        psp.map(PspUpdate::failure_class),
+        t.message.clone(),
+    );
     t.reason = reason;
     let payload = views::webhook_payload(txn, to, &t);
     t.webhook = Some(NewWebhook {
@@ -170,6 +178,34 @@ pub fn final_transition(
         payload,
     });
     t
+}
+
+/// What a transaction leaving `txn.state` for `to` does to its live attempt: the attempt
+/// takes `to`'s attempt state when the transaction has one live (`submitting`, `pending`);
+/// a failure keeps its class and message.
+pub fn close_live_attempt(
+    txn: &Transaction,
+    to: TxnState,
+    class: Option<FailureClass>,
+    message: Option<String>,
+) -> AttemptWrite {
+    let live =
+        matches!(txn.state, TxnState::Submitting | TxnState::Pending) && txn.attempt_id.is_some();
+    match AttemptState::for_transaction(to) {
+        Some(state) if live => {
+            let failed = matches!(state, AttemptState::Declined | AttemptState::Failed);
+            AttemptWrite::Update {
+                state,
+                class: if failed {
+                    class.or(Some(FailureClass::Unknown))
+                } else {
+                    None
+                },
+                error: if failed { message } else { None },
+            }
+        }
+        _ => AttemptWrite::None,
+    }
 }
 
 /// Writes a transition built by [`final_transition`] and wakes the webhook dispatcher.
@@ -181,31 +217,78 @@ pub async fn commit_final(app: &App, t: &Transition) -> Result<Transaction, Stor
 }
 
 /// Applies one PSP observation. Final states are never changed; a concurrent writer (callback
-/// and poll at once) is handled by re-reading and re-applying. Returns the current row.
+/// and poll at once) is handled by re-reading and re-applying. A decline or failure that
+/// proves nothing moved may send the transaction to `retrying` instead of closing it, as its
+/// routing plan and `flow` allow ([`attempts::may_cascade`]). Returns the current row.
 pub async fn apply_update(
     app: &App,
     mut txn: Transaction,
     update: &PspUpdate,
     actor: Actor,
+    flow: Flow,
 ) -> anyhow::Result<Transaction> {
     for _ in 0..5 {
+        let failure = |never_reached| Failure {
+            class: update.failure_class(),
+            never_reached,
+            message: update
+                .message
+                .clone()
+                .unwrap_or_else(|| update.raw_status.clone()),
+        };
         let result = match update.outcome {
             PspOutcome::Pending => record_pending(app, &txn, update).await,
             PspOutcome::Approved => {
-                finalize_if_allowed(app, &txn, TxnState::Approved, &actor, None, update).await
+                settle(app, &txn, TxnState::Approved, &actor, None, update, None).await
             }
             PspOutcome::Declined => {
-                finalize_if_allowed(app, &txn, TxnState::Declined, &actor, None, update).await
+                let f = failure(false);
+                settle(
+                    app,
+                    &txn,
+                    TxnState::Declined,
+                    &actor,
+                    None,
+                    update,
+                    Some((&f, flow)),
+                )
+                .await
             }
             PspOutcome::Failed => {
-                finalize_if_allowed(app, &txn, TxnState::Failed, &actor, None, update).await
+                let f = failure(false);
+                settle(
+                    app,
+                    &txn,
+                    TxnState::Failed,
+                    &actor,
+                    None,
+                    update,
+                    Some((&f, flow)),
+                )
+                .await
             }
             // While the create call can still be in flight, "no such order" may only mean
             // "not arrived yet": closing it then could fail a payout the PSP goes on to pay.
             PspOutcome::NotFound if create_may_be_in_flight(app, &txn) => Ok(txn.clone()),
             PspOutcome::NotFound => {
-                let reason = Some("order not found at the PSP: it never received it".to_owned());
-                finalize_if_allowed(app, &txn, TxnState::Failed, &actor, reason, update).await
+                let reason = "order not found at the PSP: it never received it".to_owned();
+                let f = Failure {
+                    class: FailureClass::NotProcessed,
+                    never_reached: true,
+                    message: reason.clone(),
+                };
+                let mut u = update.clone();
+                u.class = Some(FailureClass::NotProcessed);
+                settle(
+                    app,
+                    &txn,
+                    TxnState::Failed,
+                    &actor,
+                    Some(reason),
+                    &u,
+                    Some((&f, flow)),
+                )
+                .await
             }
         };
         match result {
@@ -229,21 +312,28 @@ fn create_may_be_in_flight(app: &App, txn: &Transaction) -> bool {
     txn.state == TxnState::Submitting && app.now() < in_flight_deadline(app, since)
 }
 
-async fn finalize_if_allowed(
+/// Closes `txn` in `to`, or, for a failure routing may cascade, closes only its attempt and
+/// moves it to `retrying`.
+async fn settle(
     app: &App,
     txn: &Transaction,
     to: TxnState,
     actor: &Actor,
     reason: Option<String>,
     update: &PspUpdate,
+    failure: Option<(&Failure, Flow)>,
 ) -> Result<Transaction, StoreError> {
     // Only an order that was sent can be finalised by the PSP; a held payout stays held.
     match txn.state {
-        TxnState::Submitting | TxnState::Pending => {
-            finalize(app, txn, to, actor.clone(), reason, Some(update)).await
-        }
+        TxnState::Submitting | TxnState::Pending => match failure {
+            Some((f, flow)) if attempts::may_cascade(txn, f, flow) => {
+                attempts::retry(app, txn, to, actor.clone(), Some(update), f, flow).await
+            }
+            _ => finalize(app, txn, to, actor.clone(), reason, Some(update)).await,
+        },
         TxnState::Created
         | TxnState::AwaitingApproval
+        | TxnState::Retrying
         | TxnState::Approved
         | TxnState::Declined
         | TxnState::Failed
@@ -265,6 +355,7 @@ async fn record_pending(
             t.recoverable = true;
             t.record_psp(u);
             t.redirect_url = u.redirect_url.clone();
+            t.attempt = close_live_attempt(txn, TxnState::Pending, None, None);
             t.next_poll_at = connector.and_then(|c| {
                 let kind = (txn.txn_type, TxnState::Pending);
                 next_poll_at(app, c.as_ref(), kind, now, 0)
@@ -294,79 +385,11 @@ async fn record_pending(
         }
         TxnState::Created
         | TxnState::AwaitingApproval
+        | TxnState::Retrying
         | TxnState::Approved
         | TxnState::Declined
         | TxnState::Failed
         | TxnState::Rejected => Ok(txn.clone()),
-    }
-}
-
-/// Closes a transaction after a connector error that certainly did not reach the PSP.
-pub async fn fail_unsent(
-    app: &App,
-    txn: &Transaction,
-    error: &ConnectorError,
-) -> anyhow::Result<Transaction> {
-    let reason = format!("{}: {error}", error.error_code());
-    Ok(finalize(
-        app,
-        txn,
-        TxnState::Failed,
-        Actor::System,
-        Some(reason),
-        None,
-    )
-    .await?)
-}
-
-/// Submits a payout in `submitting` (committed before this call, DESIGN.md §3 invariant 1).
-/// Returns the row after the PSP's answer and the connector error, if any. An error that may
-/// have reached the PSP leaves the payout in `submitting` for the poller to resolve by a
-/// status query; nothing is ever resent.
-pub async fn submit_payout(
-    app: &App,
-    txn: Transaction,
-    routed: Option<&PspAccount>,
-    secrets: &Secrets,
-) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
-    let (connector, ctx) = resolve(app, &txn, routed).await?;
-    match connector
-        .submit_payout(&ctx, &create_request(&txn, secrets))
-        .await
-    {
-        Ok(update) => Ok((apply_update(app, txn, &update, Actor::Psp).await?, None)),
-        Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),
-        Err(e) => {
-            tracing::warn!(transaction_id = %txn.id, error = %e, "payout outcome unknown; the poller will ask the PSP");
-            Ok((txn, Some(e)))
-        }
-    }
-}
-
-/// Starts a pay-in in `submitting`; like [`submit_payout`] for errors.
-pub async fn start_payin(
-    app: &App,
-    txn: Transaction,
-    routed: Option<&PspAccount>,
-    secrets: &Secrets,
-) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
-    let (connector, ctx) = resolve(app, &txn, routed).await?;
-    match connector
-        .start_payin(&ctx, &create_request(&txn, secrets))
-        .await
-    {
-        Ok(started) => {
-            let mut update = started.update;
-            if started.redirect_url.is_some() {
-                update.redirect_url = started.redirect_url;
-            }
-            Ok((apply_update(app, txn, &update, Actor::Psp).await?, None))
-        }
-        Err(e) if e.certainly_not_processed() => Ok((fail_unsent(app, &txn, &e).await?, Some(e))),
-        Err(e) => {
-            tracing::warn!(transaction_id = %txn.id, error = %e, "pay-in outcome unknown; the poller will ask the PSP");
-            Ok((txn, Some(e)))
-        }
     }
 }
 
@@ -378,6 +401,7 @@ pub async fn sync_now(
     routed: Option<&PspAccount>,
 ) -> anyhow::Result<Transaction> {
     let (connector, ctx) = resolve(app, &txn, routed).await?;
-    let update = connector.sync(&ctx, &order_ref(&txn)).await?;
-    apply_update(app, txn, &update, Actor::Psp).await
+    let result = connector.sync(&ctx, &order_ref(&txn)).await;
+    attempts::record_health(app, &txn.psp_account_id, result.as_ref().err());
+    apply_update(app, txn, &result?, Actor::Psp, Flow::Background).await
 }

@@ -5,10 +5,11 @@
 //! status. It works within a budget (see [`run`]).
 
 use crate::app::App;
+use crate::service::attempts::{self, Flow, Next};
 use crate::service::progress;
 use crate::workers::budget::TokenBucket;
 use crate::workers::ms;
-use overture_core::{Actor, Transaction, TxnState};
+use overture_core::{Actor, Transaction, TxnState, TxnType};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -114,6 +115,7 @@ async fn round(
 async fn poll_one(app: &App, txn: Transaction) -> Option<i64> {
     match txn.state {
         TxnState::Submitting | TxnState::Pending => poll_open(app, txn).await,
+        TxnState::Retrying => next_attempt(app, txn).await,
         // Held or closed rows have nothing to ask the PSP.
         TxnState::Created
         | TxnState::AwaitingApproval
@@ -121,6 +123,48 @@ async fn poll_one(app: &App, txn: Transaction) -> Option<i64> {
         | TxnState::Declined
         | TxnState::Failed
         | TxnState::Rejected => None,
+    }
+}
+
+/// Starts the next attempt of a payout whose last attempt was proven not to have moved money
+/// (one at a time: the previous one is closed), and makes its call. A pay-in left in
+/// `retrying` lost the request that was failing it over (its customer never got a page): it
+/// fails. Returns a time only when nothing could be done (look again then).
+async fn next_attempt(app: &App, txn: Transaction) -> Option<i64> {
+    let id = txn.id.clone();
+    let result = match txn.txn_type {
+        TxnType::Payin => {
+            let reason =
+                "the request failing this pay-in over ended; its customer never got a payment page";
+            progress::finalize(
+                app,
+                &txn,
+                TxnState::Failed,
+                Actor::System,
+                Some(reason.into()),
+                None,
+            )
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+        }
+        TxnType::Payout => match attempts::advance(app, txn).await {
+            Ok(Next::Started { txn, account }) => {
+                let secrets = progress::Secrets::new();
+                attempts::call(app, txn, &account, &secrets, Flow::Background)
+                    .await
+                    .map(|_| ())
+            }
+            Ok(Next::Closed(_)) => Ok(()),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::warn!(transaction_id = %id, error = ?e, "next attempt not started; will look again");
+            Some(app.now() + ms(app.tuning.worker_tick) * 10)
+        }
     }
 }
 

@@ -349,6 +349,7 @@ impl TestApp {
                     ),
                     enabled: true,
                     priority: 0,
+                    limits: Default::default(),
                     created_at: SystemClock.now_ms(),
                 })
                 .await

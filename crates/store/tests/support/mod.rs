@@ -136,6 +136,7 @@ pub async fn account(s: &SqlStore, c: &Company, psp: &str) -> PspAccount {
         credentials: Credentials(BTreeMap::new()),
         enabled: true,
         priority: 0,
+        limits: Default::default(),
         created_at: 2,
     };
     s.insert_psp_account(&a).await.unwrap();
@@ -152,6 +153,11 @@ pub fn txn(c: &Company, a: &PspAccount, state: TxnState, user: &str, at: i64) ->
         txn_type: TxnType::Payout,
         psp_type: a.psp_type.clone(),
         psp_account_id: a.id.clone(),
+        attempt_id: None,
+        attempt_seq: 0,
+        order_id: None,
+        routing: None,
+        metadata: Default::default(),
         amount: Money::from_minor(150_000, eur).unwrap(),
         user_id: user.into(),
         email: "u@example.com".into(),
@@ -178,7 +184,7 @@ pub fn txn(c: &Company, a: &PspAccount, state: TxnState, user: &str, at: i64) ->
 
 /// Stores `t` (no events) and returns it.
 pub async fn stored(s: &SqlStore, t: &Transaction) -> Transaction {
-    s.create_transaction(t, &[], None).await.unwrap();
+    s.create_transaction(t, &[], None, None).await.unwrap();
     t.clone()
 }
 
