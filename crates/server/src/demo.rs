@@ -158,43 +158,48 @@ pub async fn open_sandbox_accounts(
     public_base: &str,
     provision_base: &str,
 ) -> Result<Vec<SandboxAccount>, ProvisionError> {
-    let http = reqwest::Client::new();
     let mut out = Vec::new();
     for sim in overture_sandbox::all() {
-        let psp = sim.psp_type();
         let path = format!("/sandbox/{}", sim.path());
-        let url = format!("{}{path}/_accounts", provision_base.trim_end_matches('/'));
-        let unreachable = |source| ProvisionError::Unreachable {
-            psp,
-            url: url.clone(),
-            source,
-        };
-        let response = http
-            .post(&url)
-            .timeout(PROVISION_TIMEOUT)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(ProvisionError::Refused {
-                psp,
-                url,
-                status: status.as_u16(),
-            });
-        }
-        let body: Value = response.json().await.map_err(unreachable)?;
-        let credentials = credentials_of(&body).ok_or_else(|| ProvisionError::BadAnswer {
-            psp,
-            url: url.clone(),
-        })?;
+        let at = format!("{}{path}", provision_base.trim_end_matches('/'));
+        let credentials = open_sandbox_account(sim.psp_type(), &at).await?;
         out.push(SandboxAccount {
-            psp_type: PspType(psp.to_owned()),
+            psp_type: PspType(sim.psp_type().to_owned()),
             base_url: format!("{}{path}", public_base.trim_end_matches('/')),
             credentials,
         });
     }
     Ok(out)
+}
+
+/// Opens one account at the `psp` sandbox served at `base_url` (`…/sandbox/<psp>`):
+/// `POST <base_url>/_accounts`, answering the account's own credentials.
+pub async fn open_sandbox_account(
+    psp: &'static str,
+    base_url: &str,
+) -> Result<Credentials, ProvisionError> {
+    let url = format!("{}/_accounts", base_url.trim_end_matches('/'));
+    let unreachable = |source| ProvisionError::Unreachable {
+        psp,
+        url: url.clone(),
+        source,
+    };
+    let response = reqwest::Client::new()
+        .post(&url)
+        .timeout(PROVISION_TIMEOUT)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ProvisionError::Refused {
+            psp,
+            url,
+            status: status.as_u16(),
+        });
+    }
+    let body: Value = response.json().await.map_err(unreachable)?;
+    credentials_of(&body).ok_or(ProvisionError::BadAnswer { psp, url })
 }
 
 /// The `credentials` object of an `/_accounts` answer: non-empty, string values only.

@@ -73,8 +73,9 @@ async fn decision(
 
 async fn view(app: &App, txn: &Transaction) -> Result<serde_json::Value, ApiError> {
     let events = app.store.events(&txn.id).await?;
+    let attempts = app.store.attempts(&txn.id).await?;
     let webhooks = app.store.webhooks_for_transaction(&txn.id).await?;
-    Ok(views::transaction_view(txn, &events, &webhooks))
+    Ok(views::transaction_view(txn, &events, &attempts, &webhooks))
 }
 
 async fn approve(
@@ -156,7 +157,7 @@ async fn list(
     let txns = app.store.list_transactions(&filter).await?;
     let items: Vec<_> = txns
         .iter()
-        .map(|t| views::transaction_view(t, &[], &[]))
+        .map(|t| views::transaction_view(t, &[], &[], &[]))
         .collect();
     Ok(Json(success(serde_json::json!({ "items": items }))))
 }

@@ -30,6 +30,15 @@ pub fn router() -> Router<App> {
 
 /// Reads a JSON body: `application/json` (415 otherwise), at most [`MAX_BODY_BYTES`] (413).
 pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
+    json_body_limited(headers, body, MAX_BODY_BYTES).await
+}
+
+/// Reads a JSON body of at most `limit` bytes (413 past it; 415 unless `application/json`).
+pub async fn json_body_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -38,9 +47,9 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, 
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+        .map_err(|_| ApiError::PayloadTooLarge(limit))
 }
 
 async fn create_transaction(
@@ -138,8 +147,9 @@ async fn get_transaction(
         .filter(|t| t.company_id == company.id)
         .ok_or(ApiError::NotFound)?;
     let events = app.store.events(&txn.id).await?;
+    let attempts = app.store.attempts(&txn.id).await?;
     let webhooks = app.store.webhooks_for_transaction(&txn.id).await?;
     Ok(Json(success(views::transaction_view(
-        &txn, &events, &webhooks,
+        &txn, &events, &attempts, &webhooks,
     ))))
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod idempotency;
 pub mod metrics;
 pub mod psps;
+pub mod routing;
 pub mod strict_json;
 
 use crate::app::App;
@@ -22,6 +23,7 @@ pub fn router() -> Router<App> {
         .merge(callbacks::router())
         .merge(backoffice::router())
         .merge(psps::router())
+        .merge(routing::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/metrics", axum::routing::get(metrics::metrics))
 }

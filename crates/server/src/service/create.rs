@@ -72,7 +72,7 @@ pub async fn create(
         }
     }
     let id = TransactionId::generate();
-    let request = payment_request(&input, user, &id);
+    let request = payment_request(&input, Some(user), &id);
     let routed = routing::route_new(app, company, &input, &request).await?;
     let must_verify = match input.txn_type {
         TxnType::Payout => true,
@@ -139,11 +139,11 @@ pub async fn create(
     Ok(Created { txn, psp_error })
 }
 
-/// What the connector is sent for `input`: the body plus the user token's profile fields,
-/// under the first attempt's order id (the transaction id).
-fn payment_request(
+/// What the connector is sent for `input`: the body plus the user token's profile fields
+/// (when there is a user), under the first attempt's order id (the transaction id).
+pub fn payment_request(
     input: &NewPayment,
-    user: &UserAuth,
+    user: Option<&UserAuth>,
     id: &TransactionId,
 ) -> connector::PaymentRequest {
     connector::PaymentRequest {
@@ -178,9 +178,9 @@ fn split_secrets(
 /// The body's PSP fields plus the profile fields PSPs may need from a verified user token
 /// (Gigadat name/phone, Brite country); the body's own values win. Done before `validate`, so a
 /// field the token carries is not reported missing.
-fn with_profile(input: &NewPayment, user: &UserAuth) -> BTreeMap<String, String> {
+fn with_profile(input: &NewPayment, user: Option<&UserAuth>) -> BTreeMap<String, String> {
     let mut extras = input.extras.clone();
-    if let Some(profile) = user.profile() {
+    if let Some(profile) = user.and_then(UserAuth::profile) {
         for (k, v) in [
             ("firstName", &profile.first_name),
             ("lastName", &profile.last_name),

@@ -44,10 +44,39 @@ pub fn webhook_payload(txn: &Transaction, to: TxnState, t: &Transition) -> Strin
     .to_string()
 }
 
-/// The transaction with its history and webhook deliveries (status endpoint).
+/// One attempt as the status API shows it; the live attempt's PSP status and id are the
+/// transaction's (progress the PSP reported since its last state change).
+pub fn attempt_view(txn: &Transaction, a: &Attempt) -> Value {
+    let live = txn.attempt_id.as_ref() == Some(&a.id);
+    let (psp_status, psp_transaction_id) = if live {
+        (txn.psp_status.as_ref(), txn.psp_transaction_id.as_ref())
+    } else {
+        (a.psp_status.as_ref(), a.psp_transaction_id.as_ref())
+    };
+    json!({
+        "attemptId": a.id,
+        "seq": a.seq,
+        "pspType": a.psp_type,
+        "pspAccountId": a.psp_account_id,
+        "orderId": a.order_id,
+        "state": a.state.as_str(),
+        "live": live && !a.state.is_final(),
+        "pspStatus": psp_status,
+        "pspTransactionId": psp_transaction_id,
+        "errorClass": a.error_class.map(|c| c.as_str()),
+        "errorMessage": a.error_message,
+        "decision": a.decision,
+        "createdAt": rfc3339(a.created_at),
+        "acceptedAt": a.accepted_at.map(rfc3339),
+        "finishedAt": a.finished_at.map(rfc3339),
+    })
+}
+
+/// The transaction with its history, attempts and webhook deliveries (status endpoint).
 pub fn transaction_view(
     txn: &Transaction,
     events: &[TransactionEvent],
+    attempts: &[Attempt],
     webhooks: &[WebhookDelivery],
 ) -> Value {
     json!({
@@ -77,6 +106,16 @@ pub fn transaction_view(
             "pspStatus": e.psp_status,
             "at": rfc3339(e.at),
         })).collect::<Vec<_>>(),
+        "routing": txn.routing.as_ref().map(|p| json!({
+            "rule": p.rule,
+            "version": p.version,
+            "candidates": p.candidates,
+            "maxAttempts": p.max_attempts,
+            "cascadePayouts": p.cascade_payouts,
+            "holdForApproval": p.hold_for_approval,
+        })),
+        "metadata": txn.metadata,
+        "attempts": attempts.iter().map(|a| attempt_view(txn, a)).collect::<Vec<_>>(),
         "webhooks": webhooks.iter().map(|w| json!({
             "webhookId": w.id,
             "state": w.state.as_str(),

@@ -88,6 +88,49 @@ impl RulesCache {
     }
 }
 
+/// Checks a rules document against the registry's PSP types and the company's `accounts`.
+pub fn validate_document(
+    registry: &overture_connectors::Registry,
+    accounts: &[PspAccount],
+    json: &str,
+) -> Result<RuleSet, ServiceError> {
+    struct Ctx<'a> {
+        registry: &'a overture_connectors::Registry,
+        accounts: &'a [PspAccount],
+    }
+    impl RulesContext for Ctx<'_> {
+        fn psp_known(&self, psp_type: &str) -> bool {
+            self.registry.get(psp_type).is_some()
+        }
+        fn account_known(&self, id: &PspAccountId) -> bool {
+            self.accounts.iter().any(|a| &a.id == id)
+        }
+    }
+    parse_rules(json, 0, &Ctx { registry, accounts }).map_err(|problems| {
+        ServiceError::InvalidDocument(problems.into_iter().map(|p| (p.path, p.message)).collect())
+    })
+}
+
+/// Validates and stores a rules document as the company's next version, active at once (on
+/// this node now, on the others within [`RULES_TTL`]). Returns the version. A refused document
+/// changes nothing: the previous version stays active.
+pub async fn store_rules(
+    app: &App,
+    company: &CompanyId,
+    json: &str,
+    created_by: &str,
+) -> Result<i64, ServiceError> {
+    let accounts = app.store.psp_accounts(company).await?;
+    validate_document(&app.registry, &accounts, json)?;
+    let version = app
+        .store
+        .put_routing_rules(company, json, app.now(), created_by)
+        .await?;
+    app.routing_rules.invalidate(company);
+    tracing::info!(company = %company, version, created_by, "routing rules stored and active");
+    Ok(version)
+}
+
 /// A new request's routing: the plan stored with the transaction, the decision stored with its
 /// first attempt, and the chosen account.
 #[derive(Debug)]

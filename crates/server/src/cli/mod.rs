@@ -1,5 +1,8 @@
 //! The `overture` command line: `serve`, `migrate`, `sandbox`, `companies`, `psp-accounts`,
-//! `operators`. Admin commands print one JSON document on stdout; logs go to stderr.
+//! `routing`, `operators`. Admin commands print one JSON document on stdout; logs go to stderr.
+
+mod psp_accounts;
+mod routing;
 
 use crate::api::auth::{issue_company_token, token_digest};
 use crate::backoffice;
@@ -15,7 +18,7 @@ use overture_outbound::{OutboundPolicy, SavedUrl};
 use overture_sandbox::SandboxSeed;
 use rand::distributions::{Alphanumeric, DistString};
 use rust_decimal::Decimal;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -63,7 +66,10 @@ pub enum Command {
     Companies(CompanyCommand),
     /// Manage PSP accounts.
     #[command(subcommand, name = "psp-accounts")]
-    PspAccounts(PspAccountCommand),
+    PspAccounts(psp_accounts::PspAccountCommand),
+    /// Show or replace a company's routing rules.
+    #[command(subcommand)]
+    Routing(routing::RoutingCommand),
     /// Print the PSP capability table (Markdown) generated from the connector registry.
     Psps,
     /// Manage back-office operators.
@@ -123,35 +129,6 @@ pub enum CompanyCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum PspAccountCommand {
-    /// Add a PSP account; its credentials are read from stdin as one JSON object of strings
-    /// (`{"login":"…","merchant_control":"…"}`), never from the command line.
-    Add {
-        #[command(flatten)]
-        db: DbArgs,
-        #[arg(long)]
-        company: String,
-        /// Production mode and allow-list the URL is checked against (as for `serve`).
-        #[command(flatten)]
-        outbound: OutboundArgs,
-        #[arg(long)]
-        psp_type: String,
-        /// The PSP API's base URL; must pass the outbound policy.
-        #[arg(long)]
-        base_url: String,
-        #[arg(long, default_value_t = 0)]
-        priority: i32,
-    },
-    /// List a company's PSP accounts (credentials are never printed).
-    List {
-        #[command(flatten)]
-        db: DbArgs,
-        #[arg(long)]
-        company: String,
-    },
-}
-
-#[derive(Subcommand, Debug)]
 pub enum OperatorCommand {
     /// Create an operator; prints {"operatorId","token"} (the bearer token is shown once).
     Create {
@@ -176,15 +153,15 @@ pub enum OperatorCommand {
     },
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemClock.now_ms()
 }
 
-fn company_id(s: &str) -> anyhow::Result<CompanyId> {
+pub(crate) fn company_id(s: &str) -> anyhow::Result<CompanyId> {
     CompanyId::parse(s).with_context(|| format!("{s:?} is not a company id (cmp_…)"))
 }
 
-async fn store(db: &DbArgs) -> anyhow::Result<Box<dyn Store>> {
+pub(crate) async fn store(db: &DbArgs) -> anyhow::Result<Box<dyn Store>> {
     Ok(Box::new(crate::serve::open_store(db).await?))
 }
 
@@ -220,7 +197,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::PspAccounts(c) => psp_accounts(c).await,
+        Command::PspAccounts(c) => psp_accounts::run(c).await,
+        Command::Routing(c) => routing::run(c).await,
         Command::Operators(c) => operators(c).await,
     }
 }
@@ -307,7 +285,7 @@ async fn operators(command: OperatorCommand) -> anyhow::Result<()> {
 /// Checks a URL an operator is saving against the outbound policy; errors name `flag`. A host
 /// that does not resolve from here is accepted with a warning on stderr: it is checked again
 /// at every connection.
-async fn check_outbound_url(policy: &OutboundPolicy, flag: &str, url: &str) -> anyhow::Result<()> {
+pub(crate) async fn check_outbound_url(policy: &OutboundPolicy, flag: &str, url: &str) -> anyhow::Result<()> {
     match policy.check_saved_url(url).await {
         Ok(SavedUrl::Accepted) => Ok(()),
         Ok(SavedUrl::Unresolved { host, error }) => {
@@ -403,84 +381,6 @@ async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
                 ttl.as_secs(),
             );
             println!("{token}");
-            Ok(())
-        }
-    }
-}
-
-/// PSP credentials from stdin: one JSON object of name → string value (so secrets never show
-/// in the process list or the shell history).
-fn credentials_from_stdin() -> anyhow::Result<std::collections::BTreeMap<String, SecretString>> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-        .context("reading the credentials from stdin")?;
-    let values: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
-        .context("stdin must be one JSON object of credential name to string value")?;
-    Ok(values
-        .into_iter()
-        .map(|(k, v)| (k, SecretString::from(v)))
-        .collect())
-}
-
-async fn psp_accounts(command: PspAccountCommand) -> anyhow::Result<()> {
-    match command {
-        PspAccountCommand::Add {
-            db,
-            outbound,
-            company,
-            psp_type,
-            base_url,
-            priority,
-        } => {
-            let company = company_id(&company)?;
-            check_outbound_url(&outbound.policy(), "--base-url", &base_url).await?;
-            let registry =
-                overture_connectors::Registry::builtin(overture_connectors::http::PspHttp::new(
-                    Duration::from_secs(30),
-                    OutboundPolicy::default(),
-                ));
-            let connector = registry
-                .get(&psp_type)
-                .with_context(|| format!("unknown --psp-type {psp_type}"))?;
-            let creds = credentials_from_stdin()?;
-            for needed in connector.capabilities().credential_fields {
-                if !creds.contains_key(*needed) {
-                    bail!("{psp_type} needs the credential {needed:?} on stdin");
-                }
-            }
-            let store = store(&db).await?;
-            store.company(&company).await?.context("no such company")?;
-            let account = PspAccount {
-                id: PspAccountId::generate(),
-                company_id: company,
-                psp_type: PspType(psp_type),
-                base_url,
-                credentials: Credentials(creds),
-                enabled: true,
-                priority,
-                limits: Default::default(),
-                created_at: now_ms(),
-            };
-            store.insert_psp_account(&account).await?;
-            println!("{}", json!({ "pspAccountId": account.id }));
-            Ok(())
-        }
-        PspAccountCommand::List { db, company } => {
-            let accounts = store(&db)
-                .await?
-                .psp_accounts(&company_id(&company)?)
-                .await?;
-            let rows: Vec<_> = accounts
-                .iter()
-                .map(|a| {
-                    json!({
-                        "pspAccountId": a.id, "pspType": a.psp_type, "baseUrl": a.base_url,
-                        "enabled": a.enabled, "priority": a.priority,
-                        "credentialNames": a.credentials.0.keys().collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            println!("{}", json!({ "pspAccounts": rows }));
             Ok(())
         }
     }

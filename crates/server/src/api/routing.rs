@@ -1,0 +1,88 @@
+//! Routing rules and the dry run (company JWT):
+//! - `PUT /v1/api/routing/rules`: body `{"rules":[…]}` (see
+//!   [`overture_core::routing::document`]); the whole document is checked (400
+//!   `VALIDATION_ERROR`, each problem named by its path, e.g. `rules[1].then.route[0].account`),
+//!   stored as the next version and activated at once; answers `data: {"version": N}`;
+//! - `GET /v1/api/routing/rules`: `data: {"version": N, "rules": […], "createdAt"}` (version 0
+//!   and no rules when none were stored);
+//! - `POST /v1/api/routing/evaluate`: a Cashier body; answers the routing decision
+//!   (`{"rule","action","holdForApproval","candidates":[{"account","pspType","eligible",
+//!   "reason"?}],"chosen"}`), storing and calling nothing.
+
+use crate::api::auth::CompanyAuth;
+use crate::api::cashier::json_body_limited;
+use crate::api::cashier_in;
+use crate::api::error::{success, ApiError};
+use crate::api::strict_json;
+use crate::app::App;
+use crate::service::{create, routing};
+use crate::service::views::rfc3339;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, value::RawValue, Value};
+
+/// Largest rules document accepted, in bytes (500 rules fit with room to spare).
+pub const MAX_RULES_BYTES: usize = 1024 * 1024;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/v1/api/routing/rules", get(show).put(put))
+        .route("/v1/api/routing/evaluate", post(evaluate))
+}
+
+async fn put(
+    State(app): State<App>,
+    CompanyAuth(company): CompanyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = json_body_limited(&headers, body, MAX_RULES_BYTES).await?;
+    // Depth and duplicate keys first, as for every body.
+    strict_json::parse_object(&bytes)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::MalformedJson("not UTF-8".into()))?;
+    let version = routing::store_rules(&app, &company.id, text, "merchant").await?;
+    Ok(Json(success(json!({ "version": version }))))
+}
+
+async fn show(
+    State(app): State<App>,
+    CompanyAuth(company): CompanyAuth,
+) -> Result<Json<Value>, ApiError> {
+    let data = match app.store.routing_rules(&company.id).await? {
+        None => json!({ "version": 0, "rules": [] }),
+        Some(stored) => {
+            let doc: std::collections::BTreeMap<String, Box<RawValue>> =
+                serde_json::from_str(&stored.document).map_err(|e| ApiError::Internal(e.into()))?;
+            json!({
+                "version": stored.version,
+                "rules": doc.get("rules"),
+                "createdAt": rfc3339(stored.created_at),
+                "createdBy": stored.created_by,
+            })
+        }
+    };
+    Ok(Json(success(data)))
+}
+
+async fn evaluate(
+    State(app): State<App>,
+    CompanyAuth(company): CompanyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = json_body_limited(&headers, body, crate::api::cashier::MAX_BODY_BYTES).await?;
+    let body = strict_json::parse_object(&bytes)?;
+    let input = cashier_in::parse(&body.fields, |p| app.registry.get(p).is_some())?;
+    // No user token on a dry run: fields a token would carry must be in the body.
+    let id = overture_core::TransactionId::generate();
+    let request = create::payment_request(&input, None, &id);
+    let mut decision = routing::evaluate(&app, &company, &input, &request).await?;
+    decision.hold_for_approval |= input.txn_type == overture_core::TxnType::Payout
+        && company
+            .payout_approval_threshold
+            .is_some_and(|t| input.amount.to_decimal() >= t);
+    Ok(Json(success(serde_json::to_value(&decision).map_err(|e| ApiError::Internal(e.into()))?)))
+}
