@@ -15,8 +15,8 @@ use crate::api::cashier_in;
 use crate::api::error::{success, ApiError};
 use crate::api::strict_json;
 use crate::app::App;
-use crate::service::{create, routing};
 use crate::service::views::rfc3339;
+use crate::service::{create, routing};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -42,7 +42,8 @@ async fn put(
     let bytes = json_body_limited(&headers, body, MAX_RULES_BYTES).await?;
     // Depth and duplicate keys first, as for every body.
     strict_json::parse_object(&bytes)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::MalformedJson("not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| ApiError::MalformedJson("not UTF-8".into()))?;
     let version = routing::store_rules(&app, &company.id, text, "merchant").await?;
     Ok(Json(success(json!({ "version": version }))))
 }
@@ -84,5 +85,7 @@ async fn evaluate(
         && company
             .payout_approval_threshold
             .is_some_and(|t| input.amount.to_decimal() >= t);
-    Ok(Json(success(serde_json::to_value(&decision).map_err(|e| ApiError::Internal(e.into()))?)))
+    Ok(Json(success(
+        serde_json::to_value(&decision).map_err(|e| ApiError::Internal(e.into()))?,
+    )))
 }

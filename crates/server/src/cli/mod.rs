@@ -285,7 +285,11 @@ async fn operators(command: OperatorCommand) -> anyhow::Result<()> {
 /// Checks a URL an operator is saving against the outbound policy; errors name `flag`. A host
 /// that does not resolve from here is accepted with a warning on stderr: it is checked again
 /// at every connection.
-pub(crate) async fn check_outbound_url(policy: &OutboundPolicy, flag: &str, url: &str) -> anyhow::Result<()> {
+pub(crate) async fn check_outbound_url(
+    policy: &OutboundPolicy,
+    flag: &str,
+    url: &str,
+) -> anyhow::Result<()> {
     match policy.check_saved_url(url).await {
         Ok(SavedUrl::Accepted) => Ok(()),
         Ok(SavedUrl::Unresolved { host, error }) => {

@@ -89,14 +89,19 @@ pub fn parse_limit(text: &str) -> Result<Limit, String> {
     let t = text.trim();
     let split = t.len().saturating_sub(3);
     if split == 0 || !t.is_char_boundary(split) {
-        return Err(format!("{text:?}: expected an amount and a currency, e.g. 10EUR"));
+        return Err(format!(
+            "{text:?}: expected an amount and a currency, e.g. 10EUR"
+        ));
     }
     let (amount, code) = t.split_at(split);
     let currency = Currency::from_code(code.trim())
         .ok_or_else(|| format!("{text:?}: unknown currency {:?}", code.trim()))?;
     let amount = amount.trim();
     if amount.eq_ignore_ascii_case("none") {
-        return Ok(Limit { currency, minor: None });
+        return Ok(Limit {
+            currency,
+            minor: None,
+        });
     }
     let money = Money::parse_major(amount, currency).map_err(|e| format!("{text:?}: {e}"))?;
     Ok(Limit {
@@ -119,7 +124,10 @@ fn account_json(a: &PspAccount) -> serde_json::Value {
         m.iter()
             .filter_map(|(c, v)| {
                 let cur = Currency::from_code(c)?;
-                Some((c.clone(), json!(Money::from_minor(*v, cur).ok()?.to_major_string())))
+                Some((
+                    c.clone(),
+                    json!(Money::from_minor(*v, cur).ok()?.to_major_string()),
+                ))
             })
             .collect::<serde_json::Map<_, _>>()
             .into()
@@ -174,7 +182,11 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
                 (None, true) => {
                     let base = std::env::var("OVERTURE_SANDBOX_URL")
                         .unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-                    format!("{}/sandbox/{}", base.trim_end_matches('/'), psp.to_ascii_lowercase())
+                    format!(
+                        "{}/sandbox/{}",
+                        base.trim_end_matches('/'),
+                        psp.to_ascii_lowercase()
+                    )
                 }
                 (None, false) => bail!("--base-url is required (or --sandbox)"),
             };
@@ -218,14 +230,20 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
         } => {
             let id = PspAccountId::parse(&id).context("--id must be a PSP account id (psp_…)")?;
             let store = store(&db).await?;
-            let mut account = store.psp_account(&id).await?.context("no such PSP account")?;
+            let mut account = store
+                .psp_account(&id)
+                .await?
+                .context("no such PSP account")?;
             apply(&mut account.limits.min_amount, min_amount);
             apply(&mut account.limits.max_amount, max_amount);
             apply(&mut account.limits.daily_amount_cap, daily_amount_cap);
             if let Some(cap) = daily_count_cap {
                 account.limits.daily_count_cap = match cap.trim() {
                     "none" => None,
-                    n => Some(n.parse().context("--daily-count-cap must be a count or none")?),
+                    n => Some(
+                        n.parse()
+                            .context("--daily-count-cap must be a count or none")?,
+                    ),
                 };
             }
             account.priority = priority.unwrap_or(account.priority);
@@ -253,10 +271,22 @@ mod tests {
     #[test]
     fn limits_are_an_exact_amount_and_a_currency() {
         let eur = Currency::from_code("EUR").unwrap();
-        assert_eq!(parse_limit("10EUR").unwrap(), Limit { currency: eur, minor: Some(1_000) });
+        assert_eq!(
+            parse_limit("10EUR").unwrap(),
+            Limit {
+                currency: eur,
+                minor: Some(1_000)
+            }
+        );
         assert_eq!(parse_limit("50000.00 EUR").unwrap().minor, Some(5_000_000));
         assert_eq!(parse_limit("500JPY").unwrap().minor, Some(500));
-        assert_eq!(parse_limit("noneEUR").unwrap(), Limit { currency: eur, minor: None });
+        assert_eq!(
+            parse_limit("noneEUR").unwrap(),
+            Limit {
+                currency: eur,
+                minor: None
+            }
+        );
         assert!(parse_limit("10.001EUR").is_err(), "too precise");
         assert!(parse_limit("10XXX").is_err());
         assert!(parse_limit("EUR").is_err());

@@ -52,16 +52,26 @@ pub async fn run(command: RoutingCommand) -> anyhow::Result<()> {
             let store = store(&db).await?;
             store.company(&company).await?.context("no such company")?;
             let accounts = store.psp_accounts(&company).await?;
-            let registry = overture_connectors::Registry::builtin(
-                overture_connectors::http::PspHttp::new(Duration::from_secs(1), OutboundPolicy::default()),
-            );
+            let registry =
+                overture_connectors::Registry::builtin(overture_connectors::http::PspHttp::new(
+                    Duration::from_secs(1),
+                    OutboundPolicy::default(),
+                ));
             if let Err(crate::service::error::ServiceError::InvalidDocument(problems)) =
                 validate_document(&registry, &accounts, &text)
             {
-                let lines: Vec<String> = problems.iter().map(|(p, m)| format!("  {p}: {m}")).collect();
-                bail!("the rules document was refused; the active version stays:\n{}", lines.join("\n"));
+                let lines: Vec<String> = problems
+                    .iter()
+                    .map(|(p, m)| format!("  {p}: {m}"))
+                    .collect();
+                bail!(
+                    "the rules document was refused; the active version stays:\n{}",
+                    lines.join("\n")
+                );
             }
-            let version = store.put_routing_rules(&company, &text, now_ms(), "cli").await?;
+            let version = store
+                .put_routing_rules(&company, &text, now_ms(), "cli")
+                .await?;
             println!("{}", json!({ "version": version }));
             Ok(())
         }
@@ -72,7 +82,10 @@ pub async fn run(command: RoutingCommand) -> anyhow::Result<()> {
                 None => println!("{}", json!({ "version": 0, "rules": [] })),
                 Some(s) => {
                     let doc: serde_json::Value = serde_json::from_str(&s.document)?;
-                    println!("{}", json!({ "version": s.version, "rules": doc["rules"], "createdBy": s.created_by }));
+                    println!(
+                        "{}",
+                        json!({ "version": s.version, "rules": doc["rules"], "createdBy": s.created_by })
+                    );
                 }
             }
             Ok(())

@@ -286,7 +286,11 @@ pub async fn drive(
             TxnType::Payin => true,
             TxnType::Payout => error.as_ref().is_some_and(ConnectorError::never_reached),
         };
-        if txn.state != TxnState::Retrying || !continues {
+        if txn.state == TxnState::Retrying && !continues {
+            // The worker starts the next attempt: the request's answer is the pending payout.
+            return Ok((txn, None));
+        }
+        if txn.state != TxnState::Retrying {
             return Ok((txn, error));
         }
         match advance(app, txn).await? {

@@ -4,6 +4,7 @@
 mod backoffice_support;
 mod harness;
 mod procs;
+mod routing_support;
 
 mod approval;
 mod auth;
@@ -17,6 +18,8 @@ mod callbacks;
 mod cli_secrets;
 mod demo;
 mod envelope;
+mod failover;
+mod failover_crash;
 mod idempotency;
 mod idempotency_crash;
 mod metrics;
@@ -28,6 +31,7 @@ mod payouts;
 mod poller_budget;
 mod psps;
 mod restart;
+mod routing;
 mod strict_input;
 mod verification;
 mod webhooks;
