@@ -272,7 +272,7 @@ fn signed_notifications_are_verified_and_forged_ones_are_hints() {
     let mut unsigned = notification(&fields, PASSWORD);
     let text = String::from_utf8(unsigned.body.clone()).unwrap();
     let cut = text.find("&responsesitesecurity=").unwrap();
-    unsigned.body = text[..cut].as_bytes().to_vec();
+    unsigned.body = text.as_bytes()[..cut].to_vec();
     assert!(matches!(
         connector().parse_callback(&account(), &unsigned),
         Ok(CallbackOutcome::Unverified {
