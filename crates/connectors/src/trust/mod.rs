@@ -6,7 +6,8 @@
 //!   (`data.url`, a GET of `/process/payments/choice` with the order's fields and the
 //!   `sitesecurity` hash, [`pages`]). The customer pays there; Trust creates an `AUTH`.
 //! - Notification: Trust posts a URL notification (`STR-10`) signed with
-//!   `responsesitesecurity`; verified or not it is only a hint (DESIGN.md §3 inv. 3).
+//!   `responsesitesecurity`; verified or not it is only a hint to query, never applied by
+//!   itself.
 //! - Status: `TRANSACTIONQUERY` filtered by site reference and order reference ([`wire`]);
 //!   the `AUTH` records' `errorcode` and `settlestatus` decide (see [`decide`]).
 //!

@@ -13,7 +13,9 @@
 //! "URL notifications" 4402643049361 (form-encoded POST, `notificationreference` always sent)
 //! and "Response site security" 4402734345361 (the `responsesitesecurity` formula and its
 //! example string `0OrderVISARR5550test_site123452-44-66PASSWORD`, tested below). The default
-//! field order is also the one of Secure Trading's Magento module (`Stpp_PaymentPages_Base`).
+//! field order is also the one of Secure Trading's Magento module (`Stpp_PaymentPages_Base`,
+//! which still uses the older `g` prefix without a timestamp); reproducing the documented
+//! `hee879a9…` confirms the order of the fields that example uses.
 //!
 //! Inferred or chosen (not found in the sources; the sandbox speaks the same choices):
 //! 1. The link is a GET of `{pages host}/process/payments/choice?<fields>`: the Payment Pages

@@ -9,7 +9,13 @@
 //! "Troubleshooting" for the 401 / 10205 / 60018 / 60019 answers) and Trust's official Python
 //! SDK `securetrading` 1.0.26 (PyPI; github.com/SecureTrading/st-python-api), whose `api.py`,
 //! `converter.py` and `httpclient.py` fix the envelope, the headers and the `requestreference`
-//! echo. Where the project's research notes and these sources disagree, the sources win.
+//! echo. Read in that SDK, against earlier summaries of it: a request object may *not* carry
+//! its own `datacenterurl` (the SDK asserts it is unset; only `Config` points it elsewhere);
+//! the URL is `urljoin(datacenterurl, datacenterpath)`, so an absolute `datacenterpath`
+//! replaces any path of `datacenterurl`; `acceptcustomeroutput` is sent only when configured;
+//! the SDK needs `six` although its metadata does not declare it; plain `http://` works (the
+//! SDK never insists on TLS). Hyperswitch's `trustpayments` connector names the settle
+//! statuses and error codes differently from Trust's documentation; the documentation wins.
 //!
 //! Read in the sources:
 //! 1. `POST {webservices host}/json/` (SDK `Config.datacenterpath`), HTTP Basic auth with the

@@ -8,7 +8,7 @@
 //!   `sitesecurity` must match the site's password and `sitesecuritytimestamp` be less than
 //!   3 hours old, else an "Invalid details" / "expired" page (HTTP 400). The page shows the
 //!   amount and a form; `POST` with `outcome=approve|decline` stands in for the customer
-//!   paying with a test card or having it declined (DESIGN.md §5): an `AUTH` is recorded, the
+//!   paying with a test card or having it declined (the sandboxes' page convention): an `AUTH` is recorded, the
 //!   URL notifications requested (`STR-8`/`STR-9`/`STR-10`) are sent, and the browser is
 //!   redirected (303) to `successfulurlredirect` (`STR-6`) or `declinedurlredirect` (`STR-7`)
 //!   with signed result fields; without `STR-7` a decline shows the form again (the customer
@@ -34,7 +34,7 @@
 //! [`DEFAULT_SITE_SECURITY_PASSWORD`] `password`: the values of Trust's own documentation
 //! examples, so the documented example form's `sitesecurity` verifies here.
 //!
-//! Outcomes follow the amount's cents (DESIGN.md §5, [`crate::Scenario`]) once the customer
+//! Outcomes follow the amount's cents ([`crate::Scenario`]) once the customer
 //! approves on the page: `.51` declined (`70000`), `.52` bank system error (`60010`, final
 //! status unknown), `.53` stays suspended (`settlestatus` 2), `.54` the page answers HTTP 500
 //! (nothing created: the page is the create step of Payment Pages), `.55` no notification,
