@@ -56,7 +56,9 @@ pub(crate) struct PageRequest {
     pub orderreference: String,
     /// `ruleidentifier` values.
     pub rules: Vec<String>,
-    /// The `sitesecurity` value: one page session per signed link.
+    /// One page session per signed link and order: `<sitesecurity>/<orderreference>`
+    /// (`orderreference` is not part of the hash, so two orders of the same amount signed in
+    /// the same second share a `sitesecurity`).
     pub session: String,
     pub scenario: Scenario,
 }
@@ -152,13 +154,13 @@ pub(crate) fn check(
         return Err(Refused::Expired);
     }
     Ok(PageRequest {
+        session: format!("{presented}/{orderreference}"),
         fields,
         site,
         scenario: Scenario::from_minor(amount.minor()),
         amount,
         orderreference,
         rules,
-        session: presented,
     })
 }
 

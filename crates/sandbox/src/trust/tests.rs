@@ -457,3 +457,27 @@ async fn a_restarted_sandbox_with_the_same_seed_knows_the_account() {
         "{err:?}"
     );
 }
+
+/// `orderreference` is outside the hash: two orders of one amount signed in the same second
+/// share a `sitesecurity`, yet each has its own page.
+#[tokio::test]
+async fn two_orders_signed_in_the_same_second_have_their_own_pages() {
+    let h = harness().await;
+    let now = time::OffsetDateTime::now_utc();
+    let base = trust_pages::pages_base(&h.account.base_url);
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        let req = request("15.00", Some(RETURN_URL));
+        let (fields, _) = Trust::page_fields(&h.account, &req, now).unwrap();
+        links.push((
+            fields.last().unwrap().1.clone(),
+            trust_pages::page_url(&base, &fields),
+        ));
+    }
+    assert_eq!(links[0].0, links[1].0, "same sitesecurity");
+    let first = h.submit(links[0].1.as_ref().unwrap(), "approve").await;
+    assert_eq!(first.status(), 303);
+    let second = h.submit(links[1].1.as_ref().unwrap(), "approve").await;
+    assert_eq!(second.status(), 303);
+    assert_eq!(h.orders().await.len(), 2);
+}
