@@ -11,5 +11,6 @@ pub mod http;
 pub mod paymentsoft;
 pub mod payone;
 pub mod registry;
+pub mod trust;
 
 pub use registry::Registry;

@@ -24,6 +24,7 @@ pub mod payone;
 pub mod scenario;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod trust;
 
 pub use keyring::SandboxSeed;
 pub use scenario::{Scenario, SimConfig};
@@ -105,6 +106,7 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(brite::BriteSandbox::default()),
         Arc::new(cardzo::CardzoSandbox),
         Arc::new(payone::PayoneSandbox),
+        Arc::new(trust::TrustSandbox),
     ]
 }
 

@@ -29,6 +29,7 @@ mod outbound_cli;
 mod payins;
 mod payouts;
 mod poller_budget;
+mod psp_trust;
 mod psps;
 mod restart;
 mod routing;

@@ -10,6 +10,7 @@ fn body(psp: &str, kind: &str) -> Value {
     let (currency, country) = match psp {
         "GIGADAT" | "PAYONE" => ("CAD", "CA"),
         "BRITE" => ("SEK", "SE"),
+        "TRUST" => ("GBP", "GB"),
         _ => ("EUR", "DE"),
     };
     let mut b = json!({"pspType": psp, "type": kind, "baseamount": 20.00, "currency": currency,
@@ -69,6 +70,7 @@ async fn every_psp_works_through_the_api() {
         "GIGADAT",
         "PAYMENTSOFT",
         "PAYONE",
+        "TRUST",
     ] {
         assert!(names.contains(&expected), "{names:?}");
     }
