@@ -16,6 +16,7 @@ mod login;
 mod lookup;
 pub mod password;
 mod queue;
+mod routing_page;
 pub mod session;
 mod settings;
 mod throttle;
@@ -73,6 +74,7 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
             "/backoffice/psp-accounts/{id}/{action}",
             post(accounts::switch),
         )
+        .route("/backoffice/routing", get(routing_page::page))
         .route("/backoffice/audit", get(audit_page::page))
         .layer(axum::middleware::map_response(harden))
         .with_state(Backoffice {

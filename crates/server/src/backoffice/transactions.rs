@@ -229,9 +229,56 @@ pub async fn detail(
         history,
         approvals,
         webhooks: deliveries(app, &id).await?,
+        attempts: app
+            .store
+            .attempts(&id)
+            .await?
+            .iter()
+            .map(|a| attempt_block(&txn, a))
+            .collect(),
         decide: txn.state == TxnState::AwaitingApproval && signed.can_decide(),
         can_redeliver: signed.can_decide(),
     })
+}
+
+fn attempt_block(txn: &Transaction, a: &Attempt) -> AttemptBlock {
+    let live = txn.attempt_id.as_ref() == Some(&a.id);
+    let psp_id = if live {
+        txn.psp_transaction_id.as_deref()
+    } else {
+        a.psp_transaction_id.as_deref()
+    };
+    let d = &a.decision;
+    AttemptBlock {
+        seq: a.seq,
+        account: a.psp_account_id.to_string(),
+        psp: a.psp_type.to_string(),
+        order_id: a.order_id.to_string(),
+        state: a.state.as_str(),
+        psp_transaction_id: or_dash(psp_id),
+        error: match (&a.error_class, &a.error_message) {
+            (Some(c), m) => format!("{}: {}", c.as_str(), m.as_deref().unwrap_or("")),
+            (None, _) => "—".into(),
+        },
+        started: when(a.created_at),
+        finished: when_opt(a.finished_at),
+        rule: match (&d.rule, d.version) {
+            (Some(r), Some(v)) => format!("rule \"{r}\" (version {v})"),
+            (Some(r), None) => format!("rule \"{r}\""),
+            (None, _) => "default routing (the requested PSP's accounts by priority)".into(),
+        },
+        candidates: d
+            .candidates
+            .iter()
+            .map(|c| CandidateRow {
+                account: c.account.to_string(),
+                psp: c.psp_type.clone(),
+                eligible: c.eligible,
+                chosen: d.chosen.as_ref() == Some(&c.account),
+                reason: c.reason.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
 }
 
 fn fields(t: &Transaction, company: &str) -> Vec<(&'static str, String)> {

@@ -189,9 +189,76 @@ pub struct DetailPage {
     /// Four-eyes approvals so far (`who, when, reason`).
     pub approvals: Vec<String>,
     pub webhooks: Vec<DeliveryBlock>,
+    pub attempts: Vec<AttemptBlock>,
     /// Show the approve/reject form.
     pub decide: bool,
     pub can_redeliver: bool,
+}
+
+/// One attempt of a transaction with the routing decision that chose its account.
+pub struct AttemptBlock {
+    pub seq: u32,
+    pub account: String,
+    pub psp: String,
+    pub order_id: String,
+    pub state: &'static str,
+    pub psp_transaction_id: String,
+    pub error: String,
+    pub started: String,
+    pub finished: String,
+    /// `rule "name" (version N)` or `default routing`.
+    pub rule: String,
+    pub candidates: Vec<CandidateRow>,
+}
+
+/// One candidate of a routing decision.
+pub struct CandidateRow {
+    pub account: String,
+    pub psp: String,
+    pub eligible: bool,
+    pub chosen: bool,
+    pub reason: String,
+}
+
+/// `/backoffice/routing`: each company's active rules, their versions, and its accounts'
+/// health and usage today.
+#[derive(Template)]
+#[template(path = "routing.html")]
+pub struct RoutingPage {
+    pub layout: Layout,
+    pub companies: Vec<RoutingBlock>,
+}
+
+/// One company on the routing page.
+pub struct RoutingBlock {
+    pub id: String,
+    pub name: String,
+    /// `version 3, stored 2026-12-03 10:00 by merchant`, or `no rules: default routing`.
+    pub active: String,
+    pub rules: Vec<RuleRow>,
+    /// The active document, pretty-printed.
+    pub document: String,
+    pub versions: Vec<String>,
+    pub accounts: Vec<HealthRow>,
+}
+
+/// One rule, summarised.
+pub struct RuleRow {
+    pub n: usize,
+    pub name: String,
+    pub when: String,
+    pub then: String,
+}
+
+/// One account's health and today's usage.
+pub struct HealthRow {
+    pub id: String,
+    pub psp: String,
+    pub enabled: bool,
+    pub circuit: &'static str,
+    pub circuit_detail: String,
+    pub limits: String,
+    pub usage: String,
 }
 
 /// A problem delivery.

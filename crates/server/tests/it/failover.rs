@@ -280,3 +280,45 @@ async fn the_circuit_opens_after_n_failures_and_closes_after_a_good_probe() {
         "closed: {d}"
     );
 }
+
+#[tokio::test]
+async fn the_back_office_shows_attempts_rules_and_account_health() {
+    use crate::backoffice_support::{operator_with_password, Browser};
+    let app = TestApp::start().await;
+    let dead = add_account(&app, "PAYMENTSOFT", 10, Reach::ClosedPort).await;
+    let live = harness_account(&app, "PAYMENTSOFT").await;
+    let doc = json!({"rules": [rule("dead first", "PAYOUT", &[&dead], &[&live])]});
+    assert_eq!(put_rules(&app, &doc).await.0, 200);
+    let id = app.payout("44.00").await;
+    wait_final_with(&app, &id, 2).await;
+    let op = operator_with_password(&app, overture_core::Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+    let page = b.get(&format!("/backoffice/transactions/{id}")).await;
+    assert_eq!(page.status, 200);
+    for expected in [
+        "Attempt 1",
+        "Attempt 2",
+        &format!("{id}_a2"),
+        "not_processed",
+        "dead first",
+        "(version 1)",
+        "already tried by this transaction",
+    ] {
+        assert!(page.body.contains(expected), "{expected:?} missing");
+    }
+    let routing = b.get("/backoffice/routing").await;
+    assert_eq!(routing.status, 200);
+    for expected in [
+        "Version 1, stored",
+        "dead first",
+        &format!("route {dead}; fallback {live}"),
+        &format!("health-{dead}"),
+        "1 accepted",
+    ] {
+        assert!(
+            routing.body.contains(expected),
+            "{expected:?} missing from the routing page"
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! `GET /backoffice/routing` (every role, read-only): each company's active routing rules
+//! (summarised and as the stored document), the versions stored, and each PSP account's
+//! health (this node's circuit breaker), limits and usage today against its caps.
+
+use crate::backoffice::error::PageError;
+use crate::backoffice::format::when;
+use crate::backoffice::lookup;
+use crate::backoffice::session::Signed;
+use crate::backoffice::views::*;
+use crate::backoffice::Backoffice;
+use crate::service::health::Circuit;
+use crate::service::routing::eligibility::utc_day_start;
+use crate::service::views::rfc3339;
+use axum::extract::State;
+use axum::response::Html;
+use overture_core::money::format_minor;
+use overture_core::routing::{parse_rules, Action, Condition, RulesContext, Usage};
+use overture_core::{Currency, PspAccount, PspAccountId};
+use std::collections::BTreeMap;
+
+struct Stored;
+impl RulesContext for Stored {
+    fn psp_known(&self, _: &str) -> bool {
+        true
+    }
+    fn account_known(&self, _: &PspAccountId) -> bool {
+        true
+    }
+}
+
+/// `1000.00 EUR` for minor units of `code`.
+fn money(code: &str, minor: i64) -> String {
+    match Currency::from_code(code) {
+        Some(c) => format!("{} {code}", format_minor(minor, c.exponent())),
+        None => format!("{minor} {code}"),
+    }
+}
+
+fn when_text(c: &Condition) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = c.txn_type {
+        parts.push(t.as_str().to_owned());
+    }
+    let list =
+        |name: &str, v: &[String]| (!v.is_empty()).then(|| format!("{name} {}", v.join("/")));
+    let currencies: Vec<String> = c.currencies.iter().map(|c| c.code().to_owned()).collect();
+    parts.extend(list("PSP", &c.psp_types));
+    parts.extend(list("currency", &currencies));
+    parts.extend(list("country", &c.countries));
+    parts.extend(list("brand", &c.brand_ids));
+    match (c.amount_min, c.amount_max) {
+        (Some(min), Some(max)) => parts.push(format!("amount ≥ {min} and < {max}")),
+        (Some(min), None) => parts.push(format!("amount ≥ {min}")),
+        (None, Some(max)) => parts.push(format!("amount < {max}")),
+        (None, None) => {}
+    }
+    parts.extend(
+        c.metadata
+            .iter()
+            .map(|(k, v)| format!("metadata {k} = {v}")),
+    );
+    if parts.is_empty() {
+        "everything".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn then_text(a: &Action) -> String {
+    match a {
+        Action::Block(reason) => format!("block: {reason}"),
+        Action::Route(r) => {
+            let route: Vec<String> = r
+                .route
+                .iter()
+                .map(|e| match e.weight {
+                    Some(w) => format!("{} ({w})", e.account),
+                    None => e.account.to_string(),
+                })
+                .collect();
+            let mut text = format!(
+                "{} {}",
+                if r.weighted() { "split" } else { "route" },
+                route.join(", ")
+            );
+            if !r.fallback.is_empty() {
+                let f: Vec<String> = r.fallback.iter().map(ToString::to_string).collect();
+                text.push_str(&format!("; fallback {}", f.join(", ")));
+            }
+            text.push_str(&format!("; at most {} attempts", r.max_attempts));
+            if r.cascade_payouts {
+                text.push_str("; payouts cascade");
+            }
+            if r.hold_for_approval {
+                text.push_str("; payouts held for approval");
+            }
+            text
+        }
+    }
+}
+
+fn limits_text(a: &PspAccount) -> String {
+    let l = &a.limits;
+    let mut parts = Vec::new();
+    let each = |m: &BTreeMap<String, i64>| {
+        m.iter()
+            .map(|(c, v)| money(c, *v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !l.min_amount.is_empty() {
+        parts.push(format!("min {}", each(&l.min_amount)));
+    }
+    if !l.max_amount.is_empty() {
+        parts.push(format!("max {}", each(&l.max_amount)));
+    }
+    if !l.daily_amount_cap.is_empty() {
+        parts.push(format!("daily cap {}", each(&l.daily_amount_cap)));
+    }
+    if let Some(n) = l.daily_count_cap {
+        parts.push(format!("daily cap {n} payments"));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn usage_text(a: &PspAccount, u: &Usage) -> String {
+    let amounts: Vec<String> = u
+        .amounts
+        .iter()
+        .map(|(c, v)| match a.limits.daily_amount_cap.get(c) {
+            Some(cap) => format!("{} of {}", money(c, *v), money(c, *cap)),
+            None => money(c, *v),
+        })
+        .collect();
+    let count = match a.limits.daily_count_cap {
+        Some(cap) => format!("{} of {cap} accepted", u.count),
+        None => format!("{} accepted", u.count),
+    };
+    if amounts.is_empty() {
+        count
+    } else {
+        format!("{count}; {}", amounts.join(", "))
+    }
+}
+
+/// `GET /backoffice/routing`.
+pub async fn page(State(bo): State<Backoffice>, signed: Signed) -> Result<Html<String>, PageError> {
+    let app = &bo.app;
+    let now = app.now();
+    let mut companies: Vec<_> = lookup::companies(app).await?.into_values().collect();
+    companies.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut blocks = Vec::with_capacity(companies.len());
+    for c in companies {
+        let versions = app.store.routing_rule_versions(&c.id).await?;
+        let (active, rules, document) = match versions.first() {
+            None => (
+                "No rules: default routing.".to_owned(),
+                Vec::new(),
+                String::new(),
+            ),
+            Some(v) => {
+                let set = parse_rules(&v.document, v.version, &Stored).unwrap_or_default();
+                let rules = set
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| RuleRow {
+                        n: i + 1,
+                        name: r.name.clone(),
+                        when: when_text(&r.when),
+                        then: then_text(&r.then),
+                    })
+                    .collect();
+                let pretty = serde_json::from_str::<serde_json::Value>(&v.document)
+                    .and_then(|d| serde_json::to_string_pretty(&d))
+                    .unwrap_or_else(|_| v.document.clone());
+                let active = format!(
+                    "Version {}, stored {} by {}.",
+                    v.version,
+                    when(v.created_at),
+                    v.created_by
+                );
+                (active, rules, pretty)
+            }
+        };
+        let mut accounts = Vec::new();
+        for a in app.store.psp_accounts(&c.id).await? {
+            let usage = app.store.account_usage(&a.id, utc_day_start(now)).await?;
+            let circuit = app.health.circuit(&a.id, now);
+            let circuit_detail = match circuit {
+                Circuit::Closed { failures: 0 } => String::new(),
+                Circuit::Closed { failures } => format!("{failures} technical failure(s) in a row"),
+                Circuit::Open { until } => format!("skipped until {}", rfc3339(until)),
+                Circuit::HalfOpen { probing } if probing => "a probe is in flight".into(),
+                Circuit::HalfOpen { .. } => "the next request probes it".into(),
+            };
+            accounts.push(HealthRow {
+                id: a.id.to_string(),
+                psp: a.psp_type.to_string(),
+                enabled: a.enabled,
+                circuit: circuit.name(),
+                circuit_detail,
+                limits: limits_text(&a),
+                usage: usage_text(&a, &usage),
+            });
+        }
+        blocks.push(RoutingBlock {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            active,
+            rules,
+            document,
+            versions: versions
+                .iter()
+                .map(|v| {
+                    format!(
+                        "version {} — {} by {}",
+                        v.version,
+                        when(v.created_at),
+                        v.created_by
+                    )
+                })
+                .collect(),
+            accounts,
+        });
+    }
+    render(&RoutingPage {
+        layout: Layout::new(&signed, "routing", "Routing"),
+        companies: blocks,
+    })
+}
