@@ -31,7 +31,58 @@ const BODY: &str = r#"{"pspType":"FORUMPAY","type":"PAYIN","baseamount":100.10,"
 "email":"player@example.com","country":"DE","brandId":"b1","merchantReference":"order-7781",
 "returnUrl":"https://merchant.example/back","preferredCrypto":"BTC"}"#;
 
+/// A document of 100 rules, each with a type, currencies, countries, an amount range and a
+/// metadata condition, where only the last one matches the benchmark's request.
+fn hundred_rules() -> overture_core::routing::RuleSet {
+    use overture_core::routing::{parse_rules, RulesContext};
+    struct Any;
+    impl RulesContext for Any {
+        fn psp_known(&self, _: &str) -> bool {
+            true
+        }
+        fn account_known(&self, _: &PspAccountId) -> bool {
+            true
+        }
+    }
+    let rules: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            let last = i == 99;
+            serde_json::json!({
+                "name": format!("rule {i}"),
+                "when": {"type": "PAYIN", "currency": if last { vec!["EUR"] } else { vec!["USD", "GBP"] },
+                         "country": ["DE", "AT", "NL"], "amount": {"min": 10, "max": "5000.50"},
+                         "metadata": {"segment": if last { "vip" } else { "other" }}},
+                "then": {"route": [{"account": format!("psp_a{i}"), "weight": 70}, {"account": format!("psp_b{i}"), "weight": 30}],
+                         "fallback": [format!("psp_c{i}")]}
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "rules": rules }).to_string();
+    parse_rules(&doc, 1, &Any).unwrap()
+}
+
 fn benches(c: &mut Criterion) {
+    let rules = hundred_rules();
+    let metadata = std::collections::BTreeMap::from([("segment".to_owned(), "vip".to_owned())]);
+    let eur100 = Money::parse_major("100.10", Currency::from_code("EUR").unwrap()).unwrap();
+    c.bench_function("routing: 100 rules, the last matches, then the weighted order", |b| {
+        b.iter(|| {
+            let facts = overture_core::routing::Facts {
+                txn_type: TxnType::Payin,
+                psp_type: Some("FORUMPAY"),
+                amount: black_box(eur100),
+                country: Some("DE"),
+                brand_id: None,
+                metadata: &metadata,
+            };
+            let rule = rules.evaluate(&facts).unwrap();
+            match &rule.then {
+                overture_core::routing::Action::Route(r) => r.order(|_| true, black_box(12_345)),
+                overture_core::routing::Action::Block(_) => Vec::new(),
+            }
+        })
+    });
+
     let company = company();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
