@@ -5,11 +5,13 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod emerchantpay;
 pub mod forumpay;
 pub mod gigadat;
 pub mod http;
 pub mod paymentsoft;
 pub mod payone;
 pub mod registry;
+pub mod worldpay_eu;
 
 pub use registry::Registry;

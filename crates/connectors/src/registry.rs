@@ -21,6 +21,8 @@ impl Registry {
             Arc::new(crate::brite::Brite::new(http.clone())),
             Arc::new(crate::cardzo::Cardzo::new(http.clone())),
             Arc::new(crate::payone::Payone::new(http.clone())),
+            Arc::new(crate::worldpay_eu::WorldpayEu::new(http.clone())),
+            Arc::new(crate::emerchantpay::Emerchantpay::new(http.clone())),
         ];
         Self {
             connectors: all
