@@ -113,12 +113,11 @@ fn wpf_request(account: &AccountContext, request: &PaymentRequest) -> Option<Wpf
         .country
         .clone()
         .or_else(|| extra(request, "countryCode"));
-    let billing = (first_name.is_some() || last_name.is_some() || country.is_some()).then(|| {
-        wire::BillingAddress {
-            first_name,
-            last_name,
-            country,
-        }
+    let any = first_name.is_some() || last_name.is_some() || country.is_some();
+    let billing = any.then_some(wire::BillingAddress {
+        first_name,
+        last_name,
+        country,
     });
     Some(WpfPaymentIn {
         transaction_id: request.order_id.to_string(),
