@@ -15,6 +15,7 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod emerchantpay;
 pub mod forumpay;
 pub mod gigadat;
 mod html;
@@ -24,6 +25,7 @@ pub mod payone;
 pub mod scenario;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod worldpay_eu;
 
 pub use keyring::SandboxSeed;
 pub use scenario::{Scenario, SimConfig};
@@ -105,6 +107,8 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(brite::BriteSandbox::default()),
         Arc::new(cardzo::CardzoSandbox),
         Arc::new(payone::PayoneSandbox),
+        Arc::new(worldpay_eu::WorldpayEuSandbox),
+        Arc::new(emerchantpay::EmerchantpaySandbox),
     ]
 }
 
