@@ -26,6 +26,8 @@ mod outbound_cli;
 mod payins;
 mod payouts;
 mod poller_budget;
+mod psp_emerchantpay;
+mod psp_worldpay_eu;
 mod psps;
 mod restart;
 mod strict_input;
