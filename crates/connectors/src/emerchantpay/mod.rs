@@ -39,7 +39,7 @@ const CAPABILITIES: Capabilities = Capabilities {
     // The WPF requires success, failure and cancel URLs (genesis_php `Wpf\Create`).
     payin_fields: &["returnUrl"],
     payout_fields: &[],
-    async_model: "web payment form; signed notification (SHA-512 of unique_id + password, XML echo) ⇒ wpf_reconcile; polling",
+    async_model: "web payment form; signed notification (SHA-1/256/512 of wpf_unique_id + password), XML echo ⇒ wpf_reconcile; polling",
     credential_fields: &["username", "password"],
     poll_schedule: POLL_SCHEDULE,
     secret_fields: &[],
