@@ -11,7 +11,7 @@
 //!   `payment_transaction` (another account's or an unknown form: error 460).
 //! - `GET /payment/{unique_id}`: the hosted form; `POST` with `outcome=approve|decline`
 //!   completes it and redirects (303) to `return_success_url`, `return_failure_url` or
-//!   `return_pending_url` (DESIGN.md §5).
+//!   `return_pending_url` (the sandboxes' hosted-page convention).
 //! - `GET /_orders`: JSON inspection; `POST /_accounts`: opens an account; not Genesis'.
 //!
 //! Notifications: a form POST to the form's `notification_url` (`notification_type=wpf`,
@@ -20,8 +20,8 @@
 //! after each `config.callback_retries` delay until answered 2xx with the
 //! `<notification_echo><wpf_unique_id>` of that form.
 //!
-//! Outcomes follow the amount's cents (DESIGN.md §5) once the form is approved: `.51` declined
-//! (code 500), `.52` error, `.53` stays `pending_async`, `.54` HTTP 500 on create (nothing
+//! Outcomes follow the amount's cents ([`crate::Scenario`]) once the form is approved: `.51`
+//! declined (code 500), `.52` error, `.53` stays `pending_async`, `.54` HTTP 500 on create (nothing
 //! created), `.55` approved without notification, `.56` notification twice, `.57` one claiming
 //! `declined` signed with a wrong password (reconcile says approved). A declined form is
 //! `declined` (code 500).

@@ -1,7 +1,8 @@
 //! The hosted web payment form (`{base}/payment/{unique_id}`). `GET` shows the amount and a
 //! form; `POST outcome=approve|decline` stands in for the customer paying with a card (and
 //! passing 3-D Secure): the form reaches its scenario's state, notifications go out, and the
-//! customer is redirected (303) to the matching return URL (DESIGN.md §5).
+//! customer is redirected (303) to the matching return URL (the sandboxes' hosted-page
+//! convention).
 
 use super::{notify, Attempt, PaymentForm, Shared};
 use crate::html::{self, escape, page};

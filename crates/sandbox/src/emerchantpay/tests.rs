@@ -300,3 +300,85 @@ async fn the_default_test_account_works_and_a_restart_keeps_accounts() {
         "{err:?}"
     );
 }
+
+/// genesis_php's `spec/Fixtures/Xml/WpfRequest.xml`, verbatim (several transaction types, risk
+/// parameters and a card holder the WPF ignores), posted to `/en/wpf` as genesis.js does.
+const PUBLISHED_WPF_REQUEST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<wpf_payment>
+    <transaction_id>wev238f328nc</transaction_id>
+    <usage>Order ID 500, Shoes</usage>
+    <description>You are about to buy 3 shoes at www.shoes.com!</description>
+    <notification_url>https://example.com/notification</notification_url>
+    <return_success_url>https://example.com/return_success</return_success_url>
+    <return_failure_url>https://example.com/return_failure</return_failure_url>
+    <return_cancel_url>https://example.com/return_cancel</return_cancel_url>
+    <amount>5000</amount>
+    <currency>USD</currency>
+    <customer_email>john.doe@example.com</customer_email>
+    <customer_phone>+11234567890</customer_phone>
+    <card_holder> ‘‘‘‘‘‘ </card_holder>
+    <billing_address>
+        <first_name>John</first_name>
+        <last_name>Doe</last_name>
+        <address1>23, Doestreet</address1>
+        <zip_code>11923</zip_code>
+        <city>New York City</city>
+        <state>NY</state>
+        <country>US</country>
+    </billing_address>
+    <transaction_types>
+        <transaction_type name="sale"/>
+        <transaction_type name="sale3d"/>
+        <transaction_type name="cashu"/>
+        <transaction_type name="ezeewallet">
+            <source_wallet_id>john@example.com</source_wallet_id>
+        </transaction_type>
+        <transaction_type name="paybyvoucher">
+            <product_name>Some Product Name</product_name>
+            <product_category>Some Product Category</product_category>
+        </transaction_type>
+    </transaction_types>
+    <risk_params>
+        <user_id>123456</user_id>
+    </risk_params>
+</wpf_payment>"#;
+
+#[tokio::test]
+async fn the_published_wpf_request_is_accepted() {
+    use overture_connectors::emerchantpay::wire::{WpfPaymentOut, WpfReconcileIn};
+    let h = harness().await;
+    let post = |path: &str, xml: String| {
+        h.web
+            .post(format!("{}{path}", h.base))
+            .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+            .header("content-type", "text/xml")
+            .body(xml)
+            .send()
+    };
+    let answer = post("/en/wpf", PUBLISHED_WPF_REQUEST.into()).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let created = WpfPaymentOut::parse(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(
+        (created.status.as_str(), created.transaction_id.as_deref()),
+        ("new", Some("wev238f328nc"))
+    );
+    assert_eq!(created.amount.as_deref(), Some("5000"));
+    let unique_id = created.unique_id.unwrap();
+    let reconcile = WpfReconcileIn {
+        unique_id: unique_id.clone(),
+    }
+    .to_xml()
+    .unwrap();
+    let answer = post("/wpf/reconcile", reconcile).await.unwrap();
+    let state = WpfPaymentOut::parse(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(
+        (state.status.as_str(), state.unique_id.as_deref()),
+        ("new", Some(unique_id.as_str()))
+    );
+    let again = post("/wpf", PUBLISHED_WPF_REQUEST.into()).await.unwrap();
+    let duplicate = WpfPaymentOut::parse(&again.text().await.unwrap()).unwrap();
+    assert_eq!(
+        (duplicate.status.as_str(), duplicate.code.as_deref()),
+        ("error", Some("450"))
+    );
+}

@@ -21,8 +21,8 @@
 //! channel address when a payment becomes AUTHORISED, REFUSED or ERROR, and resent after each
 //! `config.callback_retries` delay until answered HTTP 200 with a body containing `[OK]`.
 //!
-//! Outcomes follow the amount's cents (DESIGN.md §5) once the page is approved: `.51` REFUSED
-//! (ISO 8583 51), `.52` ERROR, `.53` stays SENT_FOR_AUTHORISATION, `.54` HTTP 500 on submit
+//! Outcomes follow the amount's cents ([`crate::Scenario`]) once the page is approved: `.51`
+//! REFUSED (ISO 8583 51), `.52` ERROR, `.53` stays SENT_FOR_AUTHORISATION, `.54` HTTP 500 on submit
 //! (nothing created), `.55` AUTHORISED without notification, `.56` notification twice, `.57` a
 //! notification claiming REFUSED and a redirect with a wrong `mac2` (the inquiry says
 //! AUTHORISED). A declined page is REFUSED (ISO 8583 5).

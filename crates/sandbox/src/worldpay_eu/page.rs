@@ -2,7 +2,8 @@
 //! `GET` shows the amount and a form; `POST outcome=approve|decline` stands in for the shopper
 //! entering a card: the payment gets its final `lastEvent` (the amount's scenario, or REFUSED
 //! for a declined page), notifications go out, and the shopper is redirected (303) to the
-//! result URL with Worldpay's parameters and `mac2` (DESIGN.md §5).
+//! result URL with Worldpay's parameters and `mac2` (the sandboxes' hosted-page
+//! convention).
 
 use super::{notify, AccountSecrets, Key, Order, Shared};
 use crate::html::{self, escape, page};

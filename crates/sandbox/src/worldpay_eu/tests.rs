@@ -416,3 +416,60 @@ fn notification_documents_parse_back() {
     assert_eq!(event.order_code, "txn_1");
     assert_eq!(event.payment.unwrap().amount.unwrap().value, "100");
 }
+
+/// An HPP order in the shape open-source integrations send (order content, shipping and
+/// billing addresses the sandbox does not model), posted raw with the published DOCTYPE, then
+/// the published inquiry structure: the simulator answers both as the connector reads them.
+#[tokio::test]
+async fn published_request_shapes_are_accepted() {
+    let h = harness().await;
+    let order = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE paymentService PUBLIC "-//WorldPay//DTD WorldPay PaymentService v1//EN" "http://dtd.worldpay.com/paymentService_v1.dtd">
+<paymentService version="1.4" merchantCode="OVERTUREDEMO">
+  <submit>
+    <order orderCode="shape-1" installationId="1000001">
+      <description>Your Order &amp; Order desc</description>
+      <amount currencyCode="EUR" exponent="2" value="1000"/>
+      <orderContent><![CDATA[<p>one item</p>]]></orderContent>
+      <paymentMethodMask><include code="ALL"/></paymentMethodMask>
+      <shopper><shopperEmailAddress>sp@worldpay.com</shopperEmailAddress></shopper>
+      <shippingAddress><address><address1>47A</address1><postalCode>CB4 0WE</postalCode><city>Cambridge</city><countryCode>GB</countryCode></address></shippingAddress>
+      <billingAddress><address><address1>47A</address1><postalCode>CB4 0WE</postalCode><city>Cambridge</city><countryCode>GB</countryCode></address></billingAddress>
+    </order>
+  </submit>
+</paymentService>"#;
+    let post = |xml: &'static str| {
+        h.web
+            .post(format!("{}{}", h.base, wire::PATH))
+            .basic_auth(DEFAULT_MERCHANT_CODE, Some(DEFAULT_XML_PASSWORD))
+            .header("content-type", "text/xml")
+            .body(xml)
+            .send()
+    };
+    let reply = post(order).await.unwrap().text().await.unwrap();
+    let status = wire::PaymentService::parse(&reply)
+        .unwrap()
+        .reply
+        .unwrap()
+        .order_status
+        .unwrap();
+    assert_eq!(status.order_code, "shape-1");
+    assert!(status.reference.unwrap().url.contains("Ticket="), "{reply}");
+    let inquiry = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE paymentService PUBLIC "-//WorldPay//DTD WorldPay PaymentService v1//EN" "http://dtd.worldpay.com/paymentService_v1.dtd">
+<paymentService version="1.4" merchantCode="OVERTUREDEMO"><inquiry><orderInquiry orderCode="shape-1"/></inquiry></paymentService>"#;
+    let reply = post(inquiry).await.unwrap().text().await.unwrap();
+    let reply = wire::PaymentService::parse(&reply).unwrap().reply.unwrap();
+    assert!(matches!(
+        wire::inquiry_answer(&reply, "shape-1").unwrap(),
+        wire::InquiryAnswer::NoPayment(_)
+    ));
+    let garbage = post("<paymentService").await.unwrap().text().await.unwrap();
+    let error = wire::PaymentService::parse(&garbage)
+        .unwrap()
+        .reply
+        .unwrap()
+        .error
+        .unwrap();
+    assert_eq!(error.code, wire::ERROR_PARSE);
+}
