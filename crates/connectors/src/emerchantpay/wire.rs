@@ -29,6 +29,12 @@
 //!    notification carries no currency, so it names no amount Overture could check.
 //! 6. The Mozarto "terminal token" is not needed: a WPF picks the terminal itself.
 //! 7. Status mapping and failure classes: [`map_status`], [`failure_class`].
+//!
+//! Checked against our earlier research notes: `redirect_url` in the create answer (noted
+//! "inferred") is confirmed by the .NET SDK's sample; the notes' `/{lang}/wpf` path is
+//! genesis.js's, while genesis_php posts to `/wpf`: Overture uses `/wpf` and the sandbox takes
+//! both. Mozarto's request carries raw card fields (`card{pan, cvv…}`); this connector sends
+//! none: the card is entered on the WPF only.
 
 use overture_core::connector::{FailureClass, PspOutcome};
 use serde::{Deserialize, Serialize};

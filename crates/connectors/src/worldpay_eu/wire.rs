@@ -37,6 +37,11 @@
 //! 7. `lastEvent` mapping and failure classes: [`map_last_event`], [`failure_class`]; the
 //!    ISO 8583 return codes of `REFUSED` follow the card schemes' usual meaning.
 //!
+//! Checked against our earlier research notes: the `[OK]` acknowledgement (noted "from memory")
+//! is confirmed by the MAI page, and the MAC value order (noted "inferred") by the Worldpay
+//! SAP Commerce extension's `HMAC256MacValidator`; Mozarto names the redirect field
+//! `paymentUrl`, Overture's Cashier API keeps `data.url`.
+//!
 //! [`OrderId`]: overture_core::OrderId
 
 use hmac::{Hmac, Mac};
