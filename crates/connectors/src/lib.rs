@@ -5,6 +5,7 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod emerchantpay;
 pub mod forumpay;
 pub mod gigadat;
 pub mod http;
@@ -12,5 +13,6 @@ pub mod paymentsoft;
 pub mod payone;
 pub mod registry;
 pub mod trust;
+pub mod worldpay_eu;
 
 pub use registry::Registry;

@@ -22,6 +22,8 @@ impl Registry {
             Arc::new(crate::cardzo::Cardzo::new(http.clone())),
             Arc::new(crate::payone::Payone::new(http.clone())),
             Arc::new(crate::trust::Trust::new(http.clone())),
+            Arc::new(crate::worldpay_eu::WorldpayEu::new(http.clone())),
+            Arc::new(crate::emerchantpay::Emerchantpay::new(http.clone())),
         ];
         Self {
             connectors: all

@@ -15,6 +15,7 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod emerchantpay;
 pub mod forumpay;
 pub mod gigadat;
 mod html;
@@ -25,6 +26,7 @@ pub mod scenario;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod trust;
+pub mod worldpay_eu;
 
 pub use keyring::SandboxSeed;
 pub use scenario::{Scenario, SimConfig};
@@ -107,6 +109,8 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(cardzo::CardzoSandbox),
         Arc::new(payone::PayoneSandbox),
         Arc::new(trust::TrustSandbox),
+        Arc::new(worldpay_eu::WorldpayEuSandbox),
+        Arc::new(emerchantpay::EmerchantpaySandbox),
     ]
 }
 

@@ -2,13 +2,15 @@
 //! at `/sandbox/<psp>` like `overture serve` mounts it (with a random seed unless the test
 //! gives one), opens the PSP account through the simulator's `POST /_accounts`, and runs a
 //! callback receiver that feeds every callback into the connector's `parse_callback` for that
-//! account and records what it returned. PSP-specific request builders and assertions stay in
-//! each PSP's `tests.rs`.
+//! account, records what it returned and answers with the connector's `callback_ack` (as the
+//! server does). PSP-specific request builders and assertions stay in each PSP's `tests.rs`.
 
 use crate::{SandboxSeed, SimConfig, Simulator};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, on, MethodFilter};
 use axum::Router;
 use overture_core::connector::{
@@ -159,14 +161,14 @@ async fn receive<C: Connector, H: Send + 'static>(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     rx.hits.fetch_add(1, Ordering::SeqCst);
     if rx
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
-        return rx.refuse_with;
+        return rx.refuse_with.into_response();
     }
     let request = CallbackRequest {
         method: method.to_string(),
@@ -183,9 +185,11 @@ async fn receive<C: Connector, H: Send + 'static>(
         body: body.to_vec(),
     };
     let outcome = rx.connector.parse_callback(&rx.account, &request);
+    // Answered as the server answers an accepted callback: the PSP's acknowledgement.
+    let ack = rx.connector.callback_ack(&request);
     let hook = (rx.record)(&request, outcome);
     rx.hooks.lock().unwrap().push(hook);
-    StatusCode::OK
+    (StatusCode::OK, [(CONTENT_TYPE, ack.content_type)], ack.body).into_response()
 }
 
 /// Serves `sim` and a callback receiver on 127.0.0.1, opens an account at `sim`, and points

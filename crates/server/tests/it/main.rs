@@ -30,6 +30,8 @@ mod payins;
 mod payouts;
 mod poller_budget;
 mod psp_trust;
+mod psp_emerchantpay;
+mod psp_worldpay_eu;
 mod psps;
 mod restart;
 mod routing;
