@@ -21,6 +21,7 @@ impl Registry {
             Arc::new(crate::brite::Brite::new(http.clone())),
             Arc::new(crate::cardzo::Cardzo::new(http.clone())),
             Arc::new(crate::payone::Payone::new(http.clone())),
+            Arc::new(crate::flexepin::Flexepin::new(http.clone())),
         ];
         Self {
             connectors: all

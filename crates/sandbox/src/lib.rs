@@ -15,6 +15,7 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;
 mod html;
@@ -105,6 +106,7 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(brite::BriteSandbox::default()),
         Arc::new(cardzo::CardzoSandbox),
         Arc::new(payone::PayoneSandbox),
+        Arc::new(flexepin::FlexepinSandbox),
     ]
 }
 
