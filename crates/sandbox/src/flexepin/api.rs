@@ -76,7 +76,7 @@ fn authorized(
     let fresh = value.is_some_and(|n| n.abs_diff(now) <= NONCE_WINDOW_MS);
     let oldest = now.saturating_sub(NONCE_WINDOW_MS);
     match value {
-        Some(n) if fresh && shared.fresh_nonce(key, n, oldest) => Ok(key.to_owned()),
+        Some(n) if fresh && shared.fresh_nonce(key, n, signature, oldest) => Ok(key.to_owned()),
         _ => Err(unauthorized("stale or reused nonce")),
     }
 }

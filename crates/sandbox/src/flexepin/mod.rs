@@ -7,7 +7,7 @@
 //!   `PUT /voucher/redeem/{pin}/{terminalId}/{transNo}` (body `{"customer_ip": …}`), each with
 //!   `AUTHENTICATION: HMAC {apiKey}:{signature}:{nonce}` over `METHOD\nPATH\nNONCE\nBODY`
 //!   (PATH as sent, below the base URL). A wrong key, signature, or a nonce that is not epoch
-//!   milliseconds within 10 minutes of the sandbox clock or was already used by the key ⇒
+//!   milliseconds within 10 minutes of the sandbox clock, or a replay of a request already accepted ⇒
 //!   HTTP 401 `{"result":401,…}`; a terminal that is not the key's ⇒ result 4010;
 //! - `GET /_orders`: inspection JSON (masked PIN, validations, redeem calls, executions); not
 //!   Flexepin's. `POST /_accounts`: opens an account; not Flexepin's.
@@ -192,8 +192,8 @@ pub(crate) struct Shared {
 struct Book {
     /// By full PIN.
     vouchers: HashMap<String, Voucher>,
-    /// `(api_key, nonce)` pairs already used.
-    nonces: HashSet<(String, u64)>,
+    /// `(nonce, api_key, signature)` of every request accepted: a replay is refused.
+    nonces: HashSet<(u64, String, String)>,
     next_seq: u64,
 }
 
@@ -203,12 +203,20 @@ impl Shared {
         f(&mut guard)
     }
 
-    /// Records a nonce for `api_key`; false when it was used before. Nonces older than the
-    /// accepted window are forgotten (they are refused by their age anyway).
-    pub(crate) fn fresh_nonce(&self, api_key: &str, nonce: u64, oldest: u64) -> bool {
+    /// Records a signed request (`api_key`, `nonce`, `signature`); false when the same one
+    /// was accepted before (a replay). Requests older than the accepted window are forgotten
+    /// (they are refused by their age anyway).
+    pub(crate) fn fresh_nonce(
+        &self,
+        api_key: &str,
+        nonce: u64,
+        signature: &str,
+        oldest: u64,
+    ) -> bool {
         self.with_book(|book| {
-            book.nonces.retain(|(_, n)| *n >= oldest);
-            book.nonces.insert((api_key.to_owned(), nonce))
+            book.nonces.retain(|(n, _, _)| *n >= oldest);
+            let signature = signature.to_ascii_lowercase();
+            book.nonces.insert((nonce, api_key.to_owned(), signature))
         })
     }
 
