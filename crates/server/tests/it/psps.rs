@@ -20,6 +20,8 @@ fn body(psp: &str, kind: &str) -> Value {
             b["walletAddress"] = json!("bc1qexampleaddress0000000000000000000000");
             b["preferredCrypto"] = json!("BTC");
         }
+        // A sandbox voucher worth 20 EUR (978, 000020), redeemed in the create call.
+        "FLEXEPIN" => b["voucherPin"] = json!("9780000200000000"),
         _ => {}
     }
     b
@@ -65,6 +67,7 @@ async fn every_psp_works_through_the_api() {
     for expected in [
         "BRITE",
         "CARDZO",
+        "FLEXEPIN",
         "FORUMPAY",
         "GIGADAT",
         "PAYMENTSOFT",
