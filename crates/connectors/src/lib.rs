@@ -9,6 +9,7 @@ pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;
 pub mod http;
+pub mod neosurf;
 pub mod paymentsoft;
 pub mod payone;
 pub mod registry;

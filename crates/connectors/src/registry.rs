@@ -22,6 +22,7 @@ impl Registry {
             Arc::new(crate::cardzo::Cardzo::new(http.clone())),
             Arc::new(crate::payone::Payone::new(http.clone())),
             Arc::new(crate::flexepin::Flexepin::new(http.clone())),
+            Arc::new(crate::neosurf::Neosurf::new(http.clone())),
         ];
         Self {
             connectors: all
