@@ -20,6 +20,7 @@ pub mod forumpay;
 pub mod gigadat;
 mod html;
 pub mod keyring;
+pub mod neosurf;
 pub mod paymentsoft;
 pub mod payone;
 pub mod scenario;
@@ -107,6 +108,7 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(cardzo::CardzoSandbox),
         Arc::new(payone::PayoneSandbox),
         Arc::new(flexepin::FlexepinSandbox),
+        Arc::new(neosurf::NeosurfSandbox),
     ]
 }
 

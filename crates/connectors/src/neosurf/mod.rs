@@ -153,11 +153,9 @@ impl Connector for Neosurf {
         request: &PaymentRequest,
     ) -> Result<PayinStarted, ConnectorError> {
         let fields = payin_fields(account, request)?;
-        let url = format!("{}/", account.base_url);
-        let response = self
-            .http
-            .send(self.http.client().post(url).form(&fields))
-            .await?;
+        // The base URL itself (`https://pay.neosurf.com`): the PSP's root is the endpoint.
+        let request = self.http.client().post(&account.base_url).form(&fields);
+        let response = self.http.send(request).await?;
         if response.status == 400 {
             let reason: String = response.body.chars().take(300).collect();
             return Ok(PayinStarted {
