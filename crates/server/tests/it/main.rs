@@ -27,6 +27,7 @@ mod payins;
 mod payouts;
 mod poller_budget;
 mod psp_flexepin;
+mod psp_neosurf;
 mod psps;
 mod restart;
 mod strict_input;

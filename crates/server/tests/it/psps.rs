@@ -70,6 +70,7 @@ async fn every_psp_works_through_the_api() {
         "FLEXEPIN",
         "FORUMPAY",
         "GIGADAT",
+        "NEOSURF",
         "PAYMENTSOFT",
         "PAYONE",
     ] {
