@@ -5,6 +5,7 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod cleo;
 pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;

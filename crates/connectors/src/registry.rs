@@ -23,6 +23,7 @@ impl Registry {
             Arc::new(crate::payone::Payone::new(http.clone())),
             Arc::new(crate::flexepin::Flexepin::new(http.clone())),
             Arc::new(crate::neosurf::Neosurf::new(http.clone())),
+            Arc::new(crate::cleo::Cleo::new(http.clone())),
         ];
         Self {
             connectors: all
