@@ -15,6 +15,7 @@
 
 pub mod brite;
 pub mod cardzo;
+pub mod cleo;
 pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;
@@ -109,6 +110,7 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(payone::PayoneSandbox),
         Arc::new(flexepin::FlexepinSandbox),
         Arc::new(neosurf::NeosurfSandbox),
+        Arc::new(cleo::CleoSandbox),
     ]
 }
 
