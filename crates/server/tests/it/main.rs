@@ -26,6 +26,7 @@ mod outbound_cli;
 mod payins;
 mod payouts;
 mod poller_budget;
+mod psp_cleo;
 mod psp_flexepin;
 mod psp_neosurf;
 mod psps;

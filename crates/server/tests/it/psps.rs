@@ -10,6 +10,7 @@ fn body(psp: &str, kind: &str) -> Value {
     let (currency, country) = match psp {
         "GIGADAT" | "PAYONE" => ("CAD", "CA"),
         "BRITE" => ("SEK", "SE"),
+        "CLEO" => ("CLP", "CL"),
         _ => ("EUR", "DE"),
     };
     let mut b = json!({"pspType": psp, "type": kind, "baseamount": 20.00, "currency": currency,
@@ -22,6 +23,12 @@ fn body(psp: &str, kind: &str) -> Value {
         }
         // A sandbox voucher worth 20 EUR (978, 000020), redeemed in the create call.
         "FLEXEPIN" => b["voucherPin"] = json!("9780000200000000"),
+        // A Chilean account: number, bank code and the holder's RUT.
+        "CLEO" => {
+            b["bankAccount"] = json!("12345678");
+            b["bankCode"] = json!("012");
+            b["documentId"] = json!("12.345.678-5");
+        }
         _ => {}
     }
     b
@@ -67,6 +74,7 @@ async fn every_psp_works_through_the_api() {
     for expected in [
         "BRITE",
         "CARDZO",
+        "CLEO",
         "FLEXEPIN",
         "FORUMPAY",
         "GIGADAT",
