@@ -375,7 +375,7 @@ mod tests {
         ));
         let mut other = callback(&order, "ok");
         other.merchant_id = "99999".into();
-        let body = serde_urlencoded::to_string(&other.fields("k3y"))
+        let body = serde_urlencoded::to_string(other.fields("k3y"))
             .unwrap()
             .into_bytes();
         assert!(matches!(
@@ -384,7 +384,7 @@ mod tests {
         ));
         let mut no_order = callback(&order, "ok");
         no_order.merchant_transaction_id = "123".into();
-        let body = serde_urlencoded::to_string(&no_order.fields("k3y"))
+        let body = serde_urlencoded::to_string(no_order.fields("k3y"))
             .unwrap()
             .into_bytes();
         assert!(matches!(
@@ -399,7 +399,7 @@ mod tests {
         let mut ko = callback(&order, "ko");
         ko.error_code = "DECLINED".into();
         ko.error_message = "Voucher refused".into();
-        let body = serde_urlencoded::to_string(&ko.fields("k3y"))
+        let body = serde_urlencoded::to_string(ko.fields("k3y"))
             .unwrap()
             .into_bytes();
         match parse(body, false).unwrap() {

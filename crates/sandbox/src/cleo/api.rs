@@ -26,18 +26,22 @@ fn refuse(
     (code, Json(ErrorOut::new(error_code, message, field))).into_response()
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Response {
-    refuse(
+/// A refusal that is a handler's whole answer, boxed: a `Response` is large and refusals are
+/// the rare path (clippy `result_large_err`).
+type Refusal = Box<Response>;
+
+fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+    Box::new(refuse(
         StatusCode::BAD_REQUEST,
         wire::CODE_VALIDATION,
         message,
         Some(field),
-    )
+    ))
 }
 
 /// `(account, country)` of `Authorization: Bearer ck_<cc>_<account>.<secret>` when the secret
 /// is that account's key for that country; else 401.
-fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(String, String), Response> {
+fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(String, String), Refusal> {
     let key = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -53,17 +57,17 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(String, String), 
         Some((cc, account, secret)) if key_secret(&shared.config.seed, &account, &cc) == secret => {
             Ok((account, cc.to_ascii_uppercase()))
         }
-        _ => Err(refuse(
+        _ => Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             "missing or unknown API key",
             None,
-        )),
+        ))),
     }
 }
 
 /// The amount as Cleo publishes it: CLP whole pesos, PEN and MXN with exactly two decimals.
-fn amount(text: &str, currency: &str) -> Result<Money, Response> {
+fn amount(text: &str, currency: &str) -> Result<Money, Refusal> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (whole, cents) = text.split_once('.').unwrap_or((text, ""));
     let ok = match currency {
@@ -88,7 +92,7 @@ fn amount(text: &str, currency: &str) -> Result<Money, Response> {
 fn common(
     key_country: &str,
     (reference, country, currency, text, webhook_url): (&str, &str, &str, &str, &str),
-) -> Result<Money, Response> {
+) -> Result<Money, Refusal> {
     if reference.trim().is_empty() || reference.len() > 64 {
         return Err(invalid(
             "reference",
@@ -104,12 +108,12 @@ fn common(
         ));
     }
     if country != key_country {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
             "COUNTRY_MISMATCH",
             format!("this key serves {key_country}, not {country}"),
             Some("country"),
-        ));
+        )));
     }
     let money = amount(text, currency)?;
     if reqwest::Url::parse(webhook_url).is_err() {
@@ -118,12 +122,12 @@ fn common(
     Ok(money)
 }
 
-fn body<T: DeserializeOwned>(raw: &Bytes) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(raw: &Bytes) -> Result<T, Refusal> {
     serde_json::from_slice(raw).map_err(|e| invalid("body", format!("body: {e}")))
 }
 
 /// A payout's beneficiary, checked with the country's account formats.
-fn beneficiary_ok(p: &PayoutIn) -> Result<(), Response> {
+fn beneficiary_ok(p: &PayoutIn) -> Result<(), Refusal> {
     let b = &p.beneficiary;
     if b.name.trim().is_empty() {
         return Err(invalid("beneficiary.name", "the holder's name is required"));
@@ -174,14 +178,14 @@ fn new_order(
 }
 
 /// Stores `order` (`.54` first answers 500 and creates nothing); 409 for a reused reference.
-fn store(shared: &Shared, order: Order) -> Result<Order, Response> {
+fn store(shared: &Shared, order: Order) -> Result<Order, Refusal> {
     if order.scenario == Scenario::Http500OnCreate {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_ERROR",
             "internal error",
             None,
-        ));
+        )));
     }
     shared.insert(order).map_err(|existing| {
         let mut refusal = ErrorOut::new(
@@ -190,7 +194,7 @@ fn store(shared: &Shared, order: Order) -> Result<Order, Response> {
             None,
         );
         refusal.error.id = Some(existing);
-        (StatusCode::CONFLICT, Json(refusal)).into_response()
+        Box::new((StatusCode::CONFLICT, Json(refusal)).into_response())
     })
 }
 
@@ -210,7 +214,7 @@ pub(crate) async fn create_payin(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let run = || -> Result<Order, Response> {
+    let run = || -> Result<Order, Refusal> {
         let (account, key_country) = authorized(&shared, &headers)?;
         let p: PayinIn = body(&raw)?;
         let money = common(
@@ -233,7 +237,7 @@ pub(crate) async fn create_payin(
     };
     match run() {
         Ok(order) => created(&order, Some(shared.checkout_url(&order.id))),
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
@@ -243,7 +247,7 @@ pub(crate) async fn create_payout(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let run = || -> Result<Order, Response> {
+    let run = || -> Result<Order, Refusal> {
         let (account, key_country) = authorized(&shared, &headers)?;
         let p: PayoutIn = body(&raw)?;
         let money = common(
@@ -266,7 +270,7 @@ pub(crate) async fn create_payout(
             webhook::settle_later(&shared, &order.id);
             created(&order, None)
         }
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
@@ -278,7 +282,7 @@ pub(crate) async fn get_one(
 ) -> Response {
     let (account, _) = match authorized(&shared, &headers) {
         Ok(a) => a,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let found = shared.update(&id, |o| {
         (o.account == account).then(|| {
@@ -300,10 +304,10 @@ pub(crate) async fn search(
 ) -> Response {
     let (account, _) = match authorized(&shared, &headers) {
         Ok(a) => a,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let Some(reference) = query.get("reference").filter(|r| !r.is_empty()) else {
-        return invalid("reference", "reference: required");
+        return *invalid("reference", "reference: required");
     };
     let found = shared.update_by_reference(&account, reference, |o| {
         o.status_queries += 1;

@@ -36,8 +36,12 @@ fn answer(code: i64, description: &str) -> VoucherOut {
     }
 }
 
-fn unauthorized(why: &str) -> Response {
-    (StatusCode::UNAUTHORIZED, Json(answer(401, why))).into_response()
+/// A refusal that is a handler's whole answer, boxed: a `Response` is large and refusals are
+/// the rare path (clippy `result_large_err`).
+type Refusal = Box<Response>;
+
+fn unauthorized(why: &str) -> Refusal {
+    Box::new((StatusCode::UNAUTHORIZED, Json(answer(401, why))).into_response())
 }
 
 /// The secret of `api_key`: the default account's constant, or the keyring's.
@@ -55,7 +59,7 @@ fn secret_of(shared: &Shared, api_key: &str) -> Option<String> {
 fn authorized(
     shared: &Shared,
     (method, uri, headers, body): (&Method, &Uri, &HeaderMap, &[u8]),
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let header = headers
         .get(wire::AUTH_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -86,11 +90,11 @@ fn account_for(
     shared: &Shared,
     request: (&Method, &Uri, &HeaderMap, &[u8]),
     terminal: &str,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let key = authorized(shared, request)?;
     if terminal_of(&shared.config.seed, &key) != terminal {
         let refusal = answer(result::TERMINAL, "Terminal not allowed");
-        return Err(Json(refusal).into_response());
+        return Err(Box::new(Json(refusal).into_response()));
     }
     Ok(key)
 }
@@ -138,7 +142,7 @@ pub(crate) async fn validate(
     headers: HeaderMap,
 ) -> Response {
     if let Err(refusal) = account_for(&shared, (&method, &uri, &headers, &[]), &terminal) {
-        return refusal;
+        return *refusal;
     }
     let seen = shared.voucher(&pin, &trans_no, |v| {
         v.validations += 1;
@@ -154,7 +158,7 @@ pub(crate) async fn validate(
 
 /// What a redeem call did.
 enum Redeemed {
-    Answer(VoucherOut),
+    Answer(Box<VoucherOut>),
     Status(StatusCode),
 }
 
@@ -164,11 +168,11 @@ fn redeem_once(voucher: &mut Voucher, key: &str, trans_no: &str) -> Redeemed {
     voucher.redeem_calls += 1;
     let current = describe(voucher, trans_no);
     if current.result != result::OK {
-        return Redeemed::Answer(current);
+        return Redeemed::Answer(Box::new(current));
     }
     match voucher.spec.outcome {
         Outcome::SystemError => {
-            return Redeemed::Answer(answer(result::SYSTEM_ERROR, "System error"));
+            return Redeemed::Answer(Box::new(answer(result::SYSTEM_ERROR, "System error")));
         }
         Outcome::Http500 => return Redeemed::Status(StatusCode::INTERNAL_SERVER_ERROR),
         Outcome::Normal
@@ -186,7 +190,7 @@ fn redeem_once(voucher: &mut Voucher, key: &str, trans_no: &str) -> Redeemed {
             let mut out = describe(voucher, trans_no);
             out.result = result::OK;
             out.result_description = "Success".into();
-            Redeemed::Answer(out)
+            Redeemed::Answer(Box::new(out))
         }
     }
 }
@@ -202,7 +206,7 @@ pub(crate) async fn redeem(
 ) -> Response {
     let key = match account_for(&shared, (&method, &uri, &headers, &body), &terminal) {
         Ok(key) => key,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     if !body.is_empty() && serde_json::from_slice::<wire::RedeemIn>(&body).is_err() {
         let refusal = answer(400, "body must be {\"customer_ip\": \"…\"}");
@@ -210,7 +214,7 @@ pub(crate) async fn redeem(
     }
     match shared.voucher(&pin, &trans_no, |v| redeem_once(v, &key, &trans_no)) {
         None => not_found(),
-        Some(Redeemed::Answer(out)) => Json(out).into_response(),
+        Some(Redeemed::Answer(out)) => Json(*out).into_response(),
         Some(Redeemed::Status(code)) => code.into_response(),
     }
 }
