@@ -20,6 +20,10 @@
 //!   in Flexepin's merchant portal.
 //! - Callbacks: Flexepin sends none; anything received is refused.
 //!
+//! Mozarto's FLEXEPIN page says the API response is the final result but shows a sample
+//! answer with `status: "PENDING"`; the redeem answer is final, so Overture answers
+//! `data.status` `APPROVED` or `DECLINED` (and sends the webhook) at once.
+//!
 //! The PIN never reaches a log or an error message: transport errors (whose text names the
 //! URL, which carries the PIN) are rewritten with the PIN masked.
 

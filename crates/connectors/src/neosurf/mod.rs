@@ -8,6 +8,10 @@
 //! - Callback (to `urlCallback`, Overture's callback URL): verified with the same hash rule;
 //!   it carries `merchantTransactionId` (the order id), `amount` (minor units) and `currency`,
 //!   which the server compares with the stored order before anything is applied.
+//! - Mozarto's NEOSURF page says the PIN is collected in the merchant's own interface and no
+//!   `data.url` is returned, yet its newer configuration (hash key, ok/ko/pending URLs) is
+//!   that of the hosted page every integration uses; Overture follows the hosted page and
+//!   returns its URL.
 //! - Status: Neosurf publishes none, so [`Capabilities::final_by_callback`] is set: a verified,
 //!   fully matching callback is applied as final, and `sync` invents no query (it answers
 //!   Pending). A pay-in with no callback fails with reason `timeout` when [`POLL_SCHEDULE`]
