@@ -6,9 +6,12 @@
 pub mod brite;
 pub mod cardzo;
 pub mod emerchantpay;
+pub mod cleo;
+pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;
 pub mod http;
+pub mod neosurf;
 pub mod paymentsoft;
 pub mod payone;
 pub mod registry;

@@ -24,6 +24,9 @@ impl Registry {
             Arc::new(crate::trust::Trust::new(http.clone())),
             Arc::new(crate::worldpay_eu::WorldpayEu::new(http.clone())),
             Arc::new(crate::emerchantpay::Emerchantpay::new(http.clone())),
+            Arc::new(crate::flexepin::Flexepin::new(http.clone())),
+            Arc::new(crate::neosurf::Neosurf::new(http.clone())),
+            Arc::new(crate::cleo::Cleo::new(http.clone())),
         ];
         Self {
             connectors: all

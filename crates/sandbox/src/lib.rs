@@ -16,10 +16,13 @@
 pub mod brite;
 pub mod cardzo;
 pub mod emerchantpay;
+pub mod cleo;
+pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;
 mod html;
 pub mod keyring;
+pub mod neosurf;
 pub mod paymentsoft;
 pub mod payone;
 pub mod scenario;
@@ -111,6 +114,9 @@ pub fn all() -> Vec<Arc<dyn Simulator>> {
         Arc::new(trust::TrustSandbox),
         Arc::new(worldpay_eu::WorldpayEuSandbox),
         Arc::new(emerchantpay::EmerchantpaySandbox),
+        Arc::new(flexepin::FlexepinSandbox),
+        Arc::new(neosurf::NeosurfSandbox),
+        Arc::new(cleo::CleoSandbox),
     ]
 }
 

@@ -11,6 +11,7 @@ fn body(psp: &str, kind: &str) -> Value {
         "GIGADAT" | "PAYONE" => ("CAD", "CA"),
         "BRITE" => ("SEK", "SE"),
         "TRUST" => ("GBP", "GB"),
+        "CLEO" => ("CLP", "CL"),
         _ => ("EUR", "DE"),
     };
     let mut b = json!({"pspType": psp, "type": kind, "baseamount": 20.00, "currency": currency,
@@ -23,6 +24,14 @@ fn body(psp: &str, kind: &str) -> Value {
         }
         // Card PSPs through hosted pages: the common fields (EUR, DE, returnUrl) suffice.
         "WORLDPAY_EU" | "EMERCHANTPAY" => {}
+        // A sandbox voucher worth 20 EUR (978, 000020), redeemed in the create call.
+        "FLEXEPIN" => b["voucherPin"] = json!("9780000200000000"),
+        // A Chilean account: number, bank code and the holder's RUT.
+        "CLEO" => {
+            b["bankAccount"] = json!("12345678");
+            b["bankCode"] = json!("012");
+            b["documentId"] = json!("12.345.678-5");
+        }
         _ => {}
     }
     b
@@ -68,8 +77,11 @@ async fn every_psp_works_through_the_api() {
     for expected in [
         "BRITE",
         "CARDZO",
+        "CLEO",
+        "FLEXEPIN",
         "FORUMPAY",
         "GIGADAT",
+        "NEOSURF",
         "PAYMENTSOFT",
         "PAYONE",
         "TRUST",
