@@ -5,8 +5,8 @@
 
 pub mod brite;
 pub mod cardzo;
-pub mod emerchantpay;
 pub mod cleo;
+pub mod emerchantpay;
 pub mod flexepin;
 pub mod forumpay;
 pub mod gigadat;

@@ -65,23 +65,28 @@ fn benches(c: &mut Criterion) {
     let rules = hundred_rules();
     let metadata = std::collections::BTreeMap::from([("segment".to_owned(), "vip".to_owned())]);
     let eur100 = Money::parse_major("100.10", Currency::from_code("EUR").unwrap()).unwrap();
-    c.bench_function("routing: 100 rules, the last matches, then the weighted order", |b| {
-        b.iter(|| {
-            let facts = overture_core::routing::Facts {
-                txn_type: TxnType::Payin,
-                psp_type: Some("FORUMPAY"),
-                amount: black_box(eur100),
-                country: Some("DE"),
-                brand_id: None,
-                metadata: &metadata,
-            };
-            let rule = rules.evaluate(&facts).unwrap();
-            match &rule.then {
-                overture_core::routing::Action::Route(r) => r.order(|_| true, black_box(12_345)),
-                overture_core::routing::Action::Block(_) => Vec::new(),
-            }
-        })
-    });
+    c.bench_function(
+        "routing: 100 rules, the last matches, then the weighted order",
+        |b| {
+            b.iter(|| {
+                let facts = overture_core::routing::Facts {
+                    txn_type: TxnType::Payin,
+                    psp_type: Some("FORUMPAY"),
+                    amount: black_box(eur100),
+                    country: Some("DE"),
+                    brand_id: None,
+                    metadata: &metadata,
+                };
+                let rule = rules.evaluate(&facts).unwrap();
+                match &rule.then {
+                    overture_core::routing::Action::Route(r) => {
+                        r.order(|_| true, black_box(12_345))
+                    }
+                    overture_core::routing::Action::Block(_) => Vec::new(),
+                }
+            })
+        },
+    );
 
     let company = company();
     let now = std::time::SystemTime::now()
