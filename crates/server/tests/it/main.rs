@@ -24,6 +24,7 @@ mod idempotency;
 mod idempotency_crash;
 mod metrics;
 mod multinode;
+mod nodes_and_cards;
 mod outbound;
 mod outbound_cli;
 mod payins;
