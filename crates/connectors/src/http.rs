@@ -1,10 +1,64 @@
 //! The one HTTP client every connector uses: the guarded outbound client (policy-checked URLs
 //! and addresses, no redirects), timeouts, and the classification of transport failures and
 //! HTTP statuses into [`ConnectorError`] (classified once).
+//!
+//! Every exchange is also shown to the client's [`ExchangeObserver`]s (metrics, the PSP
+//! exchange log) with the [`CallContext`] the service layer set around the connector call
+//! ([`in_context`]): which PSP account, transaction, attempt and operation it belongs to. The
+//! connectors themselves know nothing of it.
 
 use overture_core::connector::ConnectorError;
+use overture_core::{AttemptId, PspAccountId, TransactionId};
 use overture_outbound::{Outbound, SendError, Settings};
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+tokio::task_local! {
+    static CALL: CallContext;
+}
+
+/// What a PSP call belongs to, set by the service layer around a connector call.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    /// `pspType` of the account.
+    pub psp: String,
+    pub account: PspAccountId,
+    pub transaction: Option<TransactionId>,
+    pub attempt: Option<AttemptId>,
+    /// The flow: `create`, `status`, `credentials-test`, …
+    pub operation: &'static str,
+}
+
+/// Runs `call` (a connector call) with `ctx` visible to the observers of every exchange it makes.
+pub async fn in_context<F: Future>(ctx: CallContext, call: F) -> F::Output {
+    CALL.scope(ctx, call).await
+}
+
+/// One HTTP exchange with a PSP as the shared client saw it. Bodies are raw (the observer
+/// masks what it keeps); `request_headers` never include `Authorization` values.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub method: String,
+    /// Path and query of the URL (no scheme, host or credentials).
+    pub path: String,
+    /// `None` when no answer came (timeout, refused connection).
+    pub status: Option<u16>,
+    pub latency: Duration,
+    pub request_body: Vec<u8>,
+    pub response_body: String,
+    /// The classified failure, if any.
+    pub error: Option<String>,
+    /// The failure counts against the account's health (cannot connect, timeout, 5xx, 429).
+    pub technical_failure: bool,
+}
+
+/// Sees every PSP exchange (metrics, the exchange log). Must not block: it runs on the call's
+/// task.
+pub trait ExchangeObserver: Send + Sync + 'static {
+    /// `ctx` is the call's context, `None` for a call made outside [`in_context`].
+    fn exchange(&self, ctx: Option<&CallContext>, exchange: &Exchange);
+}
 
 /// Re-exported so code that builds a [`PspHttp`] needs no direct dependency on the policy crate.
 pub use overture_outbound::OutboundPolicy;
@@ -20,9 +74,18 @@ pub struct PspResponse {
 }
 
 /// Shared HTTP client for PSP calls, enforcing the outbound policy on PSP base URLs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PspHttp {
     outbound: Outbound,
+    observers: Vec<Arc<dyn ExchangeObserver>>,
+}
+
+impl std::fmt::Debug for PspHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PspHttp")
+            .field("observers", &self.observers.len())
+            .finish()
+    }
 }
 
 impl PspHttp {
@@ -36,7 +99,16 @@ impl PspHttp {
         };
         let outbound =
             Outbound::new(policy, &settings).expect("reqwest client with static settings");
-        Self { outbound }
+        Self {
+            outbound,
+            observers: Vec::new(),
+        }
+    }
+
+    /// The same client, also showing every exchange to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn ExchangeObserver>) -> Self {
+        self.observers.push(observer);
+        self
     }
 
     /// The underlying client, to build a request (send it with [`PspHttp::send`]).
@@ -52,10 +124,56 @@ impl PspHttp {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<PspResponse, ConnectorError> {
-        let response = self.outbound.send(request).await.map_err(classify_send)?;
-        let status = response.status().as_u16();
-        let body = response.text().await.map_err(classify_transport)?;
-        classify_status(status, body)
+        let request = request
+            .build()
+            .map_err(|e| ConnectorError::Protocol(format!("could not build the request: {e}")))?;
+        let seen = (!self.observers.is_empty()).then(|| {
+            let url = request.url();
+            let path = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_owned(),
+            };
+            let body = request
+                .body()
+                .and_then(|b| b.as_bytes())
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+            (request.method().to_string(), path, body)
+        });
+        let started = Instant::now();
+        let mut status = None;
+        let mut answer = String::new();
+        let result = async {
+            let response = self
+                .outbound
+                .execute(request)
+                .await
+                .map_err(classify_send)?;
+            status = Some(response.status().as_u16());
+            answer = response.text().await.map_err(classify_transport)?;
+            classify_status(status.unwrap_or_default(), answer.clone())
+        }
+        .await;
+        if let Some((method, path, request_body)) = seen {
+            let exchange = Exchange {
+                method,
+                path,
+                status,
+                latency: started.elapsed(),
+                request_body,
+                response_body: answer,
+                error: result.as_ref().err().map(ToString::to_string),
+                technical_failure: result
+                    .as_ref()
+                    .err()
+                    .is_some_and(ConnectorError::is_technical),
+            };
+            let ctx = CALL.try_with(Clone::clone).ok();
+            for o in &self.observers {
+                o.exchange(ctx.as_ref(), &exchange);
+            }
+        }
+        result
     }
 }
 

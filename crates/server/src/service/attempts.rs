@@ -19,6 +19,7 @@
 use crate::app::App;
 use crate::service::progress::{self, Secrets};
 use crate::service::routing;
+use overture_connectors::http::in_context;
 use overture_core::connector::{ConnectorError, FailureClass, PspUpdate};
 use overture_core::routing::Decision;
 use overture_core::store::{StoreError, Transition};
@@ -211,16 +212,19 @@ pub async fn call(
 ) -> anyhow::Result<(Transaction, Option<ConnectorError>)> {
     let (connector, ctx) = progress::resolve(app, &txn, Some(account)).await?;
     let request = progress::create_request(&txn, secrets);
-    let result = match txn.txn_type {
-        TxnType::Payout => connector.submit_payout(&ctx, &request).await,
-        TxnType::Payin => connector.start_payin(&ctx, &request).await.map(|started| {
-            let mut update = started.update;
-            if started.redirect_url.is_some() {
-                update.redirect_url = started.redirect_url;
-            }
-            update
-        }),
+    let call = async {
+        match txn.txn_type {
+            TxnType::Payout => connector.submit_payout(&ctx, &request).await,
+            TxnType::Payin => connector.start_payin(&ctx, &request).await.map(|started| {
+                let mut update = started.update;
+                if started.redirect_url.is_some() {
+                    update.redirect_url = started.redirect_url;
+                }
+                update
+            }),
+        }
     };
+    let result = in_context(progress::call_context(&txn, "create"), call).await;
     record_health(app, &account.id, result.as_ref().err());
     let e = match result {
         Ok(update) => {

@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::service::attempts::{self, Failure, Flow};
 use crate::service::views;
 use anyhow::Context;
+use overture_connectors::http::{in_context, CallContext};
 use overture_core::connector::*;
 use overture_core::store::{NewWebhook, ProgressUpdate, StoreError, Transition};
 use overture_core::*;
@@ -64,6 +65,17 @@ pub fn payment_request(txn: &Transaction) -> PaymentRequest {
         return_url: txn.return_url.clone(),
         merchant_reference: txn.merchant_reference.clone(),
         extras: txn.extras.clone(),
+    }
+}
+
+/// What a PSP call for `txn`'s live attempt belongs to (for the exchange observers).
+pub fn call_context(txn: &Transaction, operation: &'static str) -> CallContext {
+    CallContext {
+        psp: txn.psp_type.to_string(),
+        account: txn.psp_account_id.clone(),
+        transaction: Some(txn.id.clone()),
+        attempt: txn.attempt_id.clone(),
+        operation,
     }
 }
 
@@ -401,7 +413,8 @@ pub async fn sync_now(
     routed: Option<&PspAccount>,
 ) -> anyhow::Result<Transaction> {
     let (connector, ctx) = resolve(app, &txn, routed).await?;
-    let result = connector.sync(&ctx, &order_ref(&txn)).await;
+    let order = order_ref(&txn);
+    let result = in_context(call_context(&txn, "status"), connector.sync(&ctx, &order)).await;
     attempts::record_health(app, &txn.psp_account_id, result.as_ref().err());
     apply_update(app, txn, &result?, Actor::Psp, Flow::Background).await
 }

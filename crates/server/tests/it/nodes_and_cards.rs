@@ -39,7 +39,11 @@ async fn a_rules_change_reaches_another_node_within_5_s() {
     let (_b, url_b) = node("api");
     let http = reqwest::Client::new();
     let before = evaluate(&http, &url_b, &p.token).await;
-    assert_eq!(before["rule"], Value::Null, "default routing first: {before}");
+    assert_eq!(
+        before["rule"],
+        Value::Null,
+        "default routing first: {before}"
+    );
     let doc = json!({"rules": [{"name": "stop payouts", "when": {"type": "PAYOUT"},
         "then": {"block": "maintenance"}}]});
     let put = http
@@ -57,11 +61,18 @@ async fn a_rules_change_reaches_another_node_within_5_s() {
             assert_eq!(d["rule"], "stop payouts");
             break;
         }
-        assert!(stored.elapsed() < Duration::from_secs(5), "node B still routes by default: {d}");
+        assert!(
+            stored.elapsed() < Duration::from_secs(5),
+            "node B still routes by default: {d}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let seen_after = stored.elapsed();
-    assert_eq!(evaluate(&http, &url_a, &p.token).await["action"], "block", "at once where stored");
+    assert_eq!(
+        evaluate(&http, &url_a, &p.token).await["action"],
+        "block",
+        "at once where stored"
+    );
     eprintln!("the other node applied the new rules after {seen_after:?}");
 }
 
@@ -95,11 +106,20 @@ async fn a_card_number_is_refused_and_neither_stored_nor_logged() {
         assert_eq!(resp.status(), 400);
         let v: Value = resp.json().await.unwrap();
         assert_eq!(v["errorCode"], "VALIDATION_ERROR");
-        assert!(v["errors"][0]["message"].as_str().unwrap().contains("hosted payment page"), "{v}");
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("hosted payment page"),
+            "{v}"
+        );
         assert!(!v.to_string().contains(PAN), "the answer never echoes it");
     }
     let listed: Value = http
-        .get(format!("{url}/v1/api/backoffice/transactions?company={}", p.company_id))
+        .get(format!(
+            "{url}/v1/api/backoffice/transactions?company={}",
+            p.company_id
+        ))
         .bearer_auth(&p.operator)
         .send()
         .await
@@ -108,7 +128,10 @@ async fn a_card_number_is_refused_and_neither_stored_nor_logged() {
         .await
         .unwrap();
     assert_eq!(listed["data"]["items"], json!([]), "nothing stored");
-    assert!(mp.verify_calls.lock().unwrap().is_empty(), "nothing sent anywhere");
+    assert!(
+        mp.verify_calls.lock().unwrap().is_empty(),
+        "nothing sent anywhere"
+    );
     node.kill9();
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(!logged.contains(PAN), "the card number is in the log");
