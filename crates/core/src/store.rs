@@ -5,6 +5,7 @@ use crate::attempt::{Attempt, AttemptWrite};
 use crate::backoffice::{AuditEntry, BackofficeStore};
 use crate::domain::*;
 use crate::ids::*;
+use crate::insight::InsightStore;
 use crate::routing::Usage;
 use crate::state::TxnState;
 use async_trait::async_trait;
@@ -150,10 +151,13 @@ pub struct TxnFilter {
 }
 
 /// Every persistent operation Overture performs. All times are milliseconds since the Unix
-/// epoch. Implemented by anything that implements the three parts.
-pub trait Store: CompanyStore + TransactionStore + WorkStore + BackofficeStore {}
+/// epoch. Implemented by anything that implements the parts.
+pub trait Store:
+    CompanyStore + TransactionStore + WorkStore + BackofficeStore + InsightStore
+{
+}
 
-impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore> Store for T {}
+impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore + InsightStore> Store for T {}
 
 /// Companies, PSP accounts and operators.
 #[async_trait]

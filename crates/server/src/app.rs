@@ -35,6 +35,8 @@ pub struct App {
     pub routing_rules: Arc<crate::service::routing::RulesCache>,
     /// Each PSP account's circuit breaker on this node.
     pub health: Arc<crate::service::health::Health>,
+    /// The PSP exchange log (PSP calls are logged by the registry's HTTP client; callbacks here).
+    pub exchanges: Arc<crate::service::exchange_log::ExchangeLog>,
 }
 
 impl App {

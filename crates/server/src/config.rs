@@ -192,6 +192,9 @@ pub struct Tuning {
     /// after which routing skips it (its circuit opens).
     #[arg(long, env = "OVERTURE_BREAKER_FAILURES", default_value_t = 5)]
     pub breaker_failures: u32,
+    /// Days the PSP exchange log keeps each exchange and callback.
+    #[arg(long, env = "OVERTURE_EXCHANGE_RETENTION_DAYS", default_value_t = 30)]
+    pub exchange_retention_days: u32,
     /// How long an open circuit skips its account before one probe request may go.
     #[arg(long, env = "OVERTURE_BREAKER_COOLDOWN", value_parser = parse_duration, default_value = "30s")]
     pub breaker_cooldown: Duration,

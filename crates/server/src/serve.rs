@@ -6,6 +6,7 @@ use crate::api::metrics::{MetricsAccess, METRICS_TOKEN_ENV};
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
 use crate::service::confirm::Confirmations;
+use crate::service::exchange_log::{self, ExchangeLog};
 use crate::{api, backoffice, demo, workers};
 use anyhow::Context;
 use axum::Extension;
@@ -18,6 +19,7 @@ use overture_store::{Cipher, SqlStore, StoreOptions};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -121,12 +123,16 @@ pub async fn start(
             "production mode without {METRICS_TOKEN_ENV}: GET /metrics answers 401 to everyone"
         );
     }
+    let clock: Arc<dyn overture_core::Clock> = Arc::new(SystemClock);
+    let (exchanges, exchange_queue) = ExchangeLog::new(clock.clone());
+    let psp_http =
+        PspHttp::new(args.tuning.psp_timeout, policy.clone()).with_observer(exchanges.clone());
     let app = App {
         store: Arc::new(store),
-        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout, policy.clone())),
+        registry: Registry::builtin(psp_http),
         public_url: public_url.clone(),
         tuning: args.tuning.clone(),
-        clock: Arc::new(SystemClock),
+        clock: clock.clone(),
         // Per-call timeouts (verify-user, webhooks) are set on each request.
         http: Outbound::new(policy, &Settings::default())?,
         webhook_wakeup: Arc::new(Notify::new()),
@@ -137,6 +143,7 @@ pub async fn start(
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
         api_activity: Arc::default(),
         routing_rules: Arc::default(),
+        exchanges,
         health: Arc::new(crate::service::health::Health::new(
             args.tuning.breaker_failures,
             i64::try_from(args.tuning.breaker_cooldown.as_millis()).unwrap_or(i64::MAX),
@@ -167,6 +174,14 @@ pub async fn start(
         .layer(Extension(args.trusted_proxies.clone()))
         .layer(TraceLayer::new_for_http());
     let mut tasks = tokio::task::JoinSet::new();
+    let retention = Duration::from_secs(86_400 * u64::from(args.tuning.exchange_retention_days));
+    tasks.spawn(exchange_log::run_writer(
+        app.store.clone(),
+        clock,
+        exchange_queue,
+        retention,
+        cancel.clone(),
+    ));
     if matches!(args.role, Role::Worker | Role::All) {
         tasks.spawn(workers::poller::run(app.clone(), cancel.clone()));
         tasks.spawn(workers::webhooks::run(app.clone(), cancel.clone()));

@@ -417,3 +417,48 @@ async fn existing_transactions_become_their_first_attempt() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_exchange_log_appends_lists_and_prunes() {
+    use overture_core::insight::{ExchangeDirection, InsightStore, PspExchange};
+    let all = backends("exchanges").await;
+    for b in &all {
+        let s = &b.store;
+        let c = company(s, "Acme").await;
+        let a = account(s, &c, "PAYMENTSOFT").await;
+        let t = stored(s, &txn(&c, &a, TxnState::Pending, "u", 1)).await;
+        let entry = |at: i64, direction| PspExchange {
+            id: 0,
+            transaction_id: Some(t.id.clone()),
+            attempt_id: None,
+            psp_account_id: a.id.clone(),
+            psp_type: "PAYMENTSOFT".into(),
+            direction,
+            operation: "status".into(),
+            method: "POST".into(),
+            path: "/paynet/api/v2/status/1".into(),
+            http_status: Some(200),
+            latency_ms: Some(12),
+            request_excerpt: "control=***".into(),
+            response_excerpt: "status=approved".into(),
+            outcome: None,
+            at,
+        };
+        s.record_exchanges(&[
+            entry(10, ExchangeDirection::Outbound),
+            entry(20, ExchangeDirection::Callback),
+        ])
+        .await
+        .unwrap();
+        let got = s.exchanges(&t.id).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].at, got[1].direction),
+            (10, ExchangeDirection::Callback)
+        );
+        assert_eq!(got[0].latency_ms, Some(12));
+        assert_eq!(s.prune_exchanges(15).await.unwrap(), 1);
+        assert_eq!(s.exchanges(&t.id).await.unwrap().len(), 1);
+    }
+    finish(all).await;
+}

@@ -16,18 +16,24 @@
 
 use crate::app::App;
 use crate::service::attempts::Flow;
+use crate::service::confirm::Hint;
+use crate::service::exchange_log::ReceivedCallback;
 use crate::service::progress;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use overture_core::connector::Connector;
 use overture_core::connector::{
     AccountContext, CallbackAck, CallbackClaims, CallbackOutcome, CallbackRequest,
 };
 use overture_core::store::StoreError;
-use overture_core::{Actor, Attempt, Currency, Money, OrderId, PspAccountId, Transaction};
+use overture_core::{
+    Actor, Attempt, AttemptId, Currency, Money, OrderId, PspAccount, PspAccountId, Transaction,
+    TransactionId,
+};
 
 /// Largest accepted callback body, in bytes.
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
@@ -40,11 +46,18 @@ async fn callback(
     State(app): State<App>,
     Path((psp, account)): Path<(String, String)>,
     method: Method,
+    uri: Uri,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(app, psp, account, method, query, headers, body).await {
+    let received = Received {
+        method,
+        path: uri.path().to_owned(),
+        query,
+        headers,
+    };
+    match handle(app, psp, account, received, body).await {
         Handled::Ack(ack) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, ack.content_type)],
@@ -61,15 +74,21 @@ enum Handled {
     Refused(StatusCode, &'static str),
 }
 
-async fn handle(
-    app: App,
-    psp: String,
-    account: String,
+/// The parts of a callback request besides its body.
+struct Received {
     method: Method,
+    path: String,
     query: Option<String>,
     headers: HeaderMap,
-    body: Body,
-) -> Handled {
+}
+
+async fn handle(app: App, psp: String, account: String, received: Received, body: Body) -> Handled {
+    let Received {
+        method,
+        path: uri_path,
+        query,
+        headers,
+    } = received;
     use Handled::Refused;
     let Some(account_id) = PspAccountId::parse(&account) else {
         return Refused(StatusCode::NOT_FOUND, "unknown account");
@@ -99,70 +118,144 @@ async fn handle(
             .collect(),
         body: body.to_vec(),
     };
-    let ctx = AccountContext::new(&account, &app.public_url);
-    let outcome = match connector.parse_callback(&ctx, &request) {
+    let mut note = Note::default();
+    let handled = decide(&app, &account, connector.as_ref(), &request, &mut note).await;
+    let path = match &request.query {
+        q if q.is_empty() => uri_path.clone(),
+        q => format!("{uri_path}?{q}"),
+    };
+    app.exchanges.callback(ReceivedCallback {
+        account: &account.id,
+        psp_type: account.psp_type.as_str(),
+        transaction: note.transaction.as_ref(),
+        attempt: note.attempt.as_ref(),
+        method: &request.method,
+        path: &path,
+        body: &request.body,
+        answered: match &handled {
+            Handled::Ack(_) => 200,
+            Handled::Refused(status, _) => status.as_u16(),
+        },
+        outcome: note.outcome,
+    });
+    handled
+}
+
+/// What the exchange log says of a callback: the transaction and attempt it named, and what
+/// Overture did with it.
+#[derive(Default)]
+struct Note {
+    transaction: Option<TransactionId>,
+    attempt: Option<AttemptId>,
+    outcome: String,
+}
+
+/// Decides what to do with a callback of `account` (see the module docs), noting it in `note`.
+async fn decide(
+    app: &App,
+    account: &PspAccount,
+    connector: &dyn Connector,
+    request: &CallbackRequest,
+    note: &mut Note,
+) -> Handled {
+    use Handled::Refused;
+    let ctx = AccountContext::new(account, &app.public_url);
+    let outcome = match connector.parse_callback(&ctx, request) {
         Ok(o) => o,
         Err(e) => {
             tracing::warn!(psp = %account.psp_type, error = %e, "callback refused");
+            note.outcome = format!("refused: malformed ({e})");
             return Refused(StatusCode::BAD_REQUEST, "malformed callback");
         }
     };
-    let (txn_id, verified) = match outcome {
+    let (txn_id, verified, kind) = match outcome {
         CallbackOutcome::Verified {
             order_id,
             update,
             claims,
         } => {
             tracing::info!(%order_id, psp_status = %update.raw_status, "signed callback: asking the PSP to confirm");
-            (order_id, Some((update, claims)))
+            let kind = format!("verified (claims {})", update.raw_status);
+            (order_id, Some((update, claims)), kind)
         }
         CallbackOutcome::Unverified { order_id, why } => {
             tracing::info!(%order_id, why, "unverified callback: asking the PSP instead");
-            (order_id, None)
+            (order_id, None, format!("unverified ({why})"))
         }
     };
     let claims = verified.as_ref().map(|(_, c)| c);
-    let (attempt, txn) = match order(&app, &txn_id).await {
+    let (attempt, txn) = match order(app, &txn_id).await {
         Ok(Some((a, t))) if a.psp_account_id == account.id => (a, t),
-        Ok(_) => return Refused(StatusCode::NOT_FOUND, "unknown order"),
+        Ok(_) => {
+            note.outcome = format!("{kind}; refused: no such order of this account");
+            return Refused(StatusCode::NOT_FOUND, "unknown order");
+        }
         Err(e) => {
             tracing::error!(error = ?e, "callback: store error");
+            note.outcome = format!("{kind}; not handled: store error");
             return Refused(StatusCode::SERVICE_UNAVAILABLE, "retry later");
         }
     };
+    note.transaction = Some(txn.id.clone());
+    note.attempt = Some(attempt.id.clone());
     if txn.attempt_id.as_ref() != Some(&attempt.id) {
         // An earlier attempt, closed when the transaction failed over: nothing to confirm.
         tracing::info!(transaction_id = %txn.id, attempt = attempt.seq, "callback for a closed attempt; acknowledged, ignored");
-        return Handled::Ack(connector.callback_ack(&request));
+        note.outcome = format!("{kind}; ignored: attempt {} is closed", attempt.seq);
+        return Handled::Ack(connector.callback_ack(request));
     }
     if let Some(mismatch) = claims.and_then(|c| mismatch(&txn, c)) {
         tracing::warn!(transaction_id = %txn.id, mismatch, "signed callback does not match the order; ignored");
+        note.outcome = format!("{kind}; refused: its {mismatch} does not match the order");
         return Refused(StatusCode::BAD_REQUEST, "callback does not match the order");
     }
     if txn.state.is_final() {
-        return Handled::Ack(connector.callback_ack(&request));
+        note.outcome = format!(
+            "{kind}; nothing to do: the transaction is {}",
+            txn.state.as_str()
+        );
+        return Handled::Ack(connector.callback_ack(request));
     }
     if connector.capabilities().final_by_callback {
         // No status query exists: a verified callback that names the order's amount and
         // currency (all matched above) is the PSP's authenticated word.
         return match verified {
             Some((update, claims)) if claims.amount.is_some() && claims.currency.is_some() => {
-                match progress::apply_update(&app, txn, &update, Actor::Psp, Flow::Background).await
+                match progress::apply_update(app, txn, &update, Actor::Psp, Flow::Background).await
                 {
-                    Ok(_) => Handled::Ack(connector.callback_ack(&request)),
+                    Ok(t) => {
+                        note.outcome = format!(
+                            "{kind}; applied (this PSP has no status query): {}",
+                            t.state.as_str()
+                        );
+                        Handled::Ack(connector.callback_ack(request))
+                    }
                     Err(e) => {
                         tracing::error!(error = ?e, "callback: could not apply");
+                        note.outcome = format!("{kind}; not applied: {e}");
                         Refused(StatusCode::SERVICE_UNAVAILABLE, "retry later")
                     }
                 }
             }
-            Some(_) => Refused(StatusCode::BAD_REQUEST, "callback lacks amount or currency"),
-            None => Refused(StatusCode::BAD_REQUEST, "callback not verified"),
+            Some(_) => {
+                note.outcome = format!("{kind}; refused: no amount or currency to match");
+                Refused(StatusCode::BAD_REQUEST, "callback lacks amount or currency")
+            }
+            None => {
+                note.outcome = format!("{kind}; refused: this PSP's callbacks must be verified");
+                Refused(StatusCode::BAD_REQUEST, "callback not verified")
+            }
         };
     }
-    let hint = app.confirmations.request(&app, txn.id.clone(), account);
+    let hint = app
+        .confirmations
+        .request(app, txn.id.clone(), account.clone());
     tracing::debug!(transaction_id = %txn.id, ?hint, "status query requested");
-    Handled::Ack(connector.callback_ack(&request))
+    note.outcome = match hint {
+        Hint::Queued => format!("{kind}; status query requested"),
+        Hint::Coalesced => format!("{kind}; coalesced with a status query already due"),
+    };
+    Handled::Ack(connector.callback_ack(request))
 }
 
 /// The attempt that sent `order` to the PSP, and its transaction.

@@ -12,6 +12,7 @@ use crate::backoffice::Backoffice;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use overture_core::backoffice::TxnSearch;
+use overture_core::insight::{ExchangeDirection, PspExchange};
 use overture_core::*;
 use serde::Deserialize;
 
@@ -236,9 +237,39 @@ pub async fn detail(
             .iter()
             .map(|a| attempt_block(&txn, a))
             .collect(),
+        exchanges: app
+            .store
+            .exchanges(&id)
+            .await?
+            .iter()
+            .map(exchange_row)
+            .collect(),
         decide: txn.state == TxnState::AwaitingApproval && signed.can_decide(),
         can_redeliver: signed.can_decide(),
     })
+}
+
+fn exchange_row(e: &PspExchange) -> ExchangeRow {
+    ExchangeRow {
+        at: when(e.at),
+        direction: match e.direction {
+            ExchangeDirection::Outbound => "Overture → PSP",
+            ExchangeDirection::Callback => "PSP → Overture",
+        },
+        operation: e.operation.clone(),
+        request: format!("{} {}", e.method, e.path),
+        status: e
+            .http_status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "no answer".into()),
+        latency: e
+            .latency_ms
+            .map(|l| format!("{l} ms"))
+            .unwrap_or_else(|| "—".into()),
+        outcome: or_dash(e.outcome.as_deref()),
+        request_excerpt: e.request_excerpt.clone(),
+        response_excerpt: e.response_excerpt.clone(),
+    }
 }
 
 fn attempt_block(txn: &Transaction, a: &Attempt) -> AttemptBlock {

@@ -190,6 +190,7 @@ pub struct DetailPage {
     pub approvals: Vec<String>,
     pub webhooks: Vec<DeliveryBlock>,
     pub attempts: Vec<AttemptBlock>,
+    pub exchanges: Vec<ExchangeRow>,
     /// Show the approve/reject form.
     pub decide: bool,
     pub can_redeliver: bool,
@@ -209,6 +210,20 @@ pub struct AttemptBlock {
     /// `rule "name" (version N)` or `default routing`.
     pub rule: String,
     pub candidates: Vec<CandidateRow>,
+}
+
+/// One entry of the PSP exchange log (already masked).
+pub struct ExchangeRow {
+    pub at: String,
+    /// `Overture → PSP` or `PSP → Overture`.
+    pub direction: &'static str,
+    pub operation: String,
+    pub request: String,
+    pub status: String,
+    pub latency: String,
+    pub outcome: String,
+    pub request_excerpt: String,
+    pub response_excerpt: String,
 }
 
 /// One candidate of a routing decision.

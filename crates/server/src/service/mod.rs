@@ -11,6 +11,7 @@ pub mod audit;
 pub mod confirm;
 pub mod create;
 pub mod error;
+pub mod exchange_log;
 pub mod health;
 pub mod progress;
 pub mod routing;

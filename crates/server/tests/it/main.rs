@@ -18,6 +18,7 @@ mod callbacks;
 mod cli_secrets;
 mod demo;
 mod envelope;
+mod exchanges;
 mod failover;
 mod failover_crash;
 mod idempotency;

@@ -1,0 +1,112 @@
+//! [`InsightStore`] on SQL: the PSP exchange log. Appends go through the workers' pool (on
+//! PostgreSQL it commits without waiting for the WAL flush): the log is for investigation, and
+//! a crash may lose its last batch without harming a payment.
+
+use crate::{db_err, decode_all, SqlStore};
+use async_trait::async_trait;
+use overture_core::insight::{ExchangeDirection, InsightStore, PspExchange};
+use overture_core::store::StoreError;
+use overture_core::{AttemptId, PspAccountId, TransactionId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const COLUMNS: &str =
+    "transaction_id, attempt_id, psp_account_id, psp_type, direction, operation, \
+    method, path, http_status, latency_ms, request_excerpt, response_excerpt, outcome, at";
+/// Parameters per row of [`COLUMNS`].
+const PER_ROW: usize = 14;
+
+fn exchange(row: &AnyRow) -> Result<PspExchange, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+    let direction: String = row.try_get("direction").map_err(get)?;
+    Ok(PspExchange {
+        id: row.try_get("id").map_err(get)?,
+        transaction_id: row
+            .try_get::<Option<String>, _>("transaction_id")
+            .map_err(get)?
+            .map(TransactionId::from_trusted),
+        attempt_id: row
+            .try_get::<Option<String>, _>("attempt_id")
+            .map_err(get)?
+            .map(AttemptId::from_trusted),
+        psp_account_id: PspAccountId::from_trusted(
+            row.try_get::<String, _>("psp_account_id").map_err(get)?,
+        ),
+        psp_type: row.try_get("psp_type").map_err(get)?,
+        direction: ExchangeDirection::parse(&direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("direction {direction:?}")))?,
+        operation: row.try_get("operation").map_err(get)?,
+        method: row.try_get("method").map_err(get)?,
+        path: row.try_get("path").map_err(get)?,
+        http_status: row
+            .try_get::<Option<i64>, _>("http_status")
+            .map_err(get)?
+            .map(|s| s as i32),
+        latency_ms: row.try_get("latency_ms").map_err(get)?,
+        request_excerpt: row.try_get("request_excerpt").map_err(get)?,
+        response_excerpt: row.try_get("response_excerpt").map_err(get)?,
+        outcome: row.try_get("outcome").map_err(get)?,
+        at: row.try_get("at").map_err(get)?,
+    })
+}
+
+#[async_trait]
+impl InsightStore for SqlStore {
+    async fn record_exchanges(&self, batch: &[PspExchange]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<String> = (0..batch.len())
+            .map(|i| {
+                let params: Vec<String> = (1..=PER_ROW)
+                    .map(|p| format!("${}", i * PER_ROW + p))
+                    .collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO psp_exchanges ({COLUMNS}) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for e in batch {
+            query = query
+                .bind(e.transaction_id.as_ref().map(|t| t.as_str()))
+                .bind(e.attempt_id.as_ref().map(|a| a.as_str()))
+                .bind(e.psp_account_id.as_str())
+                .bind(e.psp_type.as_str())
+                .bind(e.direction.as_str())
+                .bind(e.operation.as_str())
+                .bind(e.method.as_str())
+                .bind(e.path.as_str())
+                .bind(e.http_status.map(i64::from))
+                .bind(e.latency_ms)
+                .bind(e.request_excerpt.as_str())
+                .bind(e.response_excerpt.as_str())
+                .bind(e.outcome.as_deref())
+                .bind(e.at);
+        }
+        query.execute(&self.work_pool).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn exchanges(&self, transaction: &TransactionId) -> Result<Vec<PspExchange>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, {COLUMNS} FROM psp_exchanges WHERE transaction_id = $1 ORDER BY id"
+        ))
+        .bind(transaction.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        decode_all(rows, exchange)
+    }
+
+    async fn prune_exchanges(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM psp_exchanges WHERE at < $1")
+            .bind(before)
+            .execute(&self.work_pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}
