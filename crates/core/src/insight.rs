@@ -3,7 +3,9 @@
 //! signatures and personal data masked before they are stored. Kept for a configurable number of
 //! days.
 
-use crate::ids::{AttemptId, PspAccountId, TransactionId};
+use crate::domain::{Transaction, TxnType};
+use crate::ids::{AttemptId, CompanyId, PspAccountId, TransactionId};
+use crate::state::TxnState;
 use crate::store::StoreError;
 use async_trait::async_trait;
 
@@ -64,6 +66,25 @@ pub struct PspExchange {
     pub at: i64,
 }
 
+/// One line of a user's totals with a company: how many transactions of a type ended in a
+/// state, per currency, and their sum (minor units).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserTotal {
+    pub txn_type: TxnType,
+    pub state: TxnState,
+    pub currency: String,
+    pub count: i64,
+    pub sum_minor: i64,
+}
+
+/// A user's history with a company, as an approver sees it beside a held payout.
+#[derive(Clone, Debug, Default)]
+pub struct UserHistory {
+    pub totals: Vec<UserTotal>,
+    /// The most recent transactions, newest first.
+    pub recent: Vec<Transaction>,
+}
+
 /// Storage of the exchange log.
 #[async_trait]
 pub trait InsightStore: Send + Sync + 'static {
@@ -73,4 +94,12 @@ pub trait InsightStore: Send + Sync + 'static {
     async fn exchanges(&self, transaction: &TransactionId) -> Result<Vec<PspExchange>, StoreError>;
     /// Deletes exchanges older than `before` (ms); returns how many.
     async fn prune_exchanges(&self, before: i64) -> Result<u64, StoreError>;
+    /// `user`'s transactions with `company`: totals by type, final state and currency, and the
+    /// `recent` most recent ones (newest first).
+    async fn user_history(
+        &self,
+        company: &CompanyId,
+        user: &str,
+        recent: i64,
+    ) -> Result<UserHistory, StoreError>;
 }

@@ -2,11 +2,14 @@
 //! PostgreSQL it commits without waiting for the WAL flush): the log is for investigation, and
 //! a crash may lose its last batch without harming a payment.
 
+use crate::rows::{self, TXN_COLUMNS};
 use crate::{db_err, decode_all, SqlStore};
 use async_trait::async_trait;
-use overture_core::insight::{ExchangeDirection, InsightStore, PspExchange};
+use overture_core::insight::{
+    ExchangeDirection, InsightStore, PspExchange, UserHistory, UserTotal,
+};
 use overture_core::store::StoreError;
-use overture_core::{AttemptId, PspAccountId, TransactionId};
+use overture_core::{AttemptId, CompanyId, PspAccountId, TransactionId, TxnState, TxnType};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -99,6 +102,48 @@ impl InsightStore for SqlStore {
         .await
         .map_err(db_err)?;
         decode_all(rows, exchange)
+    }
+
+    async fn user_history(
+        &self,
+        company: &CompanyId,
+        user: &str,
+        recent: i64,
+    ) -> Result<UserHistory, StoreError> {
+        let rows = sqlx::query(
+            "SELECT txn_type, state, currency, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM transactions \
+             WHERE company_id = $1 AND user_id = $2 GROUP BY txn_type, state, currency",
+        )
+        .bind(company.as_str())
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let totals = decode_all(rows, |r| {
+            let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+            let kind: String = r.try_get("txn_type").map_err(get)?;
+            let state: String = r.try_get("state").map_err(get)?;
+            Ok(UserTotal {
+                txn_type: TxnType::parse(&kind).ok_or_else(|| StoreError::Corrupt(kind.clone()))?,
+                state: TxnState::parse(&state).ok_or_else(|| StoreError::Corrupt(state.clone()))?,
+                currency: r.try_get("currency").map_err(get)?,
+                count: r.try_get("n").map_err(get)?,
+                sum_minor: r.try_get("total").map_err(get)?,
+            })
+        })?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions WHERE company_id = $1 AND user_id = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(company.as_str())
+        .bind(user)
+        .bind(recent)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let recent = decode_all(rows, rows::transaction)?;
+        Ok(UserHistory { totals, recent })
     }
 
     async fn prune_exchanges(&self, before: i64) -> Result<u64, StoreError> {

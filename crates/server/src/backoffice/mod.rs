@@ -21,6 +21,7 @@ pub mod session;
 mod settings;
 mod throttle;
 mod transactions;
+mod user_context;
 mod views;
 mod webhooks;
 

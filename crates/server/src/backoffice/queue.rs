@@ -8,7 +8,7 @@ use crate::backoffice::format;
 use crate::backoffice::lookup::{self, company_name};
 use crate::backoffice::session::{Posted, Signed};
 use crate::backoffice::views::{notice, render, Layout, Pager, QueuePage, QueueRow};
-use crate::backoffice::Backoffice;
+use crate::backoffice::{user_context, Backoffice};
 use crate::service::approval::{self, Approved, FOUR_EYES_APPROVALS};
 use crate::service::audit::Channel;
 use axum::extract::{Path, Query, State};
@@ -69,11 +69,8 @@ async fn queue_row(
     txn: &Transaction,
     now: i64,
 ) -> Result<QueueRow, PageError> {
-    let four_eyes = companies
-        .get(&txn.company_id)
-        .and_then(|c| c.four_eyes_threshold)
-        .is_some_and(|t| txn.amount.to_decimal() >= t);
-    let four_eyes = if four_eyes {
+    let above = above_four_eyes(companies, txn);
+    let four_eyes = if above {
         let given = app.store.approvals(&txn.id).await?.len();
         Some(format!("{given} of {FOUR_EYES_APPROVALS} approvals"))
     } else {
@@ -89,7 +86,19 @@ async fn queue_row(
         created: format::when(txn.created_at),
         reference: format::or_dash(txn.merchant_reference.as_deref()),
         four_eyes,
+        confirm: above,
+        verification: user_context::verification(app, txn).await?,
+        history: user_context::of(app, txn).await?,
     })
+}
+
+/// True when `txn` is at or above its company's four-eyes threshold: approving it asks for a
+/// confirmation.
+fn above_four_eyes(companies: &HashMap<CompanyId, CompanySummary>, txn: &Transaction) -> bool {
+    companies
+        .get(&txn.company_id)
+        .and_then(|c| c.four_eyes_threshold)
+        .is_some_and(|t| txn.amount.to_decimal() >= t)
 }
 
 #[derive(Deserialize)]
@@ -98,6 +107,9 @@ pub struct DecideForm {
     decision: String,
     #[serde(default)]
     reason: String,
+    /// `yes` when the operator confirmed approving above the four-eyes threshold.
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 /// `POST /backoffice/transactions/{id}/decide` with `decision=approve|reject` and `reason`.
@@ -112,6 +124,19 @@ pub async fn decide(
     let app = &bo.app;
     let done = match form.decision.as_str() {
         "approve" => {
+            let txn = app
+                .store
+                .transaction(&id)
+                .await?
+                .ok_or(PageError::NotFound)?;
+            let companies = lookup::companies(app).await?;
+            if above_four_eyes(&companies, &txn) && form.confirm.as_deref() != Some("yes") {
+                return Err(PageError::BadInput(format!(
+                    "{} is at or above the company's four-eyes threshold: tick the confirmation \
+                     to approve it. Nothing was changed.",
+                    format::amount(&txn.amount)
+                )));
+            }
             let outcome =
                 approval::approve(app, &signed.operator, &id, Some(reason), Channel::Web).await?;
             match outcome {

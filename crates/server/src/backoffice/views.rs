@@ -99,6 +99,32 @@ pub struct QueueRow {
     pub reference: String,
     /// `1 of 2 approvals` under four-eyes.
     pub four_eyes: Option<String>,
+    /// The approval needs a confirmation: the amount is at or above the four-eyes threshold.
+    pub confirm: bool,
+    /// What the MP said of the user when the payout was requested.
+    pub verification: String,
+    pub history: UserContext,
+}
+
+/// A user's history with the company, beside a held payout.
+pub struct UserContext {
+    /// `3 approved: 150.00 EUR · 1 declined`.
+    pub payins: String,
+    pub payouts: String,
+    /// Approved pay-ins minus approved payouts, per currency (`+70.00 EUR`).
+    pub net: String,
+    /// Earlier payouts rejected by an operator or the system.
+    pub rejections: String,
+    pub recent: Vec<RecentRow>,
+}
+
+/// One of a user's recent transactions.
+pub struct RecentRow {
+    pub id: String,
+    pub when: String,
+    pub kind: &'static str,
+    pub amount: String,
+    pub state: &'static str,
 }
 
 #[derive(Template)]

@@ -17,6 +17,9 @@ use overture_core::{
 };
 use std::collections::BTreeMap;
 
+/// The first event's reason when the MP verified the user before the transaction was stored.
+pub const VERIFIED_AT_CREATION: &str = "the merchant platform allowed the user (verify-user)";
+
 /// A validated Cashier API request (the API layer parses and checks the body into this).
 #[derive(Debug, Clone)]
 pub struct NewPayment {
@@ -102,8 +105,13 @@ pub async fn create(
         .ok_or_else(|| anyhow::anyhow!("no connector for {}", routed.account.psp_type))?;
     let (request, secrets) = split_secrets(connector.as_ref(), request);
     let (txn, attempt) = new_transaction(app, company, &routed, &input, request, key, held, id);
+    let mut created = event(&txn, None, TxnState::Created, txn.created_at);
+    if must_verify {
+        // What the approver sees beside a held payout, and the history shows.
+        created.reason = Some(VERIFIED_AT_CREATION.to_owned());
+    }
     let events = [
-        event(&txn, None, TxnState::Created, txn.created_at),
+        created,
         event(&txn, Some(TxnState::Created), txn.state, txn.created_at),
     ];
     let record = idempotency.map(|claim| IdempotencyRecord {

@@ -93,13 +93,31 @@ async fn backoffice_four_eyes_needs_two_different_operators() {
         "{}",
         queue.body
     );
-    let one = b.decide(&big, "approve", "first look ok").await;
+    let unconfirmed = b.decide(&big, "approve", "first look ok").await;
+    assert_eq!(
+        unconfirmed.status, 400,
+        "approving above four-eyes asks for a confirmation"
+    );
+    assert!(
+        unconfirmed.body.contains("tick the confirmation"),
+        "{}",
+        unconfirmed.body
+    );
+    assert!(app
+        .running
+        .app
+        .store
+        .approvals(&TransactionId::parse(&big).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    let one = b.decide_confirmed(&big, "approve", "first look ok").await;
     assert_eq!(
         one.location.as_deref(),
         Some(format!("/backoffice/queue?done=first_approval&id={big}").as_str())
     );
     assert_eq!(state_of(&app, &big).await, TxnState::AwaitingApproval);
-    let same = b.decide(&big, "approve", "me again").await;
+    let same = b.decide_confirmed(&big, "approve", "me again").await;
     assert_eq!(same.status, 409);
     assert!(
         same.body
@@ -133,7 +151,12 @@ async fn backoffice_four_eyes_needs_two_different_operators() {
         json!({ "given": 1, "required": 2 })
     );
     assert_eq!(body["data"]["state"], "awaiting_approval");
-    assert_eq!(b.decide(&big2, "approve", "page second").await.status, 303);
+    assert_eq!(
+        b.decide_confirmed(&big2, "approve", "page second")
+            .await
+            .status,
+        303
+    );
     assert_eq!(app.wait_final(&big2).await["transactionStatus"], "Approved");
     let detail = b.get(&format!("/backoffice/transactions/{big2}")).await;
     assert!(detail.body.contains("Four-eyes approvals"));
@@ -300,4 +323,44 @@ async fn backoffice_disabling_an_account_takes_it_out_of_routing_and_is_audited(
     assert_eq!(switch.operator_id.as_ref(), Some(&admin.id));
     assert_eq!(switch.target.as_deref(), Some(account.id.as_str()));
     assert_eq!(switch.reason.as_deref(), Some("PSP back"));
+}
+
+#[tokio::test]
+async fn backoffice_queue_shows_the_users_history_and_the_mp_answer() {
+    let app = TestApp::start().await;
+    // user-1's history: two approved payouts and one rejected by an operator.
+    for amount in ["100.00", "20.00"] {
+        let id = app.payout(amount).await;
+        app.wait_final(&id).await;
+    }
+    let rejected = app.payout("1100.00").await;
+    let token = app.operator(Role::Approver).await;
+    assert_eq!(
+        app.decide(&token, &rejected, "reject", Some("no")).await.0,
+        200
+    );
+    let held = app.payout("1500.00").await;
+    let op = operator_with_password(&app, Role::Approver).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+    let queue = b.get("/backoffice/queue").await;
+    let context = &queue.body[queue
+        .body
+        .find(&format!("context-{held}"))
+        .expect("a context row")..];
+    for expected in [
+        "payouts</dt>",
+        "2 approved: 120.00 EUR · 1 rejected",
+        "Net deposits",
+        "−120.00 EUR",
+        "1 earlier payout rejected",
+        "allowed when requested",
+        "Last 3 transactions of user-1",
+        &rejected,
+    ] {
+        assert!(
+            context.contains(expected),
+            "{expected:?} missing from the context"
+        );
+    }
 }

@@ -193,6 +193,21 @@ impl Browser {
         )
         .await
     }
+
+    /// [`Browser::decide`] with the four-eyes confirmation ticked.
+    pub async fn decide_confirmed(&mut self, id: &str, decision: &str, reason: &str) -> Answer {
+        let csrf = self.csrf().await;
+        self.post(
+            &format!("/backoffice/transactions/{id}/decide"),
+            &[
+                ("csrf", &csrf),
+                ("decision", decision),
+                ("reason", reason),
+                ("confirm", "yes"),
+            ],
+        )
+        .await
+    }
 }
 
 /// The first `name="csrf"` value in a page.

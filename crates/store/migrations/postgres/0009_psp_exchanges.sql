@@ -22,3 +22,6 @@ CREATE TABLE psp_exchanges (
 );
 CREATE INDEX psp_exchanges_txn ON psp_exchanges (transaction_id, id);
 CREATE INDEX psp_exchanges_at ON psp_exchanges (at);
+
+-- A user's history with a company, beside each held payout in the approval queue.
+CREATE INDEX transactions_company_user ON transactions (company_id, user_id, created_at);
