@@ -291,6 +291,13 @@ pub struct TxnSearch {
     pub created_from: Option<i64>,
     /// Created strictly before (ms).
     pub created_before: Option<i64>,
+    pub currency: Option<crate::money::Currency>,
+    /// Amount at least this, in minor units of `currency`.
+    pub amount_min: Option<i64>,
+    /// Amount at most this, in minor units of `currency`.
+    pub amount_max: Option<i64>,
+    /// Keyset position: only rows after this `(created_at, id)` in `order` (export paging).
+    pub after: Option<(i64, TransactionId)>,
     pub order: SearchOrder,
     pub limit: i64,
     pub offset: i64,

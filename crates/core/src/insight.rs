@@ -3,6 +3,7 @@
 //! signatures and personal data masked before they are stored. Kept for a configurable number of
 //! days.
 
+use crate::backoffice::TxnSearch;
 use crate::domain::{Transaction, TxnType};
 use crate::ids::{AttemptId, CompanyId, PspAccountId, TransactionId};
 use crate::state::TxnState;
@@ -94,6 +95,8 @@ pub trait InsightStore: Send + Sync + 'static {
     async fn exchanges(&self, transaction: &TransactionId) -> Result<Vec<PspExchange>, StoreError>;
     /// Deletes exchanges older than `before` (ms); returns how many.
     async fn prune_exchanges(&self, before: i64) -> Result<u64, StoreError>;
+    /// How many transactions a back-office search matches (its paging ignored).
+    async fn count_transactions(&self, search: &TxnSearch) -> Result<i64, StoreError>;
     /// `user`'s transactions with `company`: totals by type, final state and currency, and the
     /// `recent` most recent ones (newest first).
     async fn user_history(

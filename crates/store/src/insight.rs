@@ -5,6 +5,7 @@
 use crate::rows::{self, TXN_COLUMNS};
 use crate::{db_err, decode_all, SqlStore};
 use async_trait::async_trait;
+use overture_core::backoffice::TxnSearch;
 use overture_core::insight::{
     ExchangeDirection, InsightStore, PspExchange, UserHistory, UserTotal,
 };
@@ -144,6 +145,10 @@ impl InsightStore for SqlStore {
         .map_err(db_err)?;
         let recent = decode_all(rows, rows::transaction)?;
         Ok(UserHistory { totals, recent })
+    }
+
+    async fn count_transactions(&self, search: &TxnSearch) -> Result<i64, StoreError> {
+        self.count_txns(search).await
     }
 
     async fn prune_exchanges(&self, before: i64) -> Result<u64, StoreError> {

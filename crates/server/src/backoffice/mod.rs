@@ -11,6 +11,7 @@
 mod accounts;
 mod audit_page;
 mod error;
+mod export;
 mod format;
 mod login;
 mod lookup;
@@ -63,6 +64,7 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
         .route("/backoffice/logout", post(login::logout))
         .route("/backoffice/queue", get(queue::page))
         .route("/backoffice/transactions", get(transactions::search))
+        .route("/backoffice/transactions.csv", get(export::csv))
         .route("/backoffice/transactions/{id}", get(transactions::detail))
         .route("/backoffice/transactions/{id}/decide", post(queue::decide))
         .route("/backoffice/webhooks", get(webhooks::page))

@@ -42,6 +42,16 @@ pub struct SearchQuery {
     from: String,
     #[serde(default)]
     to: String,
+    /// `PAYIN` or `PAYOUT`.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    currency: String,
+    /// Amount range, major units of `currency` (inclusive).
+    #[serde(default)]
+    min: String,
+    #[serde(default)]
+    max: String,
     #[serde(default)]
     page: Option<i64>,
 }
@@ -63,8 +73,28 @@ fn typed<T>(s: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Op
 
 impl SearchQuery {
     /// The store query, or what is wrong with the form.
-    fn to_search(&self, page: i64) -> Result<TxnSearch, String> {
+    pub(crate) fn to_search(&self, page: i64) -> Result<TxnSearch, String> {
+        let currency = typed(
+            &self.currency,
+            |c| Currency::from_code(&c.to_ascii_uppercase()),
+            "Currency (ISO 4217)",
+        )?;
+        let bound = |text_value: &str, what: &str| -> Result<Option<i64>, String> {
+            let Some(v) = text(text_value) else {
+                return Ok(None);
+            };
+            let Some(c) = currency else {
+                return Err(format!("{what} needs a currency."));
+            };
+            Money::parse_major(&v, c)
+                .map(|m| Some(m.minor()))
+                .map_err(|e| format!("{what} is not valid: {e}."))
+        };
         Ok(TxnSearch {
+            txn_type: typed(&self.kind, TxnType::parse, "Type")?,
+            currency,
+            amount_min: bound(&self.min, "Minimum amount")?,
+            amount_max: bound(&self.max, "Maximum amount")?,
             transaction_id: typed(&self.id, TransactionId::parse, "Transaction id (txn_…)")?,
             session_id: typed(&self.session, SessionId::parse, "Session id (ses_…)")?,
             psp_transaction_id: text(&self.psp_txn),
@@ -93,7 +123,21 @@ impl SearchQuery {
             ("company", self.company.clone()),
             ("from", self.from.clone()),
             ("to", self.to.clone()),
+            ("kind", self.kind.clone()),
+            ("currency", self.currency.clone()),
+            ("min", self.min.clone()),
+            ("max", self.max.clone()),
         ]
+    }
+
+    /// The query string of this search (for the export link).
+    pub(crate) fn query_string(&self) -> String {
+        let given: Vec<(&str, String)> = self
+            .params()
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        serde_urlencoded::to_string(given).unwrap_or_default()
     }
 
     fn echo(&self) -> SearchEcho {
@@ -105,6 +149,9 @@ impl SearchQuery {
             reference: self.reference.clone(),
             from: self.from.clone(),
             to: self.to.clone(),
+            currency: self.currency.clone(),
+            min: self.min.clone(),
+            max: self.max.clone(),
         }
     }
 }
@@ -124,9 +171,10 @@ pub async fn search(
     let app = &bo.app;
     let page = q.page.unwrap_or(1).max(1);
     let companies = lookup::companies(app).await?;
-    let (rows, has_more, error) = match q.to_search(page) {
+    let (rows, has_more, count, error) = match q.to_search(page) {
         Ok(search) => {
             let found = app.store.search_transactions(&search).await?;
+            let count = app.store.count_transactions(&search).await?;
             let rows = found
                 .items
                 .iter()
@@ -143,10 +191,16 @@ pub async fn search(
                     psp_transaction_id: or_dash(t.psp_transaction_id.as_deref()),
                 })
                 .collect();
-            (rows, found.has_more, None)
+            (rows, found.has_more, Some(count), None)
         }
-        Err(message) => (Vec::new(), false, Some(message)),
+        Err(message) => (Vec::new(), false, None, Some(message)),
     };
+    let kinds = with_any(
+        &q.kind,
+        [TxnType::Payin, TxnType::Payout]
+            .into_iter()
+            .map(|t| (t.as_str().to_owned(), t.as_str().to_owned())),
+    );
     let states = with_any(
         &q.state,
         TxnState::ALL
@@ -177,6 +231,9 @@ pub async fn search(
         rows,
         pager: Pager::new("/backoffice/transactions", &q.params(), page, has_more),
         error,
+        kinds,
+        count: count.map(|n| format!("{n} matching transaction{}", if n == 1 { "" } else { "s" })),
+        export: format!("/backoffice/transactions.csv?{}", q.query_string()),
     })
 }
 

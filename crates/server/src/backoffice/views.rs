@@ -160,6 +160,9 @@ pub struct SearchEcho {
     pub reference: String,
     pub from: String,
     pub to: String,
+    pub currency: String,
+    pub min: String,
+    pub max: String,
 }
 
 #[derive(Template)]
@@ -174,6 +177,11 @@ pub struct SearchPage {
     pub pager: Pager,
     /// A problem with the filters (nothing was searched).
     pub error: Option<String>,
+    pub kinds: Vec<Opt>,
+    /// `1234 matching transactions`.
+    pub count: Option<String>,
+    /// The CSV export of this search.
+    pub export: String,
 }
 
 /// One history entry.

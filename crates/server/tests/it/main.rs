@@ -19,6 +19,7 @@ mod cli_secrets;
 mod demo;
 mod envelope;
 mod exchanges;
+mod export;
 mod failover;
 mod failover_crash;
 mod idempotency;

@@ -40,6 +40,13 @@ impl Filter {
         self.cmp(column, "=", value);
     }
 
+    /// Adds `template` with two bound values (`$a`, `$b` in the template).
+    pub(crate) fn raw2(&mut self, template: &str, a: Value, b: Value) {
+        let (pa, pb) = (self.next(a), self.next(b));
+        self.clauses
+            .push(template.replace("$a", &pa).replace("$b", &pb));
+    }
+
     /// Adds a fixed condition without values.
     pub(crate) fn raw(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());
