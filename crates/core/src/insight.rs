@@ -86,6 +86,74 @@ pub struct UserHistory {
     pub recent: Vec<Transaction>,
 }
 
+/// Number of time-to-final histogram buckets in [`AccountOverview::buckets`].
+pub const FINAL_BUCKETS: usize = 15;
+/// Upper bounds (exclusive, ms) of the first 14 buckets; the last holds the rest.
+pub const FINAL_BOUNDS_MS: [i64; 14] = [
+    1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000,
+    7_200_000, 21_600_000, 86_400_000,
+];
+
+/// What the overview covers: transactions created in `[from, to)` (ms), of one company or all,
+/// with the time series in buckets of `bucket_ms` (a multiple of an hour).
+#[derive(Clone, Debug)]
+pub struct OverviewQuery {
+    pub from: i64,
+    pub to: i64,
+    pub company: Option<CompanyId>,
+    pub bucket_ms: i64,
+}
+
+/// One PSP account's final states in the period and the histogram of their times to final.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountOverview {
+    pub psp_account_id: String,
+    pub psp_type: String,
+    pub approved: i64,
+    pub declined: i64,
+    pub failed: i64,
+    pub rejected: i64,
+    /// Approved, declined and failed transactions by time to final (see [`FINAL_BOUNDS_MS`]).
+    pub buckets: [i64; FINAL_BUCKETS],
+}
+
+/// One bucket of the time series.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeriesPoint {
+    /// Start of the bucket (ms).
+    pub start: i64,
+    pub approved: i64,
+    /// Declined and failed.
+    pub unsuccessful: i64,
+    pub rejected: i64,
+}
+
+/// Webhook deliveries made in the period (one per final state reached in it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebhookHealth {
+    pub total: i64,
+    pub delivered_first_attempt: i64,
+    pub delivered: i64,
+    /// Not delivered yet, at least one attempt failed.
+    pub failing: i64,
+    pub dead: i64,
+}
+
+/// Everything the back office's overview shows.
+#[derive(Clone, Debug, Default)]
+pub struct Overview {
+    /// Final states by type, state and currency (`UserTotal` rows: count and amount).
+    pub totals: Vec<UserTotal>,
+    pub accounts: Vec<AccountOverview>,
+    pub series: Vec<SeriesPoint>,
+    /// Transactions of the period not final yet.
+    pub open: i64,
+    pub queue_size: i64,
+    /// Creation time of the oldest payout waiting for approval (any period).
+    pub queue_oldest: Option<i64>,
+    pub webhooks: WebhookHealth,
+}
+
 /// Storage of the exchange log.
 #[async_trait]
 pub trait InsightStore: Send + Sync + 'static {
@@ -95,6 +163,8 @@ pub trait InsightStore: Send + Sync + 'static {
     async fn exchanges(&self, transaction: &TransactionId) -> Result<Vec<PspExchange>, StoreError>;
     /// Deletes exchanges older than `before` (ms); returns how many.
     async fn prune_exchanges(&self, before: i64) -> Result<u64, StoreError>;
+    /// The overview of a period (from the hourly rollups; see [`Overview`]).
+    async fn overview(&self, query: &OverviewQuery) -> Result<Overview, StoreError>;
     /// How many transactions a back-office search matches (its paging ignored).
     async fn count_transactions(&self, search: &TxnSearch) -> Result<i64, StoreError>;
     /// `user`'s transactions with `company`: totals by type, final state and currency, and the

@@ -7,7 +7,8 @@ use crate::{db_err, decode_all, SqlStore};
 use async_trait::async_trait;
 use overture_core::backoffice::TxnSearch;
 use overture_core::insight::{
-    ExchangeDirection, InsightStore, PspExchange, UserHistory, UserTotal,
+    AccountOverview, ExchangeDirection, InsightStore, Overview, OverviewQuery, PspExchange,
+    SeriesPoint, UserHistory, UserTotal, WebhookHealth, FINAL_BUCKETS,
 };
 use overture_core::store::StoreError;
 use overture_core::{AttemptId, CompanyId, PspAccountId, TransactionId, TxnState, TxnType};
@@ -147,6 +148,10 @@ impl InsightStore for SqlStore {
         Ok(UserHistory { totals, recent })
     }
 
+    async fn overview(&self, query: &OverviewQuery) -> Result<Overview, StoreError> {
+        self.overview_of(query).await
+    }
+
     async fn count_transactions(&self, search: &TxnSearch) -> Result<i64, StoreError> {
         self.count_txns(search).await
     }
@@ -158,5 +163,142 @@ impl InsightStore for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+impl SqlStore {
+    /// The overview: rollups for final states, live counts for the rest.
+    pub(crate) async fn overview_of(&self, q: &OverviewQuery) -> Result<Overview, StoreError> {
+        let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+        // `$1` from hour, `$2` to, `$3` company or NULL.
+        let scope = "hour >= $1 AND hour < $2 AND ($3 IS NULL OR company_id = $3)";
+        let company = q.company.as_ref().map(|c| c.as_str().to_owned());
+        let from_hour = q.from - q.from.rem_euclid(3_600_000);
+        let rows = sqlx::query(&format!(
+            "SELECT txn_type, state, currency, CAST(SUM(n) AS BIGINT) AS n, \
+             CAST(SUM(amount_minor) AS BIGINT) AS total FROM txn_rollups WHERE {scope} \
+             GROUP BY txn_type, state, currency"
+        ))
+        .bind(from_hour)
+        .bind(q.to)
+        .bind(company.clone())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let totals = decode_all(rows, |r| {
+            let kind: String = r.try_get("txn_type").map_err(get)?;
+            let state: String = r.try_get("state").map_err(get)?;
+            Ok(UserTotal {
+                txn_type: TxnType::parse(&kind).ok_or_else(|| StoreError::Corrupt(kind.clone()))?,
+                state: TxnState::parse(&state).ok_or_else(|| StoreError::Corrupt(state.clone()))?,
+                currency: r.try_get("currency").map_err(get)?,
+                count: r.try_get("n").map_err(get)?,
+                sum_minor: r.try_get("total").map_err(get)?,
+            })
+        })?;
+        let sums: Vec<String> = (0..FINAL_BUCKETS)
+            .map(|i| format!("CAST(SUM(CASE WHEN state <> 'rejected' THEN b{i} ELSE 0 END) AS BIGINT) AS b{i}"))
+            .collect();
+        let rows = sqlx::query(&format!(
+            "SELECT psp_account_id, MIN(psp_type) AS psp_type, \
+             CAST(SUM(CASE WHEN state = 'approved' THEN n ELSE 0 END) AS BIGINT) AS approved, \
+             CAST(SUM(CASE WHEN state = 'declined' THEN n ELSE 0 END) AS BIGINT) AS declined, \
+             CAST(SUM(CASE WHEN state = 'failed' THEN n ELSE 0 END) AS BIGINT) AS failed, \
+             CAST(SUM(CASE WHEN state = 'rejected' THEN n ELSE 0 END) AS BIGINT) AS rejected, {} \
+             FROM txn_rollups WHERE {scope} GROUP BY psp_account_id ORDER BY psp_account_id",
+            sums.join(", ")
+        ))
+        .bind(from_hour)
+        .bind(q.to)
+        .bind(company.clone())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let accounts = decode_all(rows, |r| {
+            let mut buckets = [0i64; FINAL_BUCKETS];
+            for (i, b) in buckets.iter_mut().enumerate() {
+                *b = r.try_get(format!("b{i}").as_str()).map_err(get)?;
+            }
+            Ok(AccountOverview {
+                psp_account_id: r.try_get("psp_account_id").map_err(get)?,
+                psp_type: r.try_get("psp_type").map_err(get)?,
+                approved: r.try_get("approved").map_err(get)?,
+                declined: r.try_get("declined").map_err(get)?,
+                failed: r.try_get("failed").map_err(get)?,
+                rejected: r.try_get("rejected").map_err(get)?,
+                buckets,
+            })
+        })?;
+        let rows = sqlx::query(&format!(
+            "SELECT hour - (hour % $4) AS start, \
+             CAST(SUM(CASE WHEN state = 'approved' THEN n ELSE 0 END) AS BIGINT) AS approved, \
+             CAST(SUM(CASE WHEN state IN ('declined', 'failed') THEN n ELSE 0 END) AS BIGINT) AS unsuccessful, \
+             CAST(SUM(CASE WHEN state = 'rejected' THEN n ELSE 0 END) AS BIGINT) AS rejected \
+             FROM txn_rollups WHERE {scope} GROUP BY hour - (hour % $4) ORDER BY start"
+        ))
+        .bind(from_hour)
+        .bind(q.to)
+        .bind(company.clone())
+        .bind(q.bucket_ms.max(3_600_000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let series = decode_all(rows, |r| {
+            Ok(SeriesPoint {
+                start: r.try_get("start").map_err(get)?,
+                approved: r.try_get("approved").map_err(get)?,
+                unsuccessful: r.try_get("unsuccessful").map_err(get)?,
+                rejected: r.try_get("rejected").map_err(get)?,
+            })
+        })?;
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM transactions WHERE state IN \
+             ('created', 'awaiting_approval', 'submitting', 'pending', 'retrying') \
+             AND created_at >= $1 AND created_at < $2 AND ($3 IS NULL OR company_id = $3)",
+        )
+        .bind(q.from)
+        .bind(q.to)
+        .bind(company.clone())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let queue = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM transactions \
+             WHERE state = 'awaiting_approval' AND ($1 IS NULL OR company_id = $1)",
+        )
+        .bind(company.clone())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let hooks = sqlx::query(
+            "SELECT COUNT(*) AS total, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'delivered' AND attempts = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS first, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT) AS delivered, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) AS dead \
+             FROM webhook_deliveries WHERE created_at >= $1 AND created_at < $2 \
+             AND ($3 IS NULL OR company_id = $3)",
+        )
+        .bind(q.from)
+        .bind(q.to)
+        .bind(company)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(Overview {
+            totals,
+            accounts,
+            series,
+            open,
+            queue_size: queue.try_get("n").map_err(get)?,
+            queue_oldest: queue.try_get("oldest").map_err(get)?,
+            webhooks: WebhookHealth {
+                total: hooks.try_get("total").map_err(get)?,
+                delivered_first_attempt: hooks.try_get("first").map_err(get)?,
+                delivered: hooks.try_get("delivered").map_err(get)?,
+                failing: hooks.try_get("failing").map_err(get)?,
+                dead: hooks.try_get("dead").map_err(get)?,
+            },
+        })
     }
 }

@@ -12,6 +12,7 @@ mod companies;
 mod crypto;
 mod insight;
 mod pg_paths;
+mod rollups;
 mod rows;
 mod sqlite_paths;
 mod transactions;

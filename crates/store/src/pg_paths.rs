@@ -93,9 +93,10 @@ pub(crate) fn transition_sql() -> String {
            INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
            SELECT $19, u.id, $20, $18, $17, $21, 'submitting', $25, u.amount_minor, u.currency, $2, $2 \
            FROM u WHERE $25::text IS NOT NULL \
-         ) SELECT {TXN_COLUMNS} FROM u",
+         ), r AS ({}) SELECT {TXN_COLUMNS} FROM u",
         transition_update_sql(),
-        attempt_update_set("attempts.")
+        attempt_update_set("attempts."),
+        crate::rollups::upsert("u", "true")
     )
 }
 

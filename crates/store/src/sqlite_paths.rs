@@ -106,6 +106,7 @@ pub(crate) fn transition_statements() -> String {
            SELECT $19, $9, $20, $18, $17, $21, 'submitting', $25, amount_minor, currency, $2, $2 \
            FROM transactions WHERE id = $9 AND version = $10 AND state = $11 AND $25 IS NOT NULL; \
          {}; \
+         {}; \
          INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
          INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
@@ -113,6 +114,7 @@ pub(crate) fn transition_statements() -> String {
            WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1;",
         attempt_update_set(""),
         matched.replace("{}", "attempt_id"),
+        crate::rollups::upsert("transactions", "id = $9 AND version = $10 AND state = $11"),
         transition_update_sql()
     )
 }

@@ -462,3 +462,102 @@ async fn the_exchange_log_appends_lists_and_prunes() {
     }
     finish(all).await;
 }
+
+#[tokio::test]
+async fn final_states_roll_up_into_the_overview() {
+    use overture_core::insight::{InsightStore, OverviewQuery};
+    let all = backends("overview").await;
+    for b in &all {
+        let s = &b.store;
+        let c = company(s, "Acme").await;
+        let other = company(s, "Other").await;
+        let a = account(s, &c, "PAYMENTSOFT").await;
+        let o = account(s, &other, "CARDZO").await;
+        let hour = 3_600_000;
+        // Created in hour 10: approved after 1.5 s, declined after 20 s; hour 11: failed after 2 h.
+        let close = |t: Transaction, to: TxnState, at: i64| async move {
+            let mut tr = Transition::of(&t, to, Actor::Psp, at);
+            tr.webhook = Some(NewWebhook {
+                id: WebhookId::generate(),
+                payload: "{}".into(),
+            });
+            s.transition(&tr).await.unwrap()
+        };
+        let t1 = stored(s, &txn(&c, &a, TxnState::Pending, "u1", 10 * hour)).await;
+        close(t1, TxnState::Approved, 10 * hour + 1_500).await;
+        let t2 = stored(s, &txn(&c, &a, TxnState::Pending, "u2", 10 * hour + 5)).await;
+        close(t2, TxnState::Declined, 10 * hour + 20_005).await;
+        let t3 = stored(s, &txn(&c, &a, TxnState::Pending, "u3", 11 * hour)).await;
+        close(t3, TxnState::Failed, 13 * hour).await;
+        let t4 = stored(s, &txn(&other, &o, TxnState::Pending, "u4", 10 * hour)).await;
+        close(t4, TxnState::Approved, 10 * hour + 100).await;
+        stored(
+            s,
+            &txn(&c, &a, TxnState::AwaitingApproval, "u5", 10 * hour + 7),
+        )
+        .await;
+
+        let q = OverviewQuery {
+            from: 10 * hour,
+            to: 12 * hour,
+            company: Some(c.id.clone()),
+            bucket_ms: hour,
+        };
+        let v = s.overview(&q).await.unwrap();
+        let count = |state: TxnState| {
+            v.totals
+                .iter()
+                .filter(|t| t.state == state)
+                .map(|t| t.count)
+                .sum::<i64>()
+        };
+        assert_eq!(
+            (
+                count(TxnState::Approved),
+                count(TxnState::Declined),
+                count(TxnState::Failed)
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            v.totals.iter().map(|t| t.sum_minor).sum::<i64>(),
+            3 * 150_000
+        );
+        assert_eq!(v.accounts.len(), 1, "the other company is out");
+        let acc = &v.accounts[0];
+        assert_eq!((acc.approved, acc.declined, acc.failed), (1, 1, 1));
+        assert_eq!(
+            (acc.buckets[1], acc.buckets[4], acc.buckets[12]),
+            (1, 1, 1),
+            "{:?}",
+            acc.buckets
+        );
+        assert_eq!(v.series.len(), 2);
+        assert_eq!(
+            (
+                v.series[0].start,
+                v.series[0].approved,
+                v.series[0].unsuccessful
+            ),
+            (10 * hour, 1, 1)
+        );
+        assert_eq!(
+            (v.series[1].start, v.series[1].unsuccessful),
+            (11 * hour, 1)
+        );
+        assert_eq!(
+            (v.open, v.queue_size, v.queue_oldest),
+            (1, 1, Some(10 * hour + 7))
+        );
+        assert_eq!(
+            v.webhooks.total, 2,
+            "deliveries made in the period (t3 failed after it)"
+        );
+        let everyone = s
+            .overview(&OverviewQuery { company: None, ..q })
+            .await
+            .unwrap();
+        assert_eq!(everyone.accounts.len(), 2);
+    }
+    finish(all).await;
+}

@@ -55,7 +55,7 @@ fn safe_next(next: Option<&str>) -> String {
         {
             n.to_owned()
         }
-        _ => "/backoffice/queue".to_owned(),
+        _ => "/backoffice/overview".to_owned(),
     }
 }
 
@@ -358,8 +358,8 @@ mod tests {
             "/backoffice/login",
             "/v1/api",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/backoffice/queue", "{bad}");
+            assert_eq!(safe_next(Some(bad)), "/backoffice/overview", "{bad}");
         }
-        assert_eq!(safe_next(None), "/backoffice/queue");
+        assert_eq!(safe_next(None), "/backoffice/overview");
     }
 }

@@ -10,11 +10,13 @@
 
 mod accounts;
 mod audit_page;
+mod charts;
 mod error;
 mod export;
 mod format;
 mod login;
 mod lookup;
+mod overview;
 pub mod password;
 mod queue;
 mod routing_page;
@@ -54,14 +56,15 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
     let pages = Router::new()
         .route(
             "/backoffice",
-            get(|| async { Redirect::to("/backoffice/queue") }),
+            get(|| async { Redirect::to("/backoffice/overview") }),
         )
         .route(
             "/backoffice/",
-            get(|| async { Redirect::to("/backoffice/queue") }),
+            get(|| async { Redirect::to("/backoffice/overview") }),
         )
         .route("/backoffice/login", get(login::form).post(login::submit))
         .route("/backoffice/logout", post(login::logout))
+        .route("/backoffice/overview", get(overview::page))
         .route("/backoffice/queue", get(queue::page))
         .route("/backoffice/transactions", get(transactions::search))
         .route("/backoffice/transactions.csv", get(export::csv))

@@ -269,6 +269,48 @@ pub struct CandidateRow {
     pub reason: String,
 }
 
+/// `/backoffice/overview`, the home page.
+#[derive(Template)]
+#[template(path = "overview.html")]
+pub struct OverviewPage {
+    pub layout: Layout,
+    pub periods: Vec<Opt>,
+    pub companies: Vec<Opt>,
+    /// `last 24 hours`.
+    pub period: String,
+    pub totals: Vec<OverviewTotal>,
+    pub payins_approved: i64,
+    pub payouts_approved: i64,
+    pub acceptance: String,
+    pub open: i64,
+    pub queue: String,
+    pub webhooks_first: String,
+    pub webhooks_failing: i64,
+    pub webhooks_dead: i64,
+    pub webhooks_total: i64,
+    pub accounts: Vec<OverviewAccount>,
+    /// Server-rendered SVG (numbers and escaped labels only).
+    pub volume_chart: String,
+    pub acceptance_chart: String,
+}
+
+/// Final states of one type in one state and currency.
+pub struct OverviewTotal {
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub count: i64,
+    pub volume: String,
+}
+
+/// One PSP account on the overview.
+pub struct OverviewAccount {
+    pub account: String,
+    pub psp: String,
+    pub finals: String,
+    pub acceptance: String,
+    pub median: String,
+}
+
 /// `/backoffice/routing`: each company's active rules, their versions, and its accounts'
 /// health and usage today.
 #[derive(Template)]

@@ -364,3 +364,51 @@ async fn backoffice_queue_shows_the_users_history_and_the_mp_answer() {
         );
     }
 }
+
+#[tokio::test]
+async fn backoffice_overview_counts_final_states_and_draws_the_charts() {
+    let app = TestApp::start().await;
+    for amount in ["10.00", "11.00", "12.51"] {
+        let id = app.payout(amount).await;
+        app.wait_final(&id).await;
+    }
+    app.payout("1500.00").await; // held
+    let op = operator_with_password(&app, Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+    let home = b.get("/backoffice").await;
+    assert_eq!(home.location.as_deref(), Some("/backoffice/overview"));
+    for period in [
+        "",
+        "?period=7d",
+        "?period=30d",
+        &format!("?period=24h&company={}", app.company.id),
+    ] {
+        let page = b.get(&format!("/backoffice/overview{period}")).await;
+        assert_eq!(page.status, 200, "{period}");
+        for expected in [
+            "id=\"kpi-payouts\">2<",
+            "66.7%",
+            "1 waiting, oldest",
+            "<svg class=\"chart\"",
+            "Acceptance over time",
+            "2 approved · 1 declined · 0 failed",
+            "PAYMENTSOFT",
+        ] {
+            assert!(
+                page.body.contains(expected),
+                "{expected:?} missing for {period:?}"
+            );
+        }
+    }
+    let other = b.get("/backoffice/overview?company=cmp_nope").await;
+    assert_eq!(other.status, 200);
+    assert!(
+        other.body.contains("id=\"kpi-payouts\">0<") && other.body.contains("nothing waiting"),
+        "another company's view is empty"
+    );
+    assert_eq!(
+        b.get("/backoffice/overview?company=not-an-id").await.status,
+        400
+    );
+}
