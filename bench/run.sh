@@ -8,6 +8,8 @@
 #   bench/run.sh            # everything (about 15 minutes on 2 cores with the 50,000 backlog)
 #   bench/run.sh quick      # shorter runs, no 10k-pending run, no backlog section
 #   bench/run.sh backlog    # only the backlog section, on PostgreSQL then SQLite
+#   bench/run.sh overview   # only the back office's overview with OVERVIEW_ROWS (1,000,000)
+#                           # transactions on PostgreSQL
 #
 # Backlog section settings (environment): BACKLOG pay-ins left pending (default 50000),
 # MIXED_DURATION of the fixed 200/s mixed run (default 120s), BACKLOG_BACKENDS (default
@@ -15,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-full}
-case "$mode" in full|quick|backlog) ;; *) echo "usage: $0 [full|quick|backlog]" >&2; exit 2;; esac
+case "$mode" in full|quick|backlog|overview) ;; *) echo "usage: $0 [full|quick|backlog|overview]" >&2; exit 2;; esac
 DUR=15s; PENDING=10000; WATCH=60s
 if [ "$mode" = quick ]; then DUR=5s; PENDING=0; fi
 BACKLOG=${BACKLOG:-50000}; MIXED_DURATION=${MIXED_DURATION:-120s}
@@ -181,6 +183,52 @@ PY
   stop_sandbox
 }
 
+# --- The back office's overview on PostgreSQL with $OVERVIEW_ROWS transactions over 30 days:
+# each period (24 h, 7 d, 30 d), for all companies and for the seeded one, fetched 10 times by a
+# logged-in operator; target: every answer in <= 500 ms.
+overview_section() {
+  local rows=${OVERVIEW_ROWS:-1000000}
+  start postgres
+  local now; now=$(($(date +%s) * 1000))
+  PGOPTIONS="-c search_path=$OVERTURE_DB_SCHEMA" psql "$PGURL" -q -v n="$rows" -v company="$CID" -v now="$now" \
+    -f bench/overview-seed.sql
+  printf '%s\n' 'bench operator passphrase' | $B/overture operators create --email bench@ops.example \
+    --role viewer --password-stdin > /dev/null
+  local jar="$work/cookies"
+  csrf=$(curl -s -c "$jar" http://127.0.0.1:8080/backoffice/login | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+  curl -s -b "$jar" -c "$jar" -o /dev/null -d "csrf=$csrf" --data-urlencode "email=bench@ops.example" \
+    --data-urlencode "password=bench operator passphrase" http://127.0.0.1:8080/backoffice/login
+  : > "$work/overview.txt"
+  for period in 24h 7d 30d; do
+    for company in "" "$CID"; do
+      for _ in $(seq 1 10); do
+        curl -s -b "$jar" -o /dev/null -w "$period ${company:+one} %{http_code} %{time_total}\n" \
+          "http://127.0.0.1:8080/backoffice/overview?period=$period&company=$company" >> "$work/overview.txt"
+      done
+    done
+  done
+  python3 - "$work" "$rows" <<'PY'
+import json, sys
+w, rows = sys.argv[1], int(sys.argv[2])
+runs = [l.split() for l in open(f"{w}/overview.txt")]
+bad = [r for r in runs if r[-2] != "200"]
+times = sorted(float(r[-1]) * 1000 for r in runs)
+by = {}
+for r in runs:
+    key = r[0] + (" one company" if len(r) == 4 else " all companies")
+    by.setdefault(key, []).append(round(float(r[-1]) * 1000, 1))
+print(json.dumps({"benchmark": "back-office overview on PostgreSQL", "transactions": rows,
+    "requests": len(runs), "non200": len(bad), "p50Ms": round(times[len(times)//2], 1),
+    "maxMs": round(times[-1], 1), "maxMsByView": {k: max(v) for k, v in by.items()},
+    "target": "<= 500 ms", "met": not bad and times[-1] <= 500}))
+PY
+  stop
+}
+
+if [ "$mode" = overview ]; then
+  overview_section
+  exit 0
+fi
 if [ "$mode" != backlog ]; then
   postgres_section
   sqlite_section

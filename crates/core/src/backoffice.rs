@@ -190,11 +190,13 @@ pub enum AuditAction {
     DisableAccount,
     /// A password was set from the command line.
     SetPassword,
+    /// A company's routing rules were replaced (a new version, or a roll-back to an old one).
+    SetRoutingRules,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -205,6 +207,7 @@ impl AuditAction {
         Self::EnableAccount,
         Self::DisableAccount,
         Self::SetPassword,
+        Self::SetRoutingRules,
     ];
 
     /// The stored name (`"login_failed"`).
@@ -220,6 +223,7 @@ impl AuditAction {
             Self::EnableAccount => "enable_account",
             Self::DisableAccount => "disable_account",
             Self::SetPassword => "set_password",
+            Self::SetRoutingRules => "set_routing_rules",
         }
     }
 

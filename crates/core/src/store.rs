@@ -172,13 +172,15 @@ pub trait CompanyStore: Send + Sync + 'static {
     /// Rewrites an account's settings: base URL, credentials, enabled, priority, limits.
     async fn update_psp_account(&self, account: &PspAccount) -> Result<(), StoreError>;
     /// Stores a rules document as the company's next version and makes it active, in one
-    /// statement; returns the version. Concurrent stores get distinct versions.
+    /// statement; returns the version. Concurrent stores get distinct versions. With `audit`
+    /// (an operator's change) the audit record is written in the same DB transaction.
     async fn put_routing_rules(
         &self,
         company: &CompanyId,
         document: &str,
         at: i64,
         created_by: &str,
+        audit: Option<&AuditEntry>,
     ) -> Result<i64, StoreError>;
     /// The active (highest) version of the company's rules, if any was stored.
     async fn routing_rules(&self, company: &CompanyId) -> Result<Option<StoredRules>, StoreError>;

@@ -2,6 +2,7 @@
 
 use crate::{db_err, decode_all, rows, SqlStore};
 use async_trait::async_trait;
+use overture_core::backoffice::AuditEntry;
 use overture_core::store::{CompanyStore, StoreError, StoredRules};
 use overture_core::*;
 use secrecy::ExposeSecret;
@@ -95,22 +96,36 @@ impl CompanyStore for SqlStore {
         document: &str,
         at: i64,
         created_by: &str,
+        audit: Option<&AuditEntry>,
     ) -> Result<i64, StoreError> {
         // The next version in the same statement as the insert: one commit stores and
         // activates it. Two writers at once compute the same number; the loser retries.
+        const INSERT: &str =
+            "INSERT INTO routing_rules (company_id, version, document, created_at, created_by) \
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM routing_rules \
+             WHERE company_id = $1 RETURNING version";
         for _ in 0..5 {
-            let inserted = sqlx::query_scalar::<_, i64>(
-                "INSERT INTO routing_rules (company_id, version, document, created_at, created_by) \
-                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM routing_rules \
-                 WHERE company_id = $1 RETURNING version",
-            )
-            .bind(company.as_str())
-            .bind(document)
-            .bind(at)
-            .bind(created_by)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err);
+            let query = sqlx::query_scalar::<_, i64>(INSERT)
+                .bind(company.as_str())
+                .bind(document)
+                .bind(at)
+                .bind(created_by);
+            let inserted = match audit {
+                None => query.fetch_one(&self.pool).await.map_err(db_err),
+                Some(audit) => {
+                    let mut db = self.pool.begin().await.map_err(db_err)?;
+                    match query.fetch_one(&mut *db).await.map_err(db_err) {
+                        Ok(version) => {
+                            crate::backoffice::audited::insert_audit(audit)
+                                .execute(&mut *db)
+                                .await
+                                .map_err(db_err)?;
+                            db.commit().await.map_err(db_err).map(|()| version)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
             match inserted {
                 Err(StoreError::Duplicate(_)) => continue,
                 other => return other,

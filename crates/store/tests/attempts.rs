@@ -211,7 +211,7 @@ async fn rules_are_versioned_and_account_settings_round_trip() {
         let c = company(s, "Acme").await;
         assert!(s.routing_rules(&c.id).await.unwrap().is_none());
         let v1 = s
-            .put_routing_rules(&c.id, r#"{"rules":[]}"#, 10, "cli")
+            .put_routing_rules(&c.id, r#"{"rules":[]}"#, 10, "cli", None)
             .await
             .unwrap();
         let v2 = s
@@ -220,6 +220,7 @@ async fn rules_are_versioned_and_account_settings_round_trip() {
                 r#"{"rules":[{"name":"a","then":{"block":"x"}}]}"#,
                 20,
                 "merchant",
+                None,
             )
             .await
             .unwrap();
@@ -242,7 +243,7 @@ async fn rules_are_versioned_and_account_settings_round_trip() {
         let writes = (0..4).map(|i| {
             let (s, id) = (s.clone(), c.id.clone());
             tokio::spawn(async move {
-                s.put_routing_rules(&id, "{\"rules\":[]}", 30 + i, "x")
+                s.put_routing_rules(&id, "{\"rules\":[]}", 30 + i, "x", None)
                     .await
             })
         });

@@ -44,7 +44,7 @@ async fn put(
     strict_json::parse_object(&bytes)?;
     let text =
         std::str::from_utf8(&bytes).map_err(|_| ApiError::MalformedJson("not UTF-8".into()))?;
-    let version = routing::store_rules(&app, &company.id, text, "merchant").await?;
+    let version = routing::store_rules(&app, &company.id, text, "merchant", None).await?;
     Ok(Json(success(json!({ "version": version }))))
 }
 

@@ -19,6 +19,7 @@ mod lookup;
 mod overview;
 pub mod password;
 mod queue;
+mod routing_edit;
 mod routing_page;
 pub mod session;
 mod settings;
@@ -81,6 +82,22 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
             post(accounts::switch),
         )
         .route("/backoffice/routing", get(routing_page::page))
+        .route(
+            "/backoffice/routing/{company}/rules",
+            post(routing_edit::save),
+        )
+        .route(
+            "/backoffice/routing/{company}/evaluate",
+            post(routing_edit::dry_run),
+        )
+        .route(
+            "/backoffice/routing/{company}/versions/{version}",
+            get(routing_edit::version),
+        )
+        .route(
+            "/backoffice/routing/{company}/versions/{version}/rollback",
+            post(routing_edit::rollback),
+        )
         .route("/backoffice/audit", get(audit_page::page))
         .layer(axum::middleware::map_response(harden))
         .with_state(Backoffice {

@@ -1,6 +1,10 @@
-//! `GET /backoffice/routing` (every role, read-only): each company's active routing rules
-//! (summarised and as the stored document), the versions stored, and each PSP account's
-//! health (this node's circuit breaker), limits and usage today against its caps.
+//! `GET /backoffice/routing`: each company's active routing rules (summarised and as the
+//! stored document), the versions stored (each with its diff to the one before,
+//! `/backoffice/routing/{company}/versions/{n}`), a dry-run form (any role: the evaluate answer
+//! for a Cashier body, storing nothing), and each PSP account's health (this node's circuit
+//! breaker), limits and usage today against its caps. Admins edit the rules as JSON (refused
+//! whole, each problem named by its path; the active version stays) and roll back to an older
+//! version (stored again as a new one). Every change is audited in its own DB transaction.
 
 use crate::backoffice::error::PageError;
 use crate::backoffice::format::when;
@@ -15,7 +19,7 @@ use axum::extract::State;
 use axum::response::Html;
 use overture_core::money::format_minor;
 use overture_core::routing::{parse_rules, Action, Condition, RulesContext, Usage};
-use overture_core::{Currency, PspAccount, PspAccountId};
+use overture_core::{CompanyId, Currency, PspAccount, PspAccountId};
 use std::collections::BTreeMap;
 
 struct Stored;
@@ -147,8 +151,56 @@ fn usage_text(a: &PspAccount, u: &Usage) -> String {
     }
 }
 
+/// What a form just did to one company's block: a refused document, a dry-run answer.
+#[derive(Default)]
+pub struct Focus {
+    pub company: Option<CompanyId>,
+    pub errors: Vec<String>,
+    pub draft: Option<String>,
+    pub dry_run_body: Option<String>,
+    pub decision: Option<DecisionView>,
+    pub notice: Option<String>,
+}
+
+/// The body the dry-run form starts with.
+const SAMPLE_BODY: &str = r#"{"pspType": "PAYMENTSOFT", "type": "PAYOUT", "baseamount": 100.00, "currency": "EUR",
+ "userId": "user-1", "email": "player@example.com", "country": "DE"}"#;
+
+/// A stored document, pretty-printed for reading and diffs.
+pub fn pretty(document: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(document)
+        .and_then(|d| serde_json::to_string_pretty(&d))
+        .unwrap_or_else(|_| document.to_owned())
+}
+
+/// `?saved=N`: the version an edit or roll-back just activated.
+#[derive(serde::Deserialize, Default)]
+pub struct RoutingQuery {
+    #[serde(default)]
+    saved: Option<i64>,
+}
+
 /// `GET /backoffice/routing`.
-pub async fn page(State(bo): State<Backoffice>, signed: Signed) -> Result<Html<String>, PageError> {
+pub async fn page(
+    State(bo): State<Backoffice>,
+    signed: Signed,
+    axum::extract::Query(q): axum::extract::Query<RoutingQuery>,
+) -> Result<Html<String>, PageError> {
+    let focus = Focus {
+        notice: q
+            .saved
+            .map(|v| format!("Version {v} is stored and active.")),
+        ..Focus::default()
+    };
+    render_page(&bo, &signed, focus).await
+}
+
+/// The routing page, with `focus` applied to its company's block.
+pub async fn render_page(
+    bo: &Backoffice,
+    signed: &Signed,
+    mut focus: Focus,
+) -> Result<Html<String>, PageError> {
     let app = &bo.app;
     let now = app.now();
     let mut companies: Vec<_> = lookup::companies(app).await?.into_values().collect();
@@ -175,16 +227,13 @@ pub async fn page(State(bo): State<Backoffice>, signed: Signed) -> Result<Html<S
                         then: then_text(&r.then),
                     })
                     .collect();
-                let pretty = serde_json::from_str::<serde_json::Value>(&v.document)
-                    .and_then(|d| serde_json::to_string_pretty(&d))
-                    .unwrap_or_else(|_| v.document.clone());
                 let active = format!(
                     "Version {}, stored {} by {}.",
                     v.version,
                     when(v.created_at),
                     v.created_by
                 );
-                (active, rules, pretty)
+                (active, rules, pretty(&v.document))
             }
         };
         let mut accounts = Vec::new();
@@ -208,28 +257,44 @@ pub async fn page(State(bo): State<Backoffice>, signed: Signed) -> Result<Html<S
                 usage: usage_text(&a, &usage),
             });
         }
+        let focused = focus.company.as_ref() == Some(&c.id);
+        let empty_doc = || "{\n  \"rules\": []\n}".to_owned();
         blocks.push(RoutingBlock {
             id: c.id.to_string(),
             name: c.name.clone(),
             active,
             rules,
+            draft: match focused.then(|| focus.draft.take()).flatten() {
+                Some(d) => d,
+                None if document.is_empty() => empty_doc(),
+                None => document.clone(),
+            },
             document,
+            errors: if focused {
+                std::mem::take(&mut focus.errors)
+            } else {
+                Vec::new()
+            },
+            dry_run_body: focused
+                .then(|| focus.dry_run_body.take())
+                .flatten()
+                .unwrap_or_else(|| SAMPLE_BODY.to_owned()),
+            decision: if focused { focus.decision.take() } else { None },
             versions: versions
                 .iter()
-                .map(|v| {
-                    format!(
-                        "version {} — {} by {}",
-                        v.version,
-                        when(v.created_at),
-                        v.created_by
-                    )
+                .map(|v| VersionRow {
+                    version: v.version,
+                    stored: when(v.created_at),
+                    by: v.created_by.clone(),
                 })
                 .collect(),
             accounts,
         });
     }
+    let mut layout = Layout::new(signed, "routing", "Routing");
+    layout.notice = focus.notice;
     render(&RoutingPage {
-        layout: Layout::new(&signed, "routing", "Routing"),
+        layout,
         companies: blocks,
     })
 }

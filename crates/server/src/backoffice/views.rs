@@ -329,8 +329,53 @@ pub struct RoutingBlock {
     pub rules: Vec<RuleRow>,
     /// The active document, pretty-printed.
     pub document: String,
-    pub versions: Vec<String>,
+    /// What the editor shows: the document just refused, else the active one.
+    pub draft: String,
+    /// Why the last submitted document was refused, each with its path.
+    pub errors: Vec<String>,
+    /// The dry-run body shown, and the decision it got.
+    pub dry_run_body: String,
+    pub decision: Option<DecisionView>,
+    pub versions: Vec<VersionRow>,
     pub accounts: Vec<HealthRow>,
+}
+
+/// A stored version of a company's rules.
+pub struct VersionRow {
+    pub version: i64,
+    pub stored: String,
+    pub by: String,
+}
+
+/// A routing decision as the dry-run form shows it.
+pub struct DecisionView {
+    /// `rule "x" (version 3)`, `default routing`, or `blocked by rule "x": reason`.
+    pub summary: String,
+    pub hold: bool,
+    pub chosen: String,
+    pub candidates: Vec<CandidateRow>,
+}
+
+/// One version of a company's rules with its changes since the one before.
+#[derive(Template)]
+#[template(path = "routing_version.html")]
+pub struct RoutingVersionPage {
+    pub layout: Layout,
+    pub company_id: String,
+    pub company: String,
+    pub version: i64,
+    pub stored: String,
+    pub active: bool,
+    /// The diff against the version before (`+`, `-` or ` ` then the line).
+    pub diff: Vec<DiffLine>,
+    pub previous: Option<i64>,
+}
+
+/// One line of a diff.
+pub struct DiffLine {
+    /// `add`, `del` or `same`.
+    pub class: &'static str,
+    pub text: String,
 }
 
 /// One rule, summarised.

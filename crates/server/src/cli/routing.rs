@@ -70,7 +70,7 @@ pub async fn run(command: RoutingCommand) -> anyhow::Result<()> {
                 );
             }
             let version = store
-                .put_routing_rules(&company, &text, now_ms(), "cli")
+                .put_routing_rules(&company, &text, now_ms(), "cli", None)
                 .await?;
             println!("{}", json!({ "version": version }));
             Ok(())

@@ -412,3 +412,150 @@ async fn backoffice_overview_counts_final_states_and_draws_the_charts() {
         400
     );
 }
+
+#[tokio::test]
+async fn backoffice_routing_rules_are_edited_dry_run_diffed_and_rolled_back_by_admins() {
+    use crate::routing_support::harness_account;
+    let app = TestApp::start().await;
+    let ps = harness_account(&app, "PAYMENTSOFT").await;
+    let admin = operator_with_password(&app, Role::Admin).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&admin).await;
+    let path = format!("/backoffice/routing/{}/rules", app.company.id);
+    let csrf = b.csrf().await;
+    let bad = r#"{"rules":[{"name":"x","when":{"currency":["EURO"]},"then":{"route":[{"account":"psp_nope"}]}}]}"#;
+    let refused = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("document", bad), ("reason", "try")],
+        )
+        .await;
+    assert_eq!(refused.status, 200);
+    for expected in [
+        "Not stored; the active version stays",
+        "rules[0].when.currency[0]",
+        "rules[0].then.route[0].account",
+        "psp_nope",
+    ] {
+        assert!(refused.body.contains(expected), "{expected:?} missing");
+    }
+    assert!(app
+        .running
+        .app
+        .store
+        .routing_rules(&app.company.id)
+        .await
+        .unwrap()
+        .is_none());
+    let good = format!(
+        r#"{{"rules":[{{"name":"all payouts","when":{{"type":"PAYOUT"}},"then":{{"route":[{{"account":"{ps}"}}]}}}}]}}"#
+    );
+    let csrf = b.csrf().await;
+    let saved = b
+        .post(
+            &path,
+            &[("csrf", &csrf), ("document", &good), ("reason", "launch")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = b.get(saved.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Version 1 is stored and active."));
+    let blocked =
+        r#"{"rules":[{"name":"stop","when":{"type":"PAYOUT"},"then":{"block":"maintenance"}}]}"#;
+    let csrf = b.csrf().await;
+    assert_eq!(
+        b.post(
+            &path,
+            &[("csrf", &csrf), ("document", blocked), ("reason", "freeze")]
+        )
+        .await
+        .status,
+        303
+    );
+    // The dry run shows the decision, and the diff of version 2 shows what changed.
+    let csrf = b.csrf().await;
+    let body = r#"{"pspType":"PAYMENTSOFT","type":"PAYOUT","baseamount":10.00,"currency":"EUR","userId":"u","email":"a@b.co"}"#;
+    let dry = b
+        .post(
+            &format!("/backoffice/routing/{}/evaluate", app.company.id),
+            &[("csrf", &csrf), ("body", body)],
+        )
+        .await;
+    let at = dry
+        .body
+        .find("decision-")
+        .map(|i| &dry.body[i..i + 400])
+        .unwrap_or(&dry.body[..0]);
+    assert!(
+        at.contains("blocked by rule") && at.contains("maintenance"),
+        "dry run: {at}"
+    );
+    let v2 = b
+        .get(&format!(
+            "/backoffice/routing/{}/versions/2",
+            app.company.id
+        ))
+        .await;
+    assert!(
+        v2.body.contains("Changes since version 1")
+            && v2.body.contains("class=\"add\">+ ")
+            && v2.body.contains("maintenance")
+    );
+    let csrf = b.csrf().await;
+    let back = b
+        .post(
+            &format!("/backoffice/routing/{}/versions/1/rollback", app.company.id),
+            &[("csrf", &csrf), ("reason", "unfreeze")],
+        )
+        .await;
+    assert_eq!(back.status, 303);
+    let active = app
+        .running
+        .app
+        .store
+        .routing_rules(&app.company.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(active.version, 3, "a roll-back is a new version");
+    assert!(active.document.contains("all payouts"));
+    let audit = app
+        .running
+        .app
+        .store
+        .audit_log(&AuditQuery {
+            action: Some(AuditAction::SetRoutingRules),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let details: Vec<String> = audit
+        .items
+        .iter()
+        .map(|a| a.detail.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(audit.items.len(), 3, "{details:?}");
+    assert!(details[0].contains("roll-back to version 1"), "{details:?}");
+
+    let viewer = operator_with_password(&app, Role::Viewer).await;
+    let mut v = Browser::new(&app);
+    v.login_as(&viewer).await;
+    let csrf = v.csrf().await;
+    assert_eq!(
+        v.post(
+            &path,
+            &[("csrf", &csrf), ("document", &good), ("reason", "no")]
+        )
+        .await
+        .status,
+        403
+    );
+    assert!(
+        !v.get("/backoffice/routing")
+            .await
+            .body
+            .contains("Check and activate"),
+        "viewers read only"
+    );
+}

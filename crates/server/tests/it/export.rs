@@ -3,7 +3,6 @@
 
 use crate::backoffice_support::{operator_with_password, Browser};
 use crate::harness::*;
-use overture_core::store::CompanyStore;
 use sqlx::{Connection, Executor};
 
 /// Inserts `n` payouts of the test company directly (the export reads what is stored): EUR

@@ -113,18 +113,20 @@ pub fn validate_document(
 
 /// Validates and stores a rules document as the company's next version, active at once (on
 /// this node now, on the others within [`RULES_TTL`]). Returns the version. A refused document
-/// changes nothing: the previous version stays active.
+/// changes nothing: the previous version stays active. An operator's change carries its
+/// `audit` record, written in the same DB transaction.
 pub async fn store_rules(
     app: &App,
     company: &CompanyId,
     json: &str,
     created_by: &str,
+    audit: Option<&overture_core::backoffice::AuditEntry>,
 ) -> Result<i64, ServiceError> {
     let accounts = app.store.psp_accounts(company).await?;
     validate_document(&app.registry, &accounts, json)?;
     let version = app
         .store
-        .put_routing_rules(company, json, app.now(), created_by)
+        .put_routing_rules(company, json, app.now(), created_by, audit)
         .await?;
     app.routing_rules.invalidate(company);
     tracing::info!(company = %company, version, created_by, "routing rules stored and active");
