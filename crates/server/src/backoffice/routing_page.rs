@@ -204,7 +204,8 @@ pub async fn render_page(
     let app = &bo.app;
     let now = app.now();
     let mut companies: Vec<_> = lookup::companies(app).await?.into_values().collect();
-    companies.sort_by(|a, b| a.name.cmp(&b.name));
+    // The company a form just acted on comes first, so its errors or answer are in view.
+    companies.sort_by_key(|c| (focus.company.as_ref() != Some(&c.id), c.name.clone()));
     let mut blocks = Vec::with_capacity(companies.len());
     for c in companies {
         let versions = app.store.routing_rule_versions(&c.id).await?;

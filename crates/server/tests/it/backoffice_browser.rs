@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A program from an environment variable or its Debian path; fails the test when missing.
-fn program(env: &str, default: &str) -> PathBuf {
+pub(crate) fn program(env: &str, default: &str) -> PathBuf {
     let path = std::env::var_os(env)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(default));
@@ -32,13 +32,13 @@ fn program(env: &str, default: &str) -> PathBuf {
 }
 
 /// A chromedriver process on a free 127.0.0.1 port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    async fn start(binary: &Path) -> Self {
+    pub(crate) async fn start(binary: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -73,7 +73,7 @@ impl Drop for Driver {
 }
 
 /// Headless chromium with a fresh profile and no background traffic.
-async fn browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
+pub(crate) async fn browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
     let args = [
         "--headless=new".to_owned(),
         "--no-sandbox".into(),
@@ -106,13 +106,13 @@ fn target_file(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-async fn screenshot(c: &Client, name: &str) {
+pub(crate) async fn screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     std::fs::write(target_file(name), png).unwrap();
 }
 
-async fn log_in(c: &Client, base: &str, email: &str) {
+pub(crate) async fn log_in(c: &Client, base: &str, email: &str) {
     c.goto(&format!("{base}/backoffice/queue")).await.unwrap();
     // Not logged in: the queue redirects to the login page.
     c.wait()
@@ -134,7 +134,7 @@ async fn log_in(c: &Client, base: &str, email: &str) {
 }
 
 /// Waits for the page's notice to mention `id` (the page after the redirect); returns it.
-async fn notice_about(c: &Client, id: &str) -> String {
+pub(crate) async fn notice_about(c: &Client, id: &str) -> String {
     for _ in 0..100 {
         if let Ok(notice) = c.find(Locator::Id("notice")).await {
             if let Ok(text) = notice.text().await {

@@ -9,6 +9,7 @@ mod routing_support;
 mod approval;
 mod auth;
 mod backoffice_browser;
+mod backoffice_browser_insight;
 mod backoffice_cli;
 mod backoffice_pages;
 mod backoffice_security;
