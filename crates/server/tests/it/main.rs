@@ -41,4 +41,5 @@ mod restart;
 mod routing;
 mod strict_input;
 mod verification;
+mod walkthrough;
 mod webhooks;
