@@ -22,6 +22,7 @@ mod failover;
 mod failover_crash;
 mod idempotency;
 mod idempotency_crash;
+mod merchant;
 mod metrics;
 mod multinode;
 mod nodes_and_cards;
