@@ -5,7 +5,9 @@
 //! through the Cashier API. The merchant answers the first delivery of each webhook 500, so
 //! every webhook is delivered twice; it must check each signature with `standardwebhooks`,
 //! record each final state once, and have answered each verify-user call, the signed
-//! approval-time one included. Forged calls are refused and change nothing.
+//! approval-time one included, and require the company's webhook `Authorization` value on the
+//! signed calls. Forged calls (a bad signature, or a good one without that value) are refused
+//! and change nothing.
 //!
 //! The merchant runs in `$OVERTURE_TEST_PYTHON`, else `<repo>/.venv/bin/python` (made by
 //! `python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt`, as
@@ -22,6 +24,9 @@ const SETUP_HINT: &str = "create it at the repository root with `python3 -m venv
     .venv/bin/pip install -r tests/python/requirements.txt`, or set OVERTURE_TEST_PYTHON to \
     an interpreter that has standardwebhooks 1.1.0";
 const RETURN_URL: &str = "https://merchant.example/back";
+/// The company's webhook `Authorization` value, which the merchant requires on webhooks and
+/// on the signed approval-time call.
+const INBOUND_AUTH: &str = "Bearer mp-inbound-secret";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -68,6 +73,7 @@ fn start_merchant(python: &Path, port: u16, secret: &str, log: &Path) -> (Proc, 
         .args(["--deny", "blocked-user", "--deny-reason", "self-excluded"])
         .arg("--answer-500-once")
         .env("MERCHANT_WEBHOOK_SECRET", secret)
+        .env("MERCHANT_WEBHOOK_AUTHORIZATION", INBOUND_AUTH)
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .spawn()
@@ -164,6 +170,8 @@ async fn the_example_merchant_verifies_dedupes_and_answers_verify_user() {
 
     // The company, wired to the merchant's port before it runs (it needs the webhook secret).
     let port = free_port();
+    let mut create_env = e.db.clone();
+    create_env.push(("OVERTURE_WEBHOOK_AUTHORIZATION", INBOUND_AUTH.to_owned()));
     let company = run(
         &[
             "companies",
@@ -181,7 +189,7 @@ async fn the_example_merchant_verifies_dedupes_and_answers_verify_user() {
             "--sandbox-url",
             &url,
         ],
-        &e.db,
+        &create_env,
     );
     let secret = company["webhookSecret"].as_str().unwrap().to_owned();
     let company_id = company["companyId"].as_str().unwrap();
@@ -335,38 +343,68 @@ async fn the_example_merchant_verifies_dedupes_and_answers_verify_user() {
             json!(["payment", "blocked-user", "PAYOUT", "100.00", "session-of-blocked-user", null, null,
                 {"allowed": false, "reason": "self-excluded"}]),
             json!(["payment", "player-1", "PAYOUT", "1500.00", "session-of-player-1", null, null, {"allowed": true}]),
-            json!(["approval", "player-1", "PAYOUT", "1500.00", null, held_id, true, {"allowed": true}]),
+            json!(["approval", "player-1", "PAYOUT", "1500.00", INBOUND_AUTH, held_id, true, {"allowed": true}]),
         ]
     );
     assert_eq!(got["refused"], json!([]));
 
-    // Forged calls: refused (401), nothing recorded.
+    // Forged calls: a bad signature, or a good one without the company's Authorization value,
+    // is refused (401) and changes nothing.
     let forged_body = r#"{"transaction_id":"txn_forged","transaction_status":"Approved"}"#;
-    let now = crate::harness::now_secs().to_string();
-    for (path, body) in [
-        ("webhook", forged_body.to_owned()),
+    let now = crate::harness::now_secs();
+    let approval_body = json!({"userId": "blocked-user", "type": "PAYOUT", "amount": "1.00",
+        "currency": "EUR", "transactionId": "txn_forged", "context": "approval"})
+    .to_string();
+    let good_signature =
+        overture_server::workers::signing::sign(&secret, "msg_forged", now as i64, forged_body);
+    for (path, body, signature, auth) in [
+        (
+            "webhook",
+            forged_body,
+            "v1,bm90IGEgc2lnbmF0dXJl",
+            INBOUND_AUTH,
+        ),
         (
             "verify-user",
-            json!({"userId": "blocked-user", "type": "PAYOUT", "amount": "1.00",
-                "currency": "EUR", "transactionId": "txn_forged", "context": "approval"})
-            .to_string(),
+            approval_body.as_str(),
+            "v1,bm90IGEgc2lnbmF0dXJl",
+            INBOUND_AUTH,
+        ),
+        (
+            "webhook",
+            forged_body,
+            good_signature.as_str(),
+            "Bearer guessed",
         ),
     ] {
         let resp = o
             .http
             .post(format!("{merchant}/{path}"))
             .header("content-type", "application/json")
+            .header("authorization", auth)
             .header("webhook-id", "msg_forged")
-            .header("webhook-timestamp", &now)
-            .header("webhook-signature", "v1,bm90IGEgc2lnbmF0dXJl")
-            .body(body)
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_owned())
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 401, "{path}");
+        assert_eq!(resp.status().as_u16(), 401, "{path} {auth}");
     }
     let after = received(&o.http, &merchant).await;
     assert_eq!(after["webhooks"], got["webhooks"]);
     assert_eq!(after["verifyUser"], got["verifyUser"]);
-    assert_eq!(after["refused"].as_array().unwrap().len(), 2, "{after}");
+    let reasons: Vec<&str> = after["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{after}");
+    assert!(reasons[0].starts_with("webhook signature:"), "{reasons:?}");
+    assert!(
+        reasons[1].starts_with("verify-user signature:"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[2], "wrong or missing Authorization");
 }
