@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// api, worker or all.
     #[arg(long, env = "OVERTURE_ROLE", value_enum, default_value_t = Role::All)]
     pub role: Role,
+    /// Also write the demo company's JSON line (printed on stdout when a first start creates
+    /// it) to this file, mode 0600, replacing an older one; scripts read it from there.
+    /// Holds the demo company's secrets. Nothing is written when no demo company is created.
+    #[arg(long, env = "OVERTURE_DEMO_FILE")]
+    pub demo_file: Option<PathBuf>,
     #[command(flatten)]
     pub outbound: OutboundArgs,
     /// Reverse proxies whose `X-Forwarded-For` gives the client address: comma-separated
@@ -147,7 +152,7 @@ pub struct Tuning {
     /// PSP HTTP call timeout.
     #[arg(long, env = "OVERTURE_PSP_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
     pub psp_timeout: Duration,
-    /// MP verify-user call timeout (DESIGN.md §4: 10 s).
+    /// MP verify-user call timeout.
     #[arg(long, env = "OVERTURE_VERIFY_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub verify_timeout: Duration,
     /// Webhook HTTP call timeout (Mozarto: answer within 10 s).
@@ -200,7 +205,7 @@ pub struct Tuning {
     pub breaker_cooldown: Duration,
 }
 
-/// PSP sandbox behaviour (DESIGN.md §5).
+/// PSP sandbox behaviour (the outcome follows the amount's cents).
 #[derive(Args, Clone, Debug)]
 pub struct SandboxArgs {
     /// Time from acceptance to a final status at the sandbox PSPs.

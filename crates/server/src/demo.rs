@@ -7,6 +7,7 @@
 
 use crate::api::auth::issue_company_token;
 use crate::workers::signing;
+use anyhow::Context;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -17,6 +18,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -268,11 +270,15 @@ pub fn company_secrets_json(company: &Company) -> Value {
 /// On first start with an empty database: a demo company wired to the demo MP and the
 /// sandboxes, whose accounts are opened through `local_url` (the sandboxes this process
 /// serves; stored base URLs use `public_url`). Prints its id, secrets and a 30-day company
-/// JWT to stdout.
+/// JWT to stdout as one JSON line, `{"companyId","apiSecret","webhookSecret","companyJwt",
+/// "note"}`, and writes the same line to `file` when given (mode 0600, replacing an older
+/// file). Errors: a sandbox that does not answer, the store, or `file` not writable (the line
+/// was printed before).
 pub async fn seed_demo(
     store: &dyn Store,
     public_url: &str,
     local_url: &str,
+    file: Option<&Path>,
     now: i64,
 ) -> anyhow::Result<()> {
     if store.count_companies().await? > 0 {
@@ -307,5 +313,22 @@ pub async fn seed_demo(
         "demo company created on first start; payouts of 1000 or more wait for approval".into(),
     );
     println!("{out}");
+    if let Some(path) = file {
+        write_demo_file(path, &format!("{out}\n"))
+            .with_context(|| format!("writing the demo company to {}", path.display()))?;
+    }
     Ok(())
+}
+
+/// Writes `line` to `path` (mode 0600), creating its directory and replacing an older file.
+fn write_demo_file(path: &Path, line: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    crate::serve::write_private(path, line)
 }

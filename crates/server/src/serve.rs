@@ -214,7 +214,14 @@ pub async fn start(
     let serves_sandboxes = !args.outbound.production && matches!(args.role, Role::Api | Role::All);
     if serves_sandboxes {
         let local = local_url(addr);
-        let seeded = demo::seed_demo(app.store.as_ref(), &public_url, &local, app.now()).await;
+        let seeded = demo::seed_demo(
+            app.store.as_ref(),
+            &public_url,
+            &local,
+            args.demo_file.as_deref(),
+            app.now(),
+        )
+        .await;
         if let Err(e) = seeded {
             cancel.cancel();
             let _ = handle.await;

@@ -1,7 +1,7 @@
 //! The demo company `serve` creates on first start: its PSP accounts are opened over HTTP at
 //! the sandboxes the same process serves (so `serve` answers before it seeds), they work end to
 //! end, and they keep working after a restart because the sandboxes' seed is derived from the
-//! master key.
+//! master key. With `OVERTURE_DEMO_FILE` the printed line is also written to that file.
 
 use crate::procs::{env, free_port, spawn_capturing};
 use serde_json::Value;
@@ -60,6 +60,8 @@ async fn demo_company_accounts_work_and_survive_a_restart() {
         ("OVERTURE_POLL_INTERVAL", "200ms".to_owned()),
         ("OVERTURE_WORKER_TICK", "50ms".to_owned()),
     ]);
+    let demo_file = e.dir.join("demo").join("company.json");
+    serve_env.push(("OVERTURE_DEMO_FILE", demo_file.display().to_string()));
     let (serve, url, printed) = spawn_capturing(&["serve"], &serve_env, &log);
     let demo = printed
         .iter()
@@ -71,6 +73,16 @@ async fn demo_company_accounts_work_and_survive_a_restart() {
             )
         });
     let jwt = demo["companyJwt"].as_str().unwrap().to_owned();
+    // The same line, for scripts, in a file only its owner can read.
+    let written = std::fs::read_to_string(&demo_file).unwrap();
+    assert_eq!(&serde_json::from_str::<Value>(&written).unwrap(), demo);
+    assert!(written.ends_with('\n') && written.lines().count() == 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&demo_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     let http = reqwest::Client::new();
     assert_eq!(demo_payout(&http, &url, &jwt).await, "approved");
     serve.kill9();
@@ -79,5 +91,6 @@ async fn demo_company_accounts_work_and_survive_a_restart() {
     // against the restarted in-process sandboxes.
     let (_serve, url, printed) = spawn_capturing(&["serve"], &serve_env, &log);
     assert!(printed.iter().all(|v| !v["companyJwt"].is_string()));
+    assert_eq!(std::fs::read_to_string(&demo_file).unwrap(), written);
     assert_eq!(demo_payout(&http, &url, &jwt).await, "approved");
 }
