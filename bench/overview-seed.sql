@@ -10,7 +10,7 @@ INSERT INTO transactions (id, company_id, txn_type, psp_type, psp_account_id, am
                           user_id, email, extras, state, created_at, updated_at, version)
 SELECT 'txn_seed' || lpad(i::text, 10, '0'), :'company',
        CASE WHEN i % 5 < 3 THEN 'PAYIN' ELSE 'PAYOUT' END, a.psp_type, a.id,
-       1000 + (i * 7919) % 500000,
+       1000 + (i::bigint * 7919) % 500000,
        (ARRAY['EUR', 'EUR', 'USD', 'CAD'])[1 + i % 4],
        'seed-user-' || (i % 20000), 'u@example.com', '{}',
        CASE WHEN i % 100 < 78 THEN 'approved' WHEN i % 100 < 88 THEN 'declined'
