@@ -12,6 +12,7 @@ pub mod money;
 pub mod routing;
 pub mod state;
 pub mod store;
+pub mod trace;
 
 pub use attempt::{Attempt, AttemptState, AttemptWrite};
 pub use clock::{Clock, SystemClock};
@@ -19,3 +20,4 @@ pub use domain::*;
 pub use ids::*;
 pub use money::{Currency, Money, MoneyError};
 pub use state::{TransactionStatus, TransitionError, TxnState};
+pub use trace::{TraceId, TraceParent};

@@ -5,8 +5,10 @@
 use crate::api::metrics::{MetricsAccess, METRICS_TOKEN_ENV};
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
+use crate::metrics::psp::PspMetrics;
+use crate::metrics::Metrics;
 use crate::service::confirm::Confirmations;
-use crate::{api, backoffice, demo, workers};
+use crate::{access, api, backoffice, demo, workers};
 use anyhow::Context;
 use axum::Extension;
 use overture_connectors::http::PspHttp;
@@ -21,7 +23,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
 
 /// The master key: `OVERTURE_MASTER_KEY`, else the key file (created, mode 0600, when missing).
 pub fn master_key(db: &DbArgs) -> anyhow::Result<Cipher> {
@@ -121,9 +122,12 @@ pub async fn start(
             "production mode without {METRICS_TOKEN_ENV}: GET /metrics answers 401 to everyone"
         );
     }
+    let metrics = Arc::new(Metrics::new());
+    let psp_http = PspHttp::new(args.tuning.psp_timeout, policy.clone())
+        .with_observer(Arc::new(PspMetrics(metrics.clone())));
     let app = App {
         store: Arc::new(store),
-        registry: Registry::builtin(PspHttp::new(args.tuning.psp_timeout, policy.clone())),
+        registry: Registry::builtin(psp_http),
         public_url: public_url.clone(),
         tuning: args.tuning.clone(),
         clock: Arc::new(SystemClock),
@@ -131,7 +135,7 @@ pub async fn start(
         http: Outbound::new(policy, &Settings::default())?,
         webhook_wakeup: Arc::new(Notify::new()),
         poll_wakeup: Arc::new(Notify::new()),
-        metrics: Arc::default(),
+        metrics,
         metrics_access: Arc::new(metrics_access),
         companies: Arc::default(),
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
@@ -165,11 +169,15 @@ pub async fn start(
             workers::budget::track,
         ))
         .layer(Extension(args.trusted_proxies.clone()))
-        .layer(TraceLayer::new_for_http());
+        .layer(axum::middleware::from_fn_with_state(
+            app.metrics.clone(),
+            access::log,
+        ));
     let mut tasks = tokio::task::JoinSet::new();
     if matches!(args.role, Role::Worker | Role::All) {
         tasks.spawn(workers::poller::run(app.clone(), cancel.clone()));
         tasks.spawn(workers::webhooks::run(app.clone(), cancel.clone()));
+        tasks.spawn(workers::queues::run(app.clone(), cancel.clone()));
     }
     let shutdown = cancel.clone();
     if matches!(args.role, Role::Api | Role::All) {
@@ -184,8 +192,11 @@ pub async fn start(
             }
         });
     } else {
-        // Worker nodes still answer health checks.
-        let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        // Worker nodes still answer health checks, and show their workers' metrics.
+        let health = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route("/metrics", axum::routing::get(api::metrics::metrics))
+            .with_state(app.clone());
         tasks.spawn(async move {
             let _ = axum::serve(listener, health)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
