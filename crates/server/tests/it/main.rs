@@ -25,6 +25,7 @@ mod idempotency_crash;
 mod metrics;
 mod multinode;
 mod nodes_and_cards;
+mod observability;
 mod outbound;
 mod outbound_cli;
 mod payins;
