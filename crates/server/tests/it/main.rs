@@ -6,6 +6,7 @@ mod harness;
 mod procs;
 mod routing_support;
 
+mod access_log;
 mod approval;
 mod auth;
 mod backoffice_browser;
