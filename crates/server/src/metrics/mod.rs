@@ -53,7 +53,7 @@ pub struct RouteLabels {
 pub struct PspLabels {
     /// `pspType` (`PAYMENTSOFT`, …), `unknown` for a call made outside a call context.
     pub psp: String,
-    /// `create`, `status`, `credentials-test`, … (`unknown` likewise).
+    /// The call context's operation (`create`, `status`; `unknown` likewise).
     pub operation: &'static str,
     /// `ok` (the PSP answered a status the connector reads), or the classified error code
     /// (`PSP_TIMEOUT`, `PSP_UNAVAILABLE`, …).

@@ -157,6 +157,9 @@ pub fn rule(name: &str, kind: &str, route: &[&PspAccountId], fallback: &[&PspAcc
     })
 }
 
+/// One request a [`Proxy`] received: its path and query, and its `traceparent` header.
+pub type Seen = (String, Option<String>);
+
 /// An HTTP proxy in front of a sandbox: forwards every request, or answers 503 while failing,
 /// and can hold the create call's answer past the PSP timeout. Counts what it received, and
 /// keeps each request's path and `traceparent` header.
@@ -169,7 +172,7 @@ pub struct Proxy {
     pub delay_ms: Arc<AtomicU64>,
     pub received: Arc<AtomicUsize>,
     /// `(path and query, traceparent)` of every request, oldest first.
-    pub seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+    pub seen: Arc<std::sync::Mutex<Vec<Seen>>>,
 }
 
 impl Proxy {
