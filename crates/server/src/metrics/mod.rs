@@ -67,12 +67,13 @@ pub struct PspOperationLabels {
     pub operation: &'static str,
 }
 
-/// A label set with one `outcome` (webhook deliveries) or one `worker` (jobs in flight).
+/// `overture_webhook_deliveries_total` labels: `delivered`, `retry` or `dead`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+/// `overture_worker_jobs_in_flight` labels: `poller` or `webhooks`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WorkerLabels {
     pub worker: &'static str,
@@ -91,8 +92,8 @@ pub struct Metrics {
     registry: Registry,
     /// `overture_transactions_created_total`.
     pub transactions_created: Counter,
-    /// `overture_polls_total`: status polls claimed.
-    pub polls: Counter,
+    /// `overture_polls_total`: status polls claimed ([`Metrics::record_poll_round`]).
+    polls: Counter,
     /// `overture_callback_status_queries_total`: status queries triggered by PSP callbacks
     /// (after coalescing).
     pub confirmations: Counter,
