@@ -14,6 +14,9 @@ pub struct Snapshot {
     pub values: BTreeMap<String, f64>,
     /// Metric names declared `# TYPE <name> counter`.
     counters: Vec<String>,
+    /// Metric names declared `# TYPE <name> histogram` (series `<name>_bucket`, `_sum`,
+    /// `_count`).
+    histograms: Vec<String>,
 }
 
 impl Snapshot {
@@ -24,8 +27,10 @@ impl Snapshot {
         for line in text.lines().map(str::trim) {
             if let Some(decl) = line.strip_prefix("# TYPE ") {
                 let mut parts = decl.split_whitespace();
-                if let (Some(name), Some("counter")) = (parts.next(), parts.next()) {
-                    snapshot.counters.push(name.to_owned());
+                match (parts.next(), parts.next()) {
+                    (Some(name), Some("counter")) => snapshot.counters.push(name.to_owned()),
+                    (Some(name), Some("histogram")) => snapshot.histograms.push(name.to_owned()),
+                    _ => {}
                 }
                 continue;
             }
@@ -48,15 +53,26 @@ impl Snapshot {
         snapshot
     }
 
-    /// Whether `series` is a counter: declared so, or (no declaration) named `…_total`.
+    /// Whether `series` counts up: a declared counter, a histogram's `_sum` or `_count`, or
+    /// (no declaration) named `…_total`.
     fn is_counter(&self, series: &str) -> bool {
         let name = series.split('{').next().unwrap_or(series);
         self.counters.iter().any(|c| c == name)
+            || matches!(self.histogram_part(name), Some("_sum" | "_count"))
             || (self.counters.is_empty() && name.ends_with("_total"))
     }
 
-    /// `after − self` for every counter present in both scrapes, as a JSON object
-    /// (`{"overture_polls_total": 1234, …}`); integers stay integers.
+    /// `_bucket`, `_sum` or `_count` when `name` is a series of a declared histogram.
+    fn histogram_part<'n>(&self, name: &'n str) -> Option<&'n str> {
+        self.histograms.iter().find_map(|h| {
+            let part = name.strip_prefix(h.as_str())?;
+            matches!(part, "_bucket" | "_sum" | "_count").then_some(part)
+        })
+    }
+
+    /// `after − self` for every counter (and histogram count and sum) present in both
+    /// scrapes, as a JSON object (`{"overture_polls_total": 1234, …}`); integers stay
+    /// integers. Histogram buckets are left out.
     pub fn counter_deltas(&self, after: &Snapshot) -> Value {
         let mut out = Map::new();
         for (series, value) in &after.values {
@@ -70,12 +86,17 @@ impl Snapshot {
         Value::Object(out)
     }
 
-    /// The series that are not counters (gauges such as the worst poll lag), as JSON.
+    /// The series that are neither counters nor histograms (gauges such as the worst poll
+    /// lag), as JSON.
     pub fn gauges(&self) -> Value {
         let out: Map<String, Value> = self
             .values
             .iter()
             .filter(|(series, _)| !self.is_counter(series))
+            .filter(|(series, _)| {
+                let name = series.split('{').next().unwrap_or(series);
+                self.histogram_part(name).is_none()
+            })
             .map(|(series, value)| (series.clone(), number(*value)))
             .collect();
         Value::Object(out)
@@ -155,6 +176,26 @@ mod tests {
             s.counter_deltas(&later),
             json!({"http_requests_total{path=\"/a b\",code=\"200\"}": 2.5})
         );
+    }
+
+    #[test]
+    fn histograms_give_count_and_sum_deltas_and_no_buckets() {
+        let text = |n: u64, sum: f64| {
+            format!(
+                "# TYPE lat_seconds histogram\nlat_seconds_bucket{{route=\"/a\",le=\"0.1\"}} {n}\n\
+                 lat_seconds_sum{{route=\"/a\"}} {sum}\nlat_seconds_count{{route=\"/a\"}} {n}\n\
+                 # TYPE depth gauge\ndepth 4\n"
+            )
+        };
+        let (b, a) = (
+            Snapshot::parse(&text(2, 0.5)),
+            Snapshot::parse(&text(5, 1.5)),
+        );
+        assert_eq!(
+            b.counter_deltas(&a),
+            json!({"lat_seconds_count{route=\"/a\"}": 3, "lat_seconds_sum{route=\"/a\"}": 1})
+        );
+        assert_eq!(a.gauges(), json!({"depth": 4}));
     }
 
     #[test]

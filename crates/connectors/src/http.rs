@@ -5,10 +5,11 @@
 //! Every exchange is also shown to the client's [`ExchangeObserver`]s (metrics, the PSP
 //! exchange log) with the [`CallContext`] the service layer set around the connector call
 //! ([`in_context`]): which PSP account, transaction, attempt and operation it belongs to. The
-//! connectors themselves know nothing of it.
+//! connectors themselves know nothing of it. When the context carries a W3C `traceparent`,
+//! every exchange is sent a child of it (same trace id, a new span id per call).
 
 use overture_core::connector::ConnectorError;
-use overture_core::{AttemptId, PspAccountId, TransactionId};
+use overture_core::{AttemptId, PspAccountId, TraceParent, TransactionId};
 use overture_outbound::{Outbound, SendError, Settings};
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,9 @@ pub struct CallContext {
     pub attempt: Option<AttemptId>,
     /// The flow: `create`, `status`, `credentials-test`, …
     pub operation: &'static str,
+    /// The trace the call belongs to; each exchange sends `traceparent` with its trace id and
+    /// flags and a new span id. `None`: no `traceparent` header.
+    pub traceparent: Option<TraceParent>,
 }
 
 /// Runs `call` (a connector call) with `ctx` visible to the observers of every exchange it makes.
@@ -49,6 +53,8 @@ pub struct Exchange {
     pub response_body: String,
     /// The classified failure, if any.
     pub error: Option<String>,
+    /// Its stable code ([`ConnectorError::error_code`]: `PSP_TIMEOUT`, …), if any.
+    pub error_code: Option<&'static str>,
     /// The failure counts against the account's health (cannot connect, timeout, 5xx, 429).
     pub technical_failure: bool,
 }
@@ -124,9 +130,15 @@ impl PspHttp {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<PspResponse, ConnectorError> {
-        let request = request
+        let mut request = request
             .build()
             .map_err(|e| ConnectorError::Protocol(format!("could not build the request: {e}")))?;
+        let trace = CALL.try_with(|c| c.traceparent).ok().flatten();
+        if let Some(parent) = trace {
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(&parent.child().to_string()) {
+                request.headers_mut().insert("traceparent", value);
+            }
+        }
         let seen = (!self.observers.is_empty()).then(|| {
             let url = request.url();
             let path = match url.query() {
@@ -163,6 +175,7 @@ impl PspHttp {
                 request_body,
                 response_body: answer,
                 error: result.as_ref().err().map(ToString::to_string),
+                error_code: result.as_ref().err().map(ConnectorError::error_code),
                 technical_failure: result
                     .as_ref()
                     .err()

@@ -5,6 +5,7 @@ use crate::ids::*;
 use crate::money::Money;
 use crate::routing::{AccountLimits, RoutingPlan};
 use crate::state::TxnState;
+use crate::trace::TraceId;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -183,6 +184,9 @@ pub struct Transaction {
     /// When the poller should next ask the PSP; `None` when nothing is to be polled.
     pub next_poll_at: Option<i64>,
     pub poll_attempts: i32,
+    /// The W3C trace id of the request that created it: the PSP calls, status polls and
+    /// webhook made for it later carry it in their `traceparent`.
+    pub trace_id: Option<TraceId>,
 }
 
 impl Transaction {
@@ -250,6 +254,8 @@ pub struct WebhookDelivery {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
+    /// Its transaction's trace id (copied when the row is written), sent in `traceparent`.
+    pub trace_id: Option<TraceId>,
 }
 
 /// One HTTP attempt of a webhook delivery.

@@ -13,6 +13,7 @@ pub mod money;
 pub mod routing;
 pub mod state;
 pub mod store;
+pub mod trace;
 
 pub use attempt::{Attempt, AttemptState, AttemptWrite};
 pub use clock::{Clock, SystemClock};
@@ -20,3 +21,4 @@ pub use domain::*;
 pub use ids::*;
 pub use money::{Currency, Money, MoneyError};
 pub use state::{TransactionStatus, TransitionError, TxnState};
+pub use trace::{TraceId, TraceParent};

@@ -245,6 +245,16 @@ pub trait TransactionStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
+/// How much background work is waiting, across every node sharing the database (for the
+/// `/metrics` queue gauges).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Transactions whose next poll is due (`next_poll_at <= now`).
+    pub due_polls: i64,
+    /// Webhook deliveries not yet delivered or dead (`pending`), due or scheduled later.
+    pub pending_webhooks: i64,
+}
+
 /// Leased background work: the status poller's due transactions and the webhook outbox.
 #[async_trait]
 pub trait WorkStore: Send + Sync + 'static {
@@ -284,4 +294,7 @@ pub trait WorkStore: Send + Sync + 'static {
         id: &TransactionId,
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
     async fn webhook_attempts(&self, id: &WebhookId) -> Result<Vec<WebhookAttempt>, StoreError>;
+    /// Counts the due polls and pending webhooks at `now` (two index-backed counts; meant to
+    /// be called every few seconds, not per request).
+    async fn queue_depths(&self, now: i64) -> Result<QueueDepths, StoreError>;
 }

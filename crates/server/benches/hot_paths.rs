@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the pure functions on every payment's path, so regressions
 //! show: company JWT check, Cashier request validation, signature computations (Standard
-//! Webhooks, PaynetEasy control and OAuth RSA-SHA256), and a state transition.
+//! Webhooks, PaynetEasy control and OAuth RSA-SHA256), a state transition, and what the
+//! access layer adds to every request (a trace, the HTTP metrics).
 //! Run: `cargo bench -p overture-server --bench hot_paths`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -152,6 +153,17 @@ fn benches(c: &mut Criterion) {
                     black_box(black_box(from).transition(to).is_ok());
                 }
             }
+        })
+    });
+
+    // What the access layer adds to every request: a trace, and the two HTTP series.
+    let metrics = overture_server::metrics::Metrics::new();
+    let route = "/v1/api/mozarto/cashier";
+    let elapsed = std::time::Duration::from_millis(3);
+    c.bench_function("request trace and HTTP metrics", |b| {
+        b.iter(|| {
+            black_box(TraceParent::generate().child());
+            metrics.record_http("POST", black_box(route), 200, elapsed);
         })
     });
 }

@@ -190,6 +190,9 @@ pub struct Tuning {
     /// Webhook deliveries in flight at once on this node.
     #[arg(long, env = "OVERTURE_WEBHOOK_CONCURRENCY", default_value_t = 32)]
     pub webhook_concurrency: usize,
+    /// How often worker nodes count the due polls and pending webhooks for `/metrics`.
+    #[arg(long, env = "OVERTURE_QUEUE_GAUGE_INTERVAL", value_parser = parse_duration, default_value = "5s")]
+    pub queue_gauge_interval: Duration,
     /// Lease on claimed rows; a dead node's rows are taken over after it.
     #[arg(long, env = "OVERTURE_LEASE", value_parser = parse_duration, default_value = "60s")]
     pub lease: Duration,

@@ -1,6 +1,7 @@
 //! Overture's server: the Cashier API, PSP callbacks, the back-office API, the background
 //! workers, the PSP sandboxes' mounting, and the `overture` command line.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod backoffice;
@@ -14,4 +15,5 @@ pub mod metrics;
 pub mod serve;
 pub mod service;
 pub mod telemetry;
+pub mod trace;
 pub mod workers;

@@ -5,9 +5,11 @@
 use crate::api::metrics::{MetricsAccess, METRICS_TOKEN_ENV};
 use crate::app::App;
 use crate::config::{DbArgs, Role, ServeArgs};
+use crate::metrics::psp::PspMetrics;
+use crate::metrics::Metrics;
 use crate::service::confirm::Confirmations;
 use crate::service::exchange_log::{self, ExchangeLog};
-use crate::{api, backoffice, demo, workers};
+use crate::{access, api, backoffice, demo, workers};
 use anyhow::Context;
 use axum::Extension;
 use overture_connectors::http::PspHttp;
@@ -23,7 +25,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
 
 /// The master key: `OVERTURE_MASTER_KEY`, else the key file (created, mode 0600, when missing).
 pub fn master_key(db: &DbArgs) -> anyhow::Result<Cipher> {
@@ -125,8 +126,10 @@ pub async fn start(
     }
     let clock: Arc<dyn overture_core::Clock> = Arc::new(SystemClock);
     let (exchanges, exchange_queue) = ExchangeLog::new(clock.clone());
-    let psp_http =
-        PspHttp::new(args.tuning.psp_timeout, policy.clone()).with_observer(exchanges.clone());
+    let metrics = Arc::new(Metrics::new());
+    let psp_http = PspHttp::new(args.tuning.psp_timeout, policy.clone())
+        .with_observer(exchanges.clone())
+        .with_observer(Arc::new(PspMetrics(metrics.clone())));
     let app = App {
         store: Arc::new(store),
         registry: Registry::builtin(psp_http),
@@ -137,7 +140,7 @@ pub async fn start(
         http: Outbound::new(policy, &Settings::default())?,
         webhook_wakeup: Arc::new(Notify::new()),
         poll_wakeup: Arc::new(Notify::new()),
-        metrics: Arc::default(),
+        metrics,
         metrics_access: Arc::new(metrics_access),
         companies: Arc::default(),
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
@@ -172,7 +175,10 @@ pub async fn start(
             workers::budget::track,
         ))
         .layer(Extension(args.trusted_proxies.clone()))
-        .layer(TraceLayer::new_for_http());
+        .layer(axum::middleware::from_fn_with_state(
+            app.metrics.clone(),
+            access::log,
+        ));
     let mut tasks = tokio::task::JoinSet::new();
     let retention = Duration::from_secs(86_400 * u64::from(args.tuning.exchange_retention_days));
     tasks.spawn(exchange_log::run_writer(
@@ -185,6 +191,7 @@ pub async fn start(
     if matches!(args.role, Role::Worker | Role::All) {
         tasks.spawn(workers::poller::run(app.clone(), cancel.clone()));
         tasks.spawn(workers::webhooks::run(app.clone(), cancel.clone()));
+        tasks.spawn(workers::queues::run(app.clone(), cancel.clone()));
     }
     let shutdown = cancel.clone();
     if matches!(args.role, Role::Api | Role::All) {
@@ -199,8 +206,11 @@ pub async fn start(
             }
         });
     } else {
-        // Worker nodes still answer health checks.
-        let health = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        // Worker nodes still answer health checks, and show their workers' metrics.
+        let health = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route("/metrics", axum::routing::get(api::metrics::metrics))
+            .with_state(app.clone());
         tasks.spawn(async move {
             let _ = axum::serve(listener, health)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })

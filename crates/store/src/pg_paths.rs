@@ -21,7 +21,7 @@ pub(crate) async fn create(
     events: &[TransactionEvent],
     attempt: Option<&Attempt>,
 ) -> Result<(), StoreError> {
-    // $34..$40: the attempt; the events from $41.
+    // $35..$41: the attempt; the events from $42.
     let a = TXN_PARAMS + 1;
     let mut values = Vec::new();
     for i in 0..events.len() {
@@ -85,8 +85,8 @@ pub(crate) fn transition_sql() -> String {
            INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT id, $11, $1, $12, $13, $3, $2 FROM u \
          ), w AS ( \
-           INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
-           SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM u WHERE $14::text IS NOT NULL \
+           INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at, trace_id) \
+           SELECT $14, company_id, id, $15, 'pending', 0, $2, $2, trace_id FROM u WHERE $14::text IS NOT NULL \
          ), a AS ( \
            UPDATE attempts SET {} FROM u WHERE attempts.id = u.attempt_id AND $22::text IS NOT NULL \
          ), s AS ( \

@@ -13,10 +13,10 @@ pub(crate) const TXN_COLUMNS: &str = "id, company_id, brand_id, txn_type, psp_ty
     amount_minor, currency, user_id, email, country, extras, state, psp_status, psp_transaction_id, \
     psp_stage, message, session_id, redirect_url, return_url, merchant_reference, idempotency_key, \
     created_at, updated_at, submitted_at, version, next_poll_at, poll_attempts, \
-    attempt_id, attempt_seq, psp_order_id, routing, metadata";
+    attempt_id, attempt_seq, psp_order_id, routing, metadata, trace_id";
 
 /// How many columns [`TXN_COLUMNS`] lists (the insert binds `$1..$TXN_PARAMS`).
-pub(crate) const TXN_PARAMS: usize = 33;
+pub(crate) const TXN_PARAMS: usize = 34;
 
 pub(crate) const ATTEMPT_COLUMNS: &str = "id, transaction_id, seq, psp_account_id, psp_type, \
     psp_order_id, state, psp_transaction_id, psp_status, error_class, error_message, decision, \
@@ -24,7 +24,7 @@ pub(crate) const ATTEMPT_COLUMNS: &str = "id, transaction_id, seq, psp_account_i
 
 pub(crate) const DELIVERY_COLUMNS: &str =
     "id, company_id, transaction_id, payload, state, attempts, \
-    next_attempt_at, last_http_status, last_error, created_at, delivered_at";
+    next_attempt_at, last_http_status, last_error, created_at, delivered_at, trace_id";
 
 fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
 where
@@ -43,6 +43,13 @@ fn open(cipher: &Cipher, sealed: &str) -> Result<SecretString, StoreError> {
         .open(sealed)
         .map(SecretString::from)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The `trace_id` column (32 hex digits, or NULL).
+fn trace_id(row: &AnyRow) -> Result<Option<TraceId>, StoreError> {
+    get::<Option<String>>(row, "trace_id")?
+        .map(|t| TraceId::parse(&t).ok_or_else(|| corrupt("trace_id", &t)))
+        .transpose()
 }
 
 pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
@@ -96,6 +103,7 @@ pub(crate) fn transaction(row: &AnyRow) -> Result<Transaction, StoreError> {
         version: get(row, "version")?,
         next_poll_at: get(row, "next_poll_at")?,
         poll_attempts: get::<i64>(row, "poll_attempts")? as i32,
+        trace_id: trace_id(row)?,
     })
 }
 
@@ -223,6 +231,7 @@ pub(crate) fn delivery(row: &AnyRow) -> Result<WebhookDelivery, StoreError> {
         last_error: get(row, "last_error")?,
         created_at: get(row, "created_at")?,
         delivered_at: get(row, "delivered_at")?,
+        trace_id: trace_id(row)?,
     })
 }
 

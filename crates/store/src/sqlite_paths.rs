@@ -40,7 +40,7 @@ pub(crate) async fn create(
     events: &[TransactionEvent],
     attempt: Option<&Attempt>,
 ) -> Result<(), StoreError> {
-    // $34..$40: the attempt; the events from $41.
+    // $35..$41: the attempt; the events from $42.
     let a = TXN_PARAMS + 1;
     let values: Vec<String> = (0..events.len())
         .map(|i| {
@@ -109,8 +109,8 @@ pub(crate) fn transition_statements() -> String {
          {}; \
          INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
            SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
-         INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at) \
-           SELECT $14, company_id, id, $15, 'pending', 0, $2, $2 FROM transactions \
+         INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at, trace_id) \
+           SELECT $14, company_id, id, $15, 'pending', 0, $2, $2, trace_id FROM transactions \
            WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1;",
         attempt_update_set(""),
         matched.replace("{}", "attempt_id"),

@@ -53,7 +53,7 @@ async fn insert_events(
     Ok(())
 }
 
-/// `INSERT INTO transactions` with all [`TXN_COLUMNS`] as `$1..$33` ([`TXN_PARAMS`]).
+/// `INSERT INTO transactions` with all [`TXN_COLUMNS`] as `$1..$34` ([`TXN_PARAMS`]).
 pub(crate) fn insert_transaction_sql() -> String {
     let params: Vec<String> = (1..=TXN_PARAMS).map(|i| format!("${i}")).collect();
     format!(
@@ -62,7 +62,7 @@ pub(crate) fn insert_transaction_sql() -> String {
     )
 }
 
-/// Binds a transaction's fields as `$1..$33`, in [`TXN_COLUMNS`] order.
+/// Binds a transaction's fields as `$1..$34`, in [`TXN_COLUMNS`] order.
 pub(crate) fn bind_transaction<'q>(
     query: AnyQuery<'q>,
     t: &'q Transaction,
@@ -109,6 +109,7 @@ pub(crate) fn bind_transaction<'q>(
         .bind(t.order_id.as_ref().map(|o| o.as_str()))
         .bind(routing)
         .bind(metadata)
+        .bind(t.trace_id.map(|id| id.to_string()))
 }
 
 /// The version- and state-checked update of a [`Transition`], `RETURNING` the row; its

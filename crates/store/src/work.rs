@@ -10,8 +10,11 @@ use crate::rows::{self, DELIVERY_COLUMNS, TXN_COLUMNS};
 use crate::transactions::AnyQuery;
 use crate::{db_err, decode_all, Backend, SqlStore};
 use async_trait::async_trait;
-use overture_core::store::{DeliveryNext, StoreError, WebhookAttemptResult, WorkStore};
+use overture_core::store::{
+    DeliveryNext, QueueDepths, StoreError, WebhookAttemptResult, WorkStore,
+};
 use overture_core::*;
+use sqlx::Row;
 
 /// One statement setting each of `n` rows' `next_poll_at` (`CASE id WHEN $1 THEN $2 …`, bound
 /// by [`bind_reschedules`]), counting a poll attempt when `count_attempt`; a row that is final
@@ -191,5 +194,26 @@ impl WorkStore for SqlStore {
                 .await
                 .map_err(db_err)?;
         decode_all(rows, rows::attempt)
+    }
+
+    async fn queue_depths(&self, now: i64) -> Result<QueueDepths, StoreError> {
+        // Both counts walk a partial index (`transactions_due_poll`, `webhook_deliveries_due`).
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM transactions WHERE next_poll_at IS NOT NULL \
+               AND next_poll_at <= $1) AS due_polls, \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending') AS pending_webhooks",
+        )
+        .bind(now)
+        .fetch_one(&self.work_pool)
+        .await
+        .map_err(db_err)?;
+        let count = |col: &str| {
+            row.try_get::<i64, _>(col)
+                .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+        };
+        Ok(QueueDepths {
+            due_polls: count("due_polls")?,
+            pending_webhooks: count("pending_webhooks")?,
+        })
     }
 }

@@ -155,6 +155,7 @@ fn new_txn(company: &Company, account: &PspAccount, state: TxnState) -> Transact
         version: 1,
         next_poll_at: None,
         poll_attempts: 0,
+        trace_id: None,
     }
 }
 

@@ -329,6 +329,7 @@ mod tests {
             version: 1,
             next_poll_at: None,
             poll_attempts: 0,
+            trace_id: None,
         }
     }
 

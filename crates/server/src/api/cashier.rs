@@ -1,6 +1,7 @@
 //! `POST /v1/api/mozarto/cashier` (create a pay-in or payout) and
 //! `GET /v1/api/mozarto/transactions/{transactionId or sessionId}` (DESIGN.md §4).
 
+use crate::access;
 use crate::api::auth::{user_auth, CompanyAuth};
 use crate::api::cashier_in;
 use crate::api::error::{success, ApiError};
@@ -94,8 +95,18 @@ async fn create_transaction(
     Ok(respond(reply?))
 }
 
+/// The reply as a response, marked with the transaction it names (`data.transactionId`, or
+/// `transactionId` of an error) for the access log.
 fn respond((status, body): Reply) -> Response {
-    (status, Json(body)).into_response()
+    let named = body["data"]["transactionId"]
+        .as_str()
+        .or_else(|| body["transactionId"].as_str())
+        .and_then(TransactionId::parse);
+    let response = (status, Json(body)).into_response();
+    match named {
+        Some(id) => access::with_transaction(response, id),
+        None => response,
+    }
 }
 
 /// The answer for a stored transaction: the success envelope, or the PSP error naming it.
@@ -134,7 +145,7 @@ async fn get_transaction(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let txn = if let Some(id) = TransactionId::parse(&id) {
         app.store.transaction(&id).await?
     } else if let Some(session) = SessionId::parse(&id) {
@@ -149,7 +160,9 @@ async fn get_transaction(
     let events = app.store.events(&txn.id).await?;
     let attempts = app.store.attempts(&txn.id).await?;
     let webhooks = app.store.webhooks_for_transaction(&txn.id).await?;
-    Ok(Json(success(views::transaction_view(
-        &txn, &events, &attempts, &webhooks,
-    ))))
+    let view = views::transaction_view(&txn, &events, &attempts, &webhooks);
+    Ok(access::with_transaction(
+        Json(success(view)).into_response(),
+        txn.id,
+    ))
 }

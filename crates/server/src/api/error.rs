@@ -227,6 +227,13 @@ impl IntoResponse for ApiError {
             }
         }
         let mut response = (status, Json(self.envelope())).into_response();
+        if let Self::Psp {
+            transaction_id: Some(id),
+            ..
+        } = &self
+        {
+            response = crate::access::with_transaction(response, id.clone());
+        }
         if let Self::IdempotencyInProgress {
             retry_after_secs: Some(secs),
         } = self

@@ -1,5 +1,5 @@
-//! `GET /metrics`: this process's counters in the Prometheus text format. It is outside `/v1`,
-//! so refusals are plain text, not the API envelope.
+//! `GET /metrics`: this process's metrics ([`crate::metrics`]) in the Prometheus text format
+//! (0.0.4). It is outside `/v1`, so refusals are plain text, not the API envelope.
 //!
 //! Access: in production mode it needs `Authorization: Bearer <OVERTURE_METRICS_TOKEN>`, and
 //! without that variable it answers 401 to everyone (`serve` warns at start). Outside
@@ -76,10 +76,11 @@ fn same_secret(given: &str, expected: &str) -> bool {
     given.as_slice().ct_eq(expected.as_slice()).into()
 }
 
-/// `GET /metrics`: the counters, or 401 (plain text) when [`MetricsAccess`] refuses.
+/// `GET /metrics`: the metrics, or 401 (plain text) when [`MetricsAccess`] refuses.
 pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     if app.metrics_access.allows(&headers) {
-        return app.metrics.render().into_response();
+        let content_type = [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)];
+        return (content_type, app.metrics.render()).into_response();
     }
     (
         StatusCode::UNAUTHORIZED,

@@ -161,9 +161,7 @@ async fn confirm_once(app: &App, id: &TransactionId, account: &PspAccount) -> bo
     if !ask {
         return true;
     }
-    app.metrics
-        .confirmations
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics.confirmations.inc();
     match progress::sync_now(app, txn, Some(account)).await {
         Ok(_) => true,
         Err(e) => {

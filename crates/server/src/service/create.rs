@@ -133,9 +133,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    app.metrics
-        .transactions_created
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics.transactions_created.inc();
     tracing::info!(transaction_id = %txn.id, company = %company.id, kind = txn.txn_type.as_str(), psp = %txn.psp_type, account = %txn.psp_account_id, rule = routed.plan.rule.as_deref().unwrap_or("-"), state = txn.state.as_str(), "transaction created");
     if held {
         return Ok(Created {
@@ -268,6 +266,7 @@ fn new_transaction(
         // Safety net: if this process dies during the PSP call, the poller asks the PSP.
         next_poll_at: (!held).then(|| progress::safety_poll_at(app, now)),
         poll_attempts: 0,
+        trace_id: crate::trace::current_trace_id(),
     };
     (txn, attempt)
 }

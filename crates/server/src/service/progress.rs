@@ -76,6 +76,7 @@ pub fn call_context(txn: &Transaction, operation: &'static str) -> CallContext {
         transaction: Some(txn.id.clone()),
         attempt: txn.attempt_id.clone(),
         operation,
+        traceparent: crate::trace::for_transaction(txn),
     }
 }
 

@@ -8,13 +8,15 @@
 //! `{"userId","type","amount","currency","transactionId","context":"approval"}` signed per
 //! Standard Webhooks with the company's webhook secret (`webhook-id` a fresh `msg_…` id,
 //! `webhook-timestamp`, `webhook-signature`), plus the company's webhook `Authorization`
-//! value when it has one. Both calls read the answer the same way.
+//! value when it has one. Both calls read the answer the same way, and send `traceparent`:
+//! the first in the trace of the Cashier request, the second in the transaction's.
 
 use crate::app::App;
 use crate::service::error::ServiceError;
 use crate::service::user::UserAuth;
+use crate::trace;
 use crate::workers::signing;
-use overture_core::{Company, Money, Transaction, TxnType, WebhookId};
+use overture_core::{Company, Money, TraceParent, Transaction, TxnType, WebhookId};
 use reqwest::RequestBuilder;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -50,7 +52,7 @@ pub async fn verify_user(
         .post(&company.verify_user_url)
         .header("authorization", user.forwarded_authorization())
         .json(&body);
-    ask(app, company, request).await
+    ask(app, company, request, trace::current()).await
 }
 
 /// The approval-time request body: `{"userId","type","amount" (major units, e.g.
@@ -97,13 +99,22 @@ pub async fn verify_at_approval(
     if let Some(auth) = &company.webhook_authorization {
         request = request.header("authorization", auth.expose_secret());
     }
-    ask(app, company, request).await
+    ask(app, company, request, trace::for_transaction(txn)).await
 }
 
 /// Sends a verify-user request (with the verify timeout) and reads the MP's answer: 2xx
 /// `{"allowed": true}` ⇒ `Ok`; `{"allowed": false, "reason"?}`, 401 or 403 ⇒
-/// `UserNotVerified`; anything else ⇒ `VerificationUnavailable`.
-async fn ask(app: &App, company: &Company, request: RequestBuilder) -> Result<(), ServiceError> {
+/// `UserNotVerified`; anything else ⇒ `VerificationUnavailable`. `trace`: the call's, sent as a
+/// child span in `traceparent`.
+async fn ask(
+    app: &App,
+    company: &Company,
+    mut request: RequestBuilder,
+    trace: Option<TraceParent>,
+) -> Result<(), ServiceError> {
+    if let Some(trace) = trace {
+        request = request.header(trace::TRACEPARENT, trace::outgoing(&trace));
+    }
     let request = request.timeout(app.tuning.verify_timeout);
     let response = app.http.send(request).await.map_err(|e| {
         tracing::warn!(error = %e, code = e.code(), company = %company.id, "verify-user call failed");
@@ -121,8 +132,11 @@ async fn ask(app: &App, company: &Company, request: RequestBuilder) -> Result<()
     if !status.is_success() {
         // A 3xx lands here too: following it would turn the call into an unauthenticated GET
         // whose answer we would trust, so the client never does.
-        let location = response.headers().get(reqwest::header::LOCATION);
-        tracing::warn!(status = status.as_u16(), ?location, company = %company.id, "verify-user answered an error");
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        tracing::warn!(status = status.as_u16(), location, company = %company.id, "verify-user answered an error");
         return Err(ServiceError::VerificationUnavailable { timeout: false });
     }
     let out: VerifyOut =

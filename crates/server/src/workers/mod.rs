@@ -1,9 +1,11 @@
-//! Background work inside `serve`: the status poller and the webhook dispatcher. Both claim
-//! due rows with leases (several nodes share the work), make their HTTP calls outside any DB
-//! transaction, bound their concurrency with a semaphore and stop on a cancellation token.
+//! Background work inside `serve`: the status poller, the webhook dispatcher and the queue
+//! gauges. The first two claim due rows with leases (several nodes share the work), make their
+//! HTTP calls outside any DB transaction, bound their concurrency with a semaphore and stop on
+//! a cancellation token.
 
 pub mod budget;
 pub mod poller;
+pub mod queues;
 pub mod signing;
 pub mod webhooks;
 

@@ -97,7 +97,9 @@ async fn round(
     for txn in due {
         let permit = permits.clone().acquire_owned().await?;
         let app = app.clone();
+        let job = app.metrics.job_started("poller");
         tokio::spawn(async move {
+            let _job = job;
             let id = txn.id.clone();
             if let Some(at) = poll_one(&app, txn).await {
                 if let Err(e) = app.store.reschedule_polls(&[(id.clone(), Some(at))]).await {

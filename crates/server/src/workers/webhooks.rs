@@ -2,9 +2,11 @@
 //! Webhooks headers, the same `webhook-id` on every attempt, a 10 s timeout, retries on the
 //! configured schedule (`5s,5m,30m,2h,5h,10h,10h` by default, ±10 % jitter) and dead-letters
 //! the row after the last attempt. Calls go through the guarded outbound client: a refused URL
-//! or a 3xx answer is a failed attempt.
+//! or a 3xx answer is a failed attempt. Each attempt sends `traceparent` in the trace of the
+//! request that created the transaction (when it had one), with a span id of its own.
 
 use crate::app::App;
+use crate::trace;
 use crate::workers::{ms, run_loop, signing};
 use overture_core::store::{DeliveryNext, WebhookAttemptResult};
 use overture_core::*;
@@ -36,7 +38,9 @@ async fn round(app: App, permits: Arc<Semaphore>) -> anyhow::Result<bool> {
     for delivery in due {
         let permit = permits.clone().acquire_owned().await?;
         let app = app.clone();
+        let job = app.metrics.job_started("webhooks");
         tokio::spawn(async move {
+            let _job = job;
             if let Err(e) = deliver(&app, &delivery).await {
                 tracing::error!(webhook_id = %delivery.id, error = ?e, "delivery bookkeeping failed");
             }
@@ -84,6 +88,11 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
     if let Some(auth) = &company.webhook_authorization {
         request = request.header("authorization", auth.expose_secret());
     }
+    // The trace of the request that created the transaction, a span of its own per attempt.
+    if let Some(trace_id) = d.trace_id {
+        let span = TraceParent::in_trace(trace_id);
+        request = request.header(trace::TRACEPARENT, trace::outgoing(&span));
+    }
     let started = Instant::now();
     // A 3xx is never followed (that would re-post the signed body elsewhere): it is a failed
     // attempt with its status. A URL the outbound policy refuses is a failed attempt with no
@@ -112,7 +121,12 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
             None => DeliveryNext::Dead,
         },
     };
-    tracing::info!(webhook_id = %d.id, transaction_id = %d.transaction_id, attempt, ?status, latency_ms, ?next, "webhook attempt");
+    let outcome = match next {
+        DeliveryNext::Delivered => "delivered",
+        DeliveryNext::RetryAt(_) => "retry",
+        DeliveryNext::Dead => "dead",
+    };
+    tracing::info!(webhook_id = %d.id, transaction_id = %d.transaction_id, attempt, http_status = status, latency_ms, outcome, "webhook attempt");
     let result = WebhookAttemptResult {
         attempt: WebhookAttempt {
             webhook_id: d.id.clone(),
@@ -125,16 +139,6 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
         next,
     };
     app.store.record_webhook_attempt(&result).await?;
-    let counter = match next {
-        DeliveryNext::Delivered => Some(&app.metrics.webhooks_delivered),
-        DeliveryNext::Dead => Some(&app.metrics.webhooks_dead),
-        DeliveryNext::RetryAt(_) => None,
-    };
-    for c in [Some(&app.metrics.webhook_attempts), counter]
-        .into_iter()
-        .flatten()
-    {
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
+    app.metrics.record_webhook(&next);
     Ok(())
 }

@@ -40,6 +40,8 @@ pub struct Received {
     pub timestamp: i64,
     pub signature: String,
     pub authorization: Option<String>,
+    /// The W3C `traceparent` header, when sent.
+    pub traceparent: Option<String>,
     pub body: String,
     pub json: Value,
     /// The status the fake MP answered.
@@ -202,6 +204,7 @@ async fn webhook_handler(
             .unwrap_or_default(),
         signature: h("webhook-signature").unwrap_or_default(),
         authorization: h("authorization"),
+        traceparent: h("traceparent"),
         json: serde_json::from_str(&body).unwrap_or(Value::Null),
         body,
         answered,

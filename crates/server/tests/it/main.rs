@@ -6,6 +6,7 @@ mod harness;
 mod procs;
 mod routing_support;
 
+mod access_log;
 mod approval;
 mod auth;
 mod backoffice_browser;
@@ -29,6 +30,7 @@ mod merchant;
 mod metrics;
 mod multinode;
 mod nodes_and_cards;
+mod observability;
 mod outbound;
 mod outbound_cli;
 mod payins;

@@ -1,5 +1,6 @@
 //! `GET /metrics`: needs `Authorization: Bearer <OVERTURE_METRICS_TOKEN>` in production mode
 //! (everyone is refused there without a token); open outside production unless a token is set.
+//! Worker-only nodes serve it under the same rule.
 
 use crate::harness::*;
 use crate::procs::{env, free_port, spawn};
@@ -123,4 +124,34 @@ async fn serve_reads_the_token_from_the_environment_and_warns_without_one() {
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains(warning), "{logs}");
     assert!(!logs.contains("from-the-env"), "the token is never logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_only_node_serves_its_metrics_under_the_same_rule() {
+    let e = env();
+    let log = e.dir.join("logs.txt");
+    let mut vars = e.db.clone();
+    vars.extend([
+        ("OVERTURE_LISTEN", format!("127.0.0.1:{}", free_port())),
+        ("OVERTURE_ROLE", "worker".to_owned()),
+        ("OVERTURE_PRODUCTION", "true".to_owned()),
+        ("OVERTURE_METRICS_TOKEN", "worker-metrics".to_owned()),
+    ]);
+    let (_worker, url) = spawn(&["serve"], &vars, &log);
+    let http = reqwest::Client::new();
+    let get = |auth: Option<&'static str>| {
+        let mut request = http.get(format!("{url}/metrics"));
+        if let Some(value) = auth {
+            request = request.header("authorization", value);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(None).await.0, 401);
+    let (status, body) = get(Some("Bearer worker-metrics")).await;
+    assert_eq!(status, 200);
+    assert_eq!(counter(&body, "overture_polls_total"), Some(0));
+    assert!(body.contains("# TYPE overture_polls_due gauge"), "{body}");
 }

@@ -157,8 +157,12 @@ pub fn rule(name: &str, kind: &str, route: &[&PspAccountId], fallback: &[&PspAcc
     })
 }
 
+/// One request a [`Proxy`] received: its path and query, and its `traceparent` header.
+pub type Seen = (String, Option<String>);
+
 /// An HTTP proxy in front of a sandbox: forwards every request, or answers 503 while failing,
-/// and can hold the create call's answer past the PSP timeout. Counts what it received.
+/// and can hold the create call's answer past the PSP timeout. Counts what it received, and
+/// keeps each request's path and `traceparent` header.
 #[derive(Clone)]
 pub struct Proxy {
     pub url: String,
@@ -167,6 +171,8 @@ pub struct Proxy {
     pub slow_path: Arc<std::sync::Mutex<Option<String>>>,
     pub delay_ms: Arc<AtomicU64>,
     pub received: Arc<AtomicUsize>,
+    /// `(path and query, traceparent)` of every request, oldest first.
+    pub seen: Arc<std::sync::Mutex<Vec<Seen>>>,
 }
 
 impl Proxy {
@@ -180,6 +186,7 @@ impl Proxy {
             slow_path: Arc::default(),
             delay_ms: Arc::default(),
             received: Arc::default(),
+            seen: Arc::default(),
         };
         let state = (proxy.clone(), target, reqwest::Client::new());
         let router = axum::Router::new().fallback(forward).with_state(state);
@@ -201,6 +208,12 @@ async fn forward(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    proxy.seen.lock().unwrap().push((path.clone(), traceparent));
     let slow = proxy
         .slow_path
         .lock()

@@ -179,6 +179,7 @@ pub fn txn(c: &Company, a: &PspAccount, state: TxnState, user: &str, at: i64) ->
         version: 1,
         next_poll_at: None,
         poll_attempts: 0,
+        trace_id: None,
     }
 }
 
