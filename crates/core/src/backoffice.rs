@@ -190,11 +190,13 @@ pub enum AuditAction {
     DisableAccount,
     /// A password was set from the command line.
     SetPassword,
+    /// An administrator disabled an operator from the command line.
+    DisableOperator,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -205,6 +207,7 @@ impl AuditAction {
         Self::EnableAccount,
         Self::DisableAccount,
         Self::SetPassword,
+        Self::DisableOperator,
     ];
 
     /// The stored name (`"login_failed"`).
@@ -220,6 +223,7 @@ impl AuditAction {
             Self::EnableAccount => "enable_account",
             Self::DisableAccount => "disable_account",
             Self::SetPassword => "set_password",
+            Self::DisableOperator => "disable_operator",
         }
     }
 
@@ -292,6 +296,9 @@ pub struct TxnSearch {
     /// Created strictly before (ms).
     pub created_before: Option<i64>,
     pub order: SearchOrder,
+    /// Keyset pagination: only rows after this `(created_at, id)` in `order` (stable while
+    /// rows are inserted, unlike `offset`).
+    pub after: Option<(i64, String)>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -454,14 +461,15 @@ pub trait BackofficeStore: Send + Sync + 'static {
     async fn webhook_delivery(&self, id: &WebhookId)
         -> Result<Option<WebhookDelivery>, StoreError>;
     /// Makes a dead or pending delivery due at `now` again, keeping its `webhook-id`, payload
-    /// and attempt count, and appends `audit`, in one DB transaction. `Conflict` when it was
-    /// delivered or is being attempted right now, `NotFound` when there is no such delivery
-    /// (no audit record either way).
+    /// and attempt count, and appends `audit` (an operator's redelivery; `None` for the
+    /// merchant's own), in one DB transaction. `Conflict` when it was delivered or is being
+    /// attempted right now, `NotFound` when there is no such delivery (no audit record either
+    /// way).
     async fn redeliver_webhook(
         &self,
         id: &WebhookId,
         now: i64,
-        audit: &AuditEntry,
+        audit: Option<&AuditEntry>,
     ) -> Result<WebhookDelivery, StoreError>;
 
     /// Enables or disables an account and appends `audit`, in one DB transaction; routing

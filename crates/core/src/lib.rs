@@ -8,6 +8,7 @@ pub mod clock;
 pub mod connector;
 pub mod domain;
 pub mod ids;
+pub mod manage;
 pub mod money;
 pub mod routing;
 pub mod state;

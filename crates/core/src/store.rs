@@ -3,6 +3,7 @@
 
 use crate::attempt::{Attempt, AttemptWrite};
 use crate::backoffice::{AuditEntry, BackofficeStore};
+use crate::manage::ManageStore;
 use crate::domain::*;
 use crate::ids::*;
 use crate::routing::Usage;
@@ -150,10 +151,10 @@ pub struct TxnFilter {
 }
 
 /// Every persistent operation Overture performs. All times are milliseconds since the Unix
-/// epoch. Implemented by anything that implements the three parts.
-pub trait Store: CompanyStore + TransactionStore + WorkStore + BackofficeStore {}
+/// epoch. Implemented by anything that implements the five parts.
+pub trait Store: CompanyStore + TransactionStore + WorkStore + BackofficeStore + ManageStore {}
 
-impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore> Store for T {}
+impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore + ManageStore> Store for T {}
 
 /// Companies, PSP accounts and operators.
 #[async_trait]

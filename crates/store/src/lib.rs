@@ -10,6 +10,7 @@ mod backoffice;
 mod checkpoint;
 mod companies;
 mod crypto;
+mod manage;
 mod pg_paths;
 mod rows;
 mod sqlite_paths;

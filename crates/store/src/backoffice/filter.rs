@@ -40,6 +40,16 @@ impl Filter {
         self.cmp(column, "=", value);
     }
 
+    /// Adds the keyset condition `(time, id) <op> (at, key)` for pagination, spelt out so
+    /// both backends use the `(time, …)` index: `time <op> $a OR (time = $a AND id <op> $b)`.
+    /// `op` is `<` or `>` (a code constant).
+    pub(crate) fn keyset(&mut self, time: &str, id: &str, op: &str, at: i64, key: &str) {
+        let a = self.next(Value::Int(at));
+        let b = self.next(Value::Text(key.to_owned()));
+        self.clauses
+            .push(format!("({time} {op} {a} OR ({time} = {a} AND {id} {op} {b}))"));
+    }
+
     /// Adds a fixed condition without values.
     pub(crate) fn raw(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());

@@ -28,10 +28,13 @@ impl SqlStore {
         );
         f.cmp("created_at", ">=", int(q.created_from));
         f.cmp("created_at", "<", int(q.created_before));
-        let order = match q.order {
-            SearchOrder::NewestFirst => "created_at DESC, id DESC",
-            SearchOrder::OldestFirst => "created_at, id",
+        let (order, after) = match q.order {
+            SearchOrder::NewestFirst => ("created_at DESC, id DESC", "<"),
+            SearchOrder::OldestFirst => ("created_at, id", ">"),
         };
+        if let Some((at, id)) = &q.after {
+            f.keyset("created_at", "id", after, *at, id);
+        }
         let limit = page_limit(q.limit);
         let where_sql = f.where_sql();
         let page_sql = f.page_sql(limit, q.offset);
