@@ -24,6 +24,8 @@ fn company() -> Company {
         payout_approval_threshold: None,
         verify_payins: false,
         created_at: 0,
+        thresholds: Default::default(),
+        retired: Default::default(),
     }
 }
 

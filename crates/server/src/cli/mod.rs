@@ -259,6 +259,7 @@ async fn operators(command: OperatorCommand) -> anyhow::Result<()> {
                 role,
                 token_sha256: token_digest(&token),
                 created_at: now_ms(),
+                disabled_at: None,
             };
             let store = store(&db).await?;
             store.insert_operator(&operator).await?;

@@ -213,6 +213,7 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
                 priority,
                 limits: AccountLimits::default(),
                 created_at: now_ms(),
+                deleted_at: None,
             };
             store.insert_psp_account(&account).await?;
             println!("{}", json!({ "accountId": account.id }));
