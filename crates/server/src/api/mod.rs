@@ -5,10 +5,12 @@ pub mod backoffice;
 pub mod callbacks;
 pub mod cashier;
 pub mod cashier_in;
+pub mod company;
 pub mod envelope;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
+pub mod psp_accounts;
 pub mod psps;
 pub mod routing;
 pub mod strict_json;
@@ -24,6 +26,8 @@ pub fn router() -> Router<App> {
         .merge(backoffice::router())
         .merge(psps::router())
         .merge(routing::router())
+        .merge(company::router())
+        .merge(psp_accounts::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/metrics", axum::routing::get(metrics::metrics))
 }
