@@ -180,6 +180,19 @@ impl Connector for Emerchantpay {
         &self.caps
     }
 
+    /// `sync` answers an order without a form unique id at once, without a call: ask about a
+    /// fresh form unique id that cannot exist instead (`wpf_reconcile` must answer "not found").
+    async fn test_credentials(&self, account: &AccountContext) -> Result<(), ConnectorError> {
+        let mut order = probe_order(&self.caps)?;
+        order.psp_transaction_id = Some(uuid::Uuid::new_v4().simple().to_string());
+        match self.sync(account, &order).await?.outcome {
+            PspOutcome::NotFound => Ok(()),
+            other => Err(ConnectorError::Protocol(format!(
+                "the PSP answered {other:?} for a form unique id that cannot exist"
+            ))),
+        }
+    }
+
     /// Pay-ins only, with a `returnUrl` (the WPF requires its return URLs).
     fn validate(&self, request: &PaymentRequest) -> Result<(), FieldError> {
         if request.txn_type == TxnType::Payin

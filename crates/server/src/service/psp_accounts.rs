@@ -8,7 +8,7 @@
 use crate::app::App;
 use crate::service::error::ServiceError;
 use overture_connectors::http::{in_context, CallContext};
-use overture_core::connector::{AccountContext, Connector};
+use overture_core::connector::{AccountContext, Connector, ConnectorError};
 use overture_core::routing::AccountLimits;
 use overture_core::store::StoreError;
 use overture_core::*;
@@ -328,7 +328,10 @@ pub async fn test(app: &App, company: &CompanyId, id: &str) -> Result<TestOutcom
         },
         Err(e) => TestOutcome {
             ok: false,
-            error_code: Some(e.error_code()),
+            error_code: Some(match &e {
+                ConnectorError::Unsupported(_) => "CREDENTIALS_TEST_UNSUPPORTED",
+                other => other.error_code(),
+            }),
             message: Some(e.to_string()),
             latency_ms,
         },
