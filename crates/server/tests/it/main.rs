@@ -3,6 +3,7 @@
 
 mod backoffice_support;
 mod harness;
+mod merchant_support;
 mod procs;
 mod routing_support;
 
@@ -22,6 +23,8 @@ mod failover;
 mod failover_crash;
 mod idempotency;
 mod idempotency_crash;
+mod merchant_company;
+mod merchant_psp_accounts;
 mod metrics;
 mod multinode;
 mod nodes_and_cards;
