@@ -24,6 +24,7 @@ mod failover_crash;
 mod idempotency;
 mod idempotency_crash;
 mod merchant_company;
+mod merchant_lists;
 mod merchant_psp_accounts;
 mod metrics;
 mod multinode;

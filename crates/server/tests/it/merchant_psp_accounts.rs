@@ -142,7 +142,7 @@ async fn crud(postgres: bool) {
 }
 
 /// A JWT of a second company.
-async fn other_company_token(app: &TestApp) -> String {
+pub async fn other_company_token(app: &TestApp) -> String {
     let other = overture_server::demo::create_company(
         app.running.app.store.as_ref(),
         overture_server::demo::NewCompany {
