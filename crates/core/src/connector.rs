@@ -363,7 +363,10 @@ pub struct FieldError {
 
 /// The default credential check: every name in `caps.credential_fields` is present and not
 /// blank.
-pub fn require_credentials(caps: &Capabilities, credentials: &Credentials) -> Result<(), FieldError> {
+pub fn require_credentials(
+    caps: &Capabilities,
+    credentials: &Credentials,
+) -> Result<(), FieldError> {
     for name in caps.credential_fields {
         let present = credentials
             .0
@@ -388,11 +391,15 @@ pub fn probe_order(caps: &Capabilities) -> Result<OrderRef, ConnectorError> {
         .ok_or_else(|| ConnectorError::Config("the PSP lists no currency".into()))?;
     let currency = crate::money::Currency::from_code(code)
         .ok_or_else(|| ConnectorError::Config(format!("unknown currency {code}")))?;
-    let amount = Money::from_minor(1, currency)
-        .map_err(|e| ConnectorError::Config(e.to_string()))?;
+    let amount =
+        Money::from_minor(1, currency).map_err(|e| ConnectorError::Config(e.to_string()))?;
     Ok(OrderRef {
         order_id: OrderId::for_attempt(&crate::ids::TransactionId::generate(), 1),
-        txn_type: if caps.payin { TxnType::Payin } else { TxnType::Payout },
+        txn_type: if caps.payin {
+            TxnType::Payin
+        } else {
+            TxnType::Payout
+        },
         amount,
         psp_transaction_id: None,
         stage: None,

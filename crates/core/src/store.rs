@@ -3,9 +3,9 @@
 
 use crate::attempt::{Attempt, AttemptWrite};
 use crate::backoffice::{AuditEntry, BackofficeStore};
-use crate::manage::ManageStore;
 use crate::domain::*;
 use crate::ids::*;
+use crate::manage::ManageStore;
 use crate::routing::Usage;
 use crate::state::TxnState;
 use async_trait::async_trait;
@@ -152,7 +152,10 @@ pub struct TxnFilter {
 
 /// Every persistent operation Overture performs. All times are milliseconds since the Unix
 /// epoch. Implemented by anything that implements the five parts.
-pub trait Store: CompanyStore + TransactionStore + WorkStore + BackofficeStore + ManageStore {}
+pub trait Store:
+    CompanyStore + TransactionStore + WorkStore + BackofficeStore + ManageStore
+{
+}
 
 impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore + ManageStore> Store for T {}
 

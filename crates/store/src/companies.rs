@@ -181,11 +181,12 @@ impl CompanyStore for SqlStore {
     }
 
     async fn operator_by_token(&self, token_sha256: &str) -> Result<Option<Operator>, StoreError> {
-        let row = sqlx::query("SELECT * FROM operators WHERE token_sha256 = $1 AND disabled_at IS NULL")
-            .bind(token_sha256)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row =
+            sqlx::query("SELECT * FROM operators WHERE token_sha256 = $1 AND disabled_at IS NULL")
+                .bind(token_sha256)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         row.map(|r| rows::operator(&r)).transpose()
     }
 }

@@ -93,10 +93,7 @@ impl ManageStore for SqlStore {
         found(done.rows_affected(), id.as_str())
     }
 
-    async fn list_deliveries(
-        &self,
-        q: &DeliveryList,
-    ) -> Result<Page<WebhookDelivery>, StoreError> {
+    async fn list_deliveries(&self, q: &DeliveryList) -> Result<Page<WebhookDelivery>, StoreError> {
         let mut f = Filter::default();
         f.eq(
             "company_id",

@@ -131,7 +131,11 @@ pub(crate) fn company(row: &AnyRow, cipher: &Cipher) -> Result<Company, StoreErr
 }
 
 /// A retired secret from `<prefix>_enc` and `<prefix>_until`, when both are set.
-fn retired(row: &AnyRow, cipher: &Cipher, prefix: &str) -> Result<Option<RetiredSecret>, StoreError> {
+fn retired(
+    row: &AnyRow,
+    cipher: &Cipher,
+    prefix: &str,
+) -> Result<Option<RetiredSecret>, StoreError> {
     let sealed: Option<String> = get(row, &format!("{prefix}_enc"))?;
     let until: Option<i64> = get(row, &format!("{prefix}_until"))?;
     match (sealed, until) {

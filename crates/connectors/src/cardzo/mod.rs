@@ -229,7 +229,10 @@ impl Connector for Cardzo {
         &self.caps
     }
 
-    fn validate_credentials(&self, credentials: &overture_core::Credentials) -> Result<(), FieldError> {
+    fn validate_credentials(
+        &self,
+        credentials: &overture_core::Credentials,
+    ) -> Result<(), FieldError> {
         crate::paymentsoft::oauth::validate_credentials(&self.caps, credentials)
     }
 

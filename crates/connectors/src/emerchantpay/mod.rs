@@ -192,7 +192,11 @@ impl Connector for Emerchantpay {
             unique_id: uuid::Uuid::new_v4().simple().to_string(),
         };
         let answer = self
-            .call(account, wire::RECONCILE_PATH, body.to_xml().map_err(xml_error)?)
+            .call(
+                account,
+                wire::RECONCILE_PATH,
+                body.to_xml().map_err(xml_error)?,
+            )
             .await?;
         match answer.code.as_deref().map(str::trim) {
             Some(TRANSACTION_NOT_FOUND) => Ok(()),

@@ -340,7 +340,10 @@ impl Connector for PaymentSoft {
         &self.caps
     }
 
-    fn validate_credentials(&self, credentials: &overture_core::Credentials) -> Result<(), FieldError> {
+    fn validate_credentials(
+        &self,
+        credentials: &overture_core::Credentials,
+    ) -> Result<(), FieldError> {
         oauth::validate_credentials(&self.caps, credentials)
     }
 

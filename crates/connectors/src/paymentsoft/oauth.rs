@@ -404,10 +404,13 @@ pub fn validate_credentials(
     use secrecy::ExposeSecret;
     overture_core::connector::require_credentials(caps, credentials)?;
     if let Some(pem) = credentials.0.get("oauth_private_key") {
-        load_private_key(pem.expose_secret()).map_err(|_| overture_core::connector::FieldError {
-            field: "oauth_private_key".into(),
-            message: "must be a PEM RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
-                .into(),
+        load_private_key(pem.expose_secret()).map_err(|_| {
+            overture_core::connector::FieldError {
+                field: "oauth_private_key".into(),
+                message:
+                    "must be a PEM RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
+                        .into(),
+            }
         })?;
     }
     Ok(())

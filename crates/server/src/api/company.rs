@@ -36,7 +36,10 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/v1/api/company", get(show).patch(patch))
         .route("/v1/api/company/rotate-api-secret", post(rotate_api))
-        .route("/v1/api/company/rotate-webhook-secret", post(rotate_webhook))
+        .route(
+            "/v1/api/company/rotate-webhook-secret",
+            post(rotate_webhook),
+        )
 }
 
 async fn show(
@@ -56,13 +59,7 @@ async fn patch(
     let bytes = json_body(&headers, body).await?;
     let body = strict_json::parse_object(&bytes)?;
     let patch = parse_patch(&body.fields)?;
-    let updated = company::update(
-        app.store.as_ref(),
-        app.http.policy(),
-        &company.id,
-        patch,
-    )
-    .await;
+    let updated = company::update(app.store.as_ref(), app.http.policy(), &company.id, patch).await;
     // Whatever happened, this node reads the company afresh next time.
     app.companies.invalidate(&company.id);
     let updated = updated?;
@@ -112,8 +109,8 @@ pub fn parse_patch(fields: &BTreeMap<String, Box<RawValue>>) -> Result<CompanyPa
     let mut patch = CompanyPatch::default();
     let mut problems = Vec::new();
     for (key, raw) in fields {
-        let value: Value = serde_json::from_str(raw.get())
-            .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(raw.get()).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
         match key.as_str() {
             "name" => match value.as_str() {
                 Some(s) => patch.name = Some(s.to_owned()),
@@ -129,7 +126,9 @@ pub fn parse_patch(fields: &BTreeMap<String, Box<RawValue>>) -> Result<CompanyPa
             },
             "webhookAuthorization" => match &value {
                 Value::Null => patch.webhook_authorization = Some(None),
-                Value::String(s) if s.trim().is_empty() => bad(&mut problems, key, "must not be empty (null clears it)"),
+                Value::String(s) if s.trim().is_empty() => {
+                    bad(&mut problems, key, "must not be empty (null clears it)")
+                }
                 Value::String(s) if s.len() > MAX_AUTHORIZATION_BYTES => {
                     bad(&mut problems, key, "at most 4096 bytes")
                 }
@@ -152,7 +151,8 @@ pub fn parse_patch(fields: &BTreeMap<String, Box<RawValue>>) -> Result<CompanyPa
                 patch.four_eyes_thresholds = thresholds(key, &value, &mut problems)
             }
             "defaultPayoutApprovalThreshold" => {
-                patch.default_payout_approval_threshold = default_threshold(key, &value, &mut problems)
+                patch.default_payout_approval_threshold =
+                    default_threshold(key, &value, &mut problems)
             }
             "defaultFourEyesThreshold" => {
                 patch.default_four_eyes_threshold = default_threshold(key, &value, &mut problems)

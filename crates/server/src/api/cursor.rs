@@ -12,7 +12,12 @@ pub fn encode(scope: &str, created_at: i64, id: &str) -> String {
 
 /// Reads a cursor of `scope`; anything else is a 400 naming `cursor`.
 pub fn decode(scope: &str, text: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::field("cursor", "not a cursor of this list (use nextCursor as given)");
+    let bad = || {
+        ApiError::field(
+            "cursor",
+            "not a cursor of this list (use nextCursor as given)",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let rest = text

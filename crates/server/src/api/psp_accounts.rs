@@ -74,7 +74,9 @@ async fn create(
     let mut fields = strict_json::parse_object(&bytes)?.fields;
     let mut problems = Vec::new();
     let mut required = |name: &str| -> Option<Value> {
-        let value = fields.remove(name).and_then(|r| serde_json::from_str(r.get()).ok());
+        let value = fields
+            .remove(name)
+            .and_then(|r| serde_json::from_str(r.get()).ok());
         if value.is_none() {
             problems.push(FieldProblem::new(name, "is required"));
         }

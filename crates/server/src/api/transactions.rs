@@ -38,8 +38,11 @@ pub fn router() -> Router<App> {
 
 /// Milliseconds since the epoch of an RFC 3339 time (`2026-05-01T00:00:00Z`, offsets allowed).
 pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
-    let t = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
-        .map_err(|_| ApiError::field(field, "must be an RFC 3339 time, e.g. 2026-05-01T00:00:00Z"))?;
+    let t =
+        time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
+                ApiError::field(field, "must be an RFC 3339 time, e.g. 2026-05-01T00:00:00Z")
+            })?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
         .map_err(|_| ApiError::field(field, "out of range"))
 }
@@ -69,7 +72,10 @@ async fn list(
         .get("pspType")
         .map(|p| match app.registry.get(p) {
             Some(_) => Ok(PspType(p.clone())),
-            None => Err(ApiError::field("pspType", "unknown PSP (see GET /v1/api/psps)")),
+            None => Err(ApiError::field(
+                "pspType",
+                "unknown PSP (see GET /v1/api/psps)",
+            )),
         })
         .transpose()?;
     let limit = cursor::limit(q.get("limit"))?;
@@ -80,16 +86,27 @@ async fn list(
         psp_type,
         user_id: q.get("userId").cloned(),
         merchant_reference: q.get("merchantReference").cloned(),
-        created_from: q.get("createdFrom").map(|t| parse_time("createdFrom", t)).transpose()?,
-        created_before: q.get("createdTo").map(|t| parse_time("createdTo", t)).transpose()?,
+        created_from: q
+            .get("createdFrom")
+            .map(|t| parse_time("createdFrom", t))
+            .transpose()?,
+        created_before: q
+            .get("createdTo")
+            .map(|t| parse_time("createdTo", t))
+            .transpose()?,
         order,
-        after: q.get("cursor").map(|c| cursor::decode(scope, c)).transpose()?,
+        after: q
+            .get("cursor")
+            .map(|c| cursor::decode(scope, c))
+            .transpose()?,
         limit,
         ..Default::default()
     };
     let page = app.store.search_transactions(&search).await?;
     let next = match page.items.last() {
-        Some(last) if page.has_more => Some(cursor::encode(scope, last.created_at, last.id.as_str())),
+        Some(last) if page.has_more => {
+            Some(cursor::encode(scope, last.created_at, last.id.as_str()))
+        }
         _ => None,
     };
     let items: Vec<Value> = page.items.iter().map(summary).collect();

@@ -61,7 +61,10 @@ async fn list(
     let query = DeliveryList {
         company_id: Some(company.id.clone()),
         state,
-        after: q.get("cursor").map(|c| cursor::decode(SCOPE, c)).transpose()?,
+        after: q
+            .get("cursor")
+            .map(|c| cursor::decode(SCOPE, c))
+            .transpose()?,
         limit: cursor::limit(q.get("limit"))?,
     };
     let page = app.store.list_deliveries(&query).await?;
@@ -84,7 +87,9 @@ async fn list(
         items.push(item);
     }
     let next = match page.items.last() {
-        Some(last) if page.has_more => Some(cursor::encode(SCOPE, last.created_at, last.id.as_str())),
+        Some(last) if page.has_more => {
+            Some(cursor::encode(SCOPE, last.created_at, last.id.as_str()))
+        }
         _ => None,
     };
     Ok(Json(success(json!({ "items": items, "nextCursor": next }))))
@@ -144,12 +149,19 @@ async fn test(
     })
     .to_string();
     let started = Instant::now();
-    let sent = app.http.send(signed_request(&app, &company, &id, now, body)).await;
+    let sent = app
+        .http
+        .send(signed_request(&app, &company, &id, now, body))
+        .await;
     let (status, excerpt, error) = match sent {
         Ok(response) => {
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
-            (Some(status), text.chars().take(EXCERPT_CHARS).collect(), None)
+            (
+                Some(status),
+                text.chars().take(EXCERPT_CHARS).collect(),
+                None,
+            )
         }
         Err(e @ (SendError::Refused(_) | SendError::Http(_))) => {
             (None, String::new(), Some(e.to_string()))

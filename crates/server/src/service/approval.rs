@@ -86,10 +86,12 @@ pub async fn needs_four_eyes(app: &App, txn: &Transaction) -> Result<bool, Servi
     if txn.txn_type != TxnType::Payout {
         return Ok(false);
     }
-    let own = app
-        .company(&txn.company_id)
-        .await?
-        .and_then(|c| c.thresholds.four_eyes.get(txn.amount.currency().code()).copied());
+    let own = app.company(&txn.company_id).await?.and_then(|c| {
+        c.thresholds
+            .four_eyes
+            .get(txn.amount.currency().code())
+            .copied()
+    });
     let threshold = match own {
         Some(t) => Some(t),
         None => app.store.four_eyes_threshold(&txn.company_id).await?,

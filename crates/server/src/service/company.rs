@@ -131,7 +131,10 @@ pub async fn update(
         &mut company.thresholds.payout_approval,
         patch.payout_approval_thresholds,
     );
-    apply_map(&mut company.thresholds.four_eyes, patch.four_eyes_thresholds);
+    apply_map(
+        &mut company.thresholds.four_eyes,
+        patch.four_eyes_thresholds,
+    );
     if let Some(t) = patch.default_payout_approval_threshold {
         company.payout_approval_threshold = t;
     }
@@ -200,7 +203,12 @@ fn threshold_problems(company: &Company, four_eyes_default: Option<Decimal>) -> 
         let (held, four, field) = match code {
             Some(c) => (
                 company.payout_threshold(c),
-                company.thresholds.four_eyes.get(c).copied().or(four_eyes_default),
+                company
+                    .thresholds
+                    .four_eyes
+                    .get(c)
+                    .copied()
+                    .or(four_eyes_default),
                 format!("fourEyesThresholds.{c}"),
             ),
             None => (
@@ -264,11 +272,17 @@ mod tests {
 
     #[test]
     fn thresholds_are_exact_in_their_currency() {
-        assert_eq!(parse_threshold("1000.00", eur()).unwrap(), Decimal::from(1000));
+        assert_eq!(
+            parse_threshold("1000.00", eur()).unwrap(),
+            Decimal::from(1000)
+        );
         assert!(parse_threshold("10.001", eur()).is_err());
         assert!(parse_threshold("0", eur()).is_err());
         let clp = Currency::from_code("CLP").unwrap();
-        assert_eq!(parse_threshold("900000", clp).unwrap(), Decimal::from(900_000));
+        assert_eq!(
+            parse_threshold("900000", clp).unwrap(),
+            Decimal::from(900_000)
+        );
         assert!(parse_threshold("900000.5", clp).is_err());
         assert_eq!(major("EUR", &Decimal::from(1000)), "1000.00");
     }

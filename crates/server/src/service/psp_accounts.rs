@@ -267,7 +267,12 @@ fn apply_patch(
         account.limits.daily_count_cap = cap;
     }
     for (currency, min) in &account.limits.min_amount {
-        if account.limits.max_amount.get(currency).is_some_and(|max| max < min) {
+        if account
+            .limits
+            .max_amount
+            .get(currency)
+            .is_some_and(|max| max < min)
+        {
             problems.push((
                 format!("maxAmount.{currency}"),
                 "must be at least minAmount of the same currency".into(),

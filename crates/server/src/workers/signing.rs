@@ -46,7 +46,12 @@ pub fn signature_header(
         timestamp_secs,
         body,
     );
-    match company.retired.webhook.as_ref().and_then(|r| r.live_at(now_ms)) {
+    match company
+        .retired
+        .webhook
+        .as_ref()
+        .and_then(|r| r.live_at(now_ms))
+    {
         Some(old) => format!(
             "{} {current}",
             sign(old.expose_secret(), webhook_id, timestamp_secs, body)

@@ -35,7 +35,10 @@ async fn settings(postgres: bool) {
         "the Authorization value is write-only: {got}"
     );
     // Cached by that request; a payout of 600 EUR is not held yet.
-    assert_ne!(state_of(&app, &payout("600.00", "EUR")).await, "awaiting_approval");
+    assert_ne!(
+        state_of(&app, &payout("600.00", "EUR")).await,
+        "awaiting_approval"
+    );
 
     let patch = json!({
         "name": "Renamed MP",
@@ -48,24 +51,52 @@ async fn settings(postgres: bool) {
     assert_eq!(status, 200, "{got}");
     let data = &got["data"];
     assert_eq!(data["name"], "Renamed MP");
-    assert_eq!(data["payoutApprovalThresholds"], json!({"CLP": "900000", "EUR": "500.00"}));
+    assert_eq!(
+        data["payoutApprovalThresholds"],
+        json!({"CLP": "900000", "EUR": "500.00"})
+    );
     assert_eq!(data["fourEyesThresholds"], json!({"EUR": "800.00"}));
     assert_eq!(data["webhookAuthorizationSet"], false);
     assert_eq!(data["verifyPayins"], true);
-    assert_eq!(data["defaultPayoutApprovalThreshold"], "1000", "fallback kept");
+    assert_eq!(
+        data["defaultPayoutApprovalThreshold"], "1000",
+        "fallback kept"
+    );
 
     // Only the keys given change.
-    let (status, got) = call(&app, "PATCH", "/v1/api/company", Some(&json!({"name": "Again"}))).await;
+    let (status, got) = call(
+        &app,
+        "PATCH",
+        "/v1/api/company",
+        Some(&json!({"name": "Again"})),
+    )
+    .await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["data"]["payoutApprovalThresholds"]["EUR"], "500.00");
     assert_eq!(got["data"]["verifyPayins"], true);
 
     // This node's cache serves the new settings at once: EUR uses its own threshold, USD the
     // fallback.
-    assert_eq!(state_of(&app, &payout("600.00", "EUR")).await, "awaiting_approval");
-    assert_ne!(state_of(&app, &payout("600.00", "USD")).await, "awaiting_approval");
-    assert_eq!(state_of(&app, &payout("1000.00", "USD")).await, "awaiting_approval");
-    let stored = app.running.app.store.company(&app.company.id).await.unwrap().unwrap();
+    assert_eq!(
+        state_of(&app, &payout("600.00", "EUR")).await,
+        "awaiting_approval"
+    );
+    assert_ne!(
+        state_of(&app, &payout("600.00", "USD")).await,
+        "awaiting_approval"
+    );
+    assert_eq!(
+        state_of(&app, &payout("1000.00", "USD")).await,
+        "awaiting_approval"
+    );
+    let stored = app
+        .running
+        .app
+        .store
+        .company(&app.company.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.name, "Again");
     assert!(stored.webhook_authorization.is_none());
 
@@ -78,7 +109,10 @@ async fn settings(postgres: bool) {
     )
     .await;
     assert_eq!(status, 200, "{got}");
-    assert_eq!(got["data"]["payoutApprovalThresholds"], json!({"EUR": "500.00"}));
+    assert_eq!(
+        got["data"]["payoutApprovalThresholds"],
+        json!({"EUR": "500.00"})
+    );
 }
 
 on_both_backends!(bad_company_settings_are_refused_whole, refused);
@@ -99,7 +133,11 @@ async fn refused(postgres: bool) {
     fields.sort();
     assert_eq!(
         fields,
-        ["bogus", "payoutApprovalThresholds.EUR", "payoutApprovalThresholds.XXX"],
+        [
+            "bogus",
+            "payoutApprovalThresholds.EUR",
+            "payoutApprovalThresholds.XXX"
+        ],
         "{got}"
     );
     // The URLs alone: refused by the outbound policy, each named.
@@ -131,7 +169,10 @@ async fn refused(postgres: bool) {
     assert_eq!(resp.status(), 400);
 }
 
-on_both_backends!(a_rotated_api_secret_keeps_working_for_the_grace_period, rotate_api);
+on_both_backends!(
+    a_rotated_api_secret_keeps_working_for_the_grace_period,
+    rotate_api
+);
 async fn rotate_api(postgres: bool) {
     let app = start(postgres).await;
     let old_user_token = app.user_token("user-1");
@@ -140,13 +181,21 @@ async fn rotate_api(postgres: bool) {
     let secret = got["data"]["apiSecret"].as_str().unwrap().to_owned();
     assert_ne!(secret, app.company.api_secret.expose_secret());
     assert!(got["data"]["previousValidUntil"].is_string());
-    let fresh = issue_company_token(&app.company.id, &SecretString::from(secret.clone()), now_secs(), 600);
+    let fresh = issue_company_token(
+        &app.company.id,
+        &SecretString::from(secret.clone()),
+        now_secs(),
+        600,
+    );
     for token in [&app.token, &fresh] {
         let (status, got) = call_as(&app, token, "GET", "/v1/api/company", None).await;
         assert_eq!(status, 200, "{got}");
     }
     let (_, got) = call(&app, "GET", "/v1/api/company", None).await;
-    assert!(got["data"]["previousApiSecretValidUntil"].is_string(), "{got}");
+    assert!(
+        got["data"]["previousApiSecretValidUntil"].is_string(),
+        "{got}"
+    );
     assert!(!got.to_string().contains(&secret), "shown once only");
     // An x-user-token signed with the old secret still verifies.
     let resp = app
@@ -171,7 +220,10 @@ async fn without_grace_the_rotated_api_secret_stops_at_once() {
     let (status, got) = call(&app, "POST", "/v1/api/company/rotate-api-secret", None).await;
     assert_eq!(status, 200, "{got}");
     let (status, got) = call(&app, "GET", "/v1/api/company", None).await;
-    assert_eq!(status, 401, "the old secret is refused at once on this node: {got}");
+    assert_eq!(
+        status, 401,
+        "the old secret is refused at once on this node: {got}"
+    );
     let secret = SecretString::from(got_secret(&app).await);
     let fresh = issue_company_token(&app.company.id, &secret, now_secs(), 600);
     let (status, _) = call_as(&app, &fresh, "GET", "/v1/api/company", None).await;
@@ -179,11 +231,21 @@ async fn without_grace_the_rotated_api_secret_stops_at_once() {
 }
 
 async fn got_secret(app: &TestApp) -> String {
-    let company = app.running.app.store.company(&app.company.id).await.unwrap().unwrap();
+    let company = app
+        .running
+        .app
+        .store
+        .company(&app.company.id)
+        .await
+        .unwrap()
+        .unwrap();
     company.api_secret.expose_secret().to_owned()
 }
 
-on_both_backends!(a_rotated_webhook_secret_signs_beside_the_new_one, rotate_webhook);
+on_both_backends!(
+    a_rotated_webhook_secret_signs_beside_the_new_one,
+    rotate_webhook
+);
 async fn rotate_webhook(postgres: bool) {
     let app = start(postgres).await;
     let old = app.company.webhook_secret.expose_secret().to_owned();
@@ -208,7 +270,13 @@ async fn rotate_webhook(postgres: bool) {
             "a receiver holding only one key accepts the delivery"
         );
     }
-    assert!(!signing::verify("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &hook.id, hook.timestamp, &hook.body, &hook.signature));
+    assert!(!signing::verify(
+        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &hook.id,
+        hook.timestamp,
+        &hook.body,
+        &hook.signature
+    ));
     assert!(hook.json["merchantReference"].is_null(), "{}", hook.body);
     assert_eq!(hook.json["transaction_status"], "Approved");
     assert!(hook.json["message"].is_null(), "{}", hook.body);

@@ -40,7 +40,10 @@ async fn payin(app: &TestApp, user: &str) -> String {
     got["data"]["transactionId"].as_str().unwrap().to_owned()
 }
 
-on_both_backends!(transaction_pages_neither_skip_nor_repeat_while_rows_arrive, paging);
+on_both_backends!(
+    transaction_pages_neither_skip_nor_repeat_while_rows_arrive,
+    paging
+);
 async fn paging(postgres: bool) {
     let app = Arc::new(start(postgres).await);
     let mut before = BTreeSet::new();
@@ -59,15 +62,23 @@ async fn paging(postgres: bool) {
                 made
             })
         };
-        let (ids, pages) = all_pages(&app, &format!("/v1/api/transactions?limit=5&order={order}")).await;
+        let (ids, pages) =
+            all_pages(&app, &format!("/v1/api/transactions?limit=5&order={order}")).await;
         let late = writer.await.unwrap();
         let unique: HashSet<&String> = ids.iter().collect();
-        assert_eq!(unique.len(), ids.len(), "{order}: no transaction on two pages");
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "{order}: no transaction on two pages"
+        );
         for id in &before {
             assert!(ids.contains(id), "{order}: {id} was skipped");
         }
         assert!(pages >= 5, "{order}: {pages} pages");
-        for id in ids.iter().filter(|i| !before.contains(*i) && !late.contains(*i)) {
+        for id in ids
+            .iter()
+            .filter(|i| !before.contains(*i) && !late.contains(*i))
+        {
             assert!(
                 before.contains(id) || app.status(id).await["userId"] == "late-user",
                 "only this company's transactions"
@@ -106,13 +117,31 @@ async fn filters(postgres: bool) {
     assert_eq!(ids(&got), [held.clone(), payout.clone()]);
     let (_, got) = call(&app, "GET", "/v1/api/transactions?pspType=FORUMPAY", None).await;
     assert_eq!(ids(&got), [payin_id.clone()]);
-    let (_, got) = call(&app, "GET", "/v1/api/transactions?state=awaiting_approval", None).await;
+    let (_, got) = call(
+        &app,
+        "GET",
+        "/v1/api/transactions?state=awaiting_approval",
+        None,
+    )
+    .await;
     assert_eq!(ids(&got), [held.clone()]);
-    let (_, got) = call(&app, "GET", "/v1/api/transactions?merchantReference=ref-25.00", None).await;
+    let (_, got) = call(
+        &app,
+        "GET",
+        "/v1/api/transactions?merchantReference=ref-25.00",
+        None,
+    )
+    .await;
     assert_eq!(ids(&got), [payout.clone()]);
     let (_, got) = call(&app, "GET", "/v1/api/transactions?userId=someone", None).await;
     assert_eq!(ids(&got), [payin_id.clone()]);
-    let (_, got) = call(&app, "GET", "/v1/api/transactions?createdFrom=2999-01-01T00:00:00Z", None).await;
+    let (_, got) = call(
+        &app,
+        "GET",
+        "/v1/api/transactions?createdFrom=2999-01-01T00:00:00Z",
+        None,
+    )
+    .await;
     assert_eq!(count(&got), 0);
     let (_, got) = call(
         &app,
@@ -143,11 +172,16 @@ async fn filters(postgres: bool) {
     assert_eq!(count(&got), 0);
 }
 
-on_both_backends!(webhook_deliveries_are_listed_redelivered_and_tested, webhooks);
+on_both_backends!(
+    webhook_deliveries_are_listed_redelivered_and_tested,
+    webhooks
+);
 async fn webhooks(postgres: bool) {
     let app = start(postgres).await;
     // Four failed attempts (the schedule has three retries): dead-lettered.
-    app.mp.fail_next.store(4, std::sync::atomic::Ordering::SeqCst);
+    app.mp
+        .fail_next
+        .store(4, std::sync::atomic::Ordering::SeqCst);
     let dead_txn = app.payout("30.00").await;
     app.wait_final(&dead_txn).await;
     let dead = wait_delivery(&app, &dead_txn, "dead").await;
@@ -167,7 +201,11 @@ async fn webhooks(postgres: bool) {
     let (status, got) = call(&app, "POST", &redeliver, None).await;
     assert_eq!(status, 200, "{got}");
     let delivered = wait_delivery(&app, &dead_txn, "delivered").await;
-    assert_eq!(delivered["webhookId"], webhook_id.as_str(), "same webhook-id");
+    assert_eq!(
+        delivered["webhookId"],
+        webhook_id.as_str(),
+        "same webhook-id"
+    );
     let received = app.mp.webhooks_for(&dead_txn);
     assert_eq!(received.len(), 5);
     assert!(received.iter().all(|w| w.id == webhook_id));
@@ -193,7 +231,10 @@ async fn webhooks(postgres: bool) {
         .cloned()
         .expect("the MP got the test event");
     assert_eq!(hook.json["type"], "test");
-    assert_eq!(hook.authorization.as_deref(), Some("Bearer mp-webhook-secret"));
+    assert_eq!(
+        hook.authorization.as_deref(),
+        Some("Bearer mp-webhook-secret")
+    );
     assert!(app.signature_ok(&hook));
     let (_, after) = call(&app, "GET", "/v1/api/webhooks?limit=500", None).await;
     assert_eq!(
@@ -202,7 +243,9 @@ async fn webhooks(postgres: bool) {
         "nothing in the outbox"
     );
     // A receiver that fails: its status, not ok.
-    app.mp.fail_next.store(1, std::sync::atomic::Ordering::SeqCst);
+    app.mp
+        .fail_next
+        .store(1, std::sync::atomic::Ordering::SeqCst);
     let (_, got) = call(&app, "POST", "/v1/api/webhooks/test", None).await;
     assert_eq!(got["data"]["ok"], false);
     assert_eq!(got["data"]["httpStatus"], 500);

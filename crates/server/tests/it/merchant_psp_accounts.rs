@@ -61,7 +61,10 @@ async fn crud(postgres: bool) {
     let secret = creds["merchant_control"].as_str().unwrap();
     let (status, list) = call(&app, "GET", "/v1/api/psp-accounts", None).await;
     assert_eq!(status, 200);
-    assert!(!list.to_string().contains(secret), "credentials are write-only");
+    assert!(
+        !list.to_string().contains(secret),
+        "credentials are write-only"
+    );
     assert!(list["data"]["pspAccounts"]
         .as_array()
         .unwrap()
@@ -88,7 +91,10 @@ async fn crud(postgres: bool) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.credentials.0["merchant_control"].expose_secret(), "rotated-control");
+    assert_eq!(
+        stored.credentials.0["merchant_control"].expose_secret(),
+        "rotated-control"
+    );
     assert_eq!(
         stored.credentials.0["login"].expose_secret(),
         creds["login"].as_str().unwrap(),
@@ -96,7 +102,8 @@ async fn crud(postgres: bool) {
     );
 
     // Refused whole: a required credential removed, a bad base URL, an unknown key.
-    let bad = json!({"credentials": {"login": null}, "baseUrl": "http://10.1.2.3/x", "colour": "red"});
+    let bad =
+        json!({"credentials": {"login": null}, "baseUrl": "http://10.1.2.3/x", "colour": "red"});
     let (status, got) = call(&app, "PATCH", &path, Some(&bad)).await;
     assert_eq!(status, 400, "{got}");
     let mut fields = error_fields(&got);
@@ -160,11 +167,17 @@ pub async fn other_company_token(app: &TestApp) -> String {
     overture_server::api::auth::issue_company_token(&other.id, &other.api_secret, now_secs(), 600)
 }
 
-on_both_backends!(psp_credentials_are_checked_before_they_are_stored, validation);
+on_both_backends!(
+    psp_credentials_are_checked_before_they_are_stored,
+    validation
+);
 async fn validation(postgres: bool) {
     let app = start(postgres).await;
     let (base, mut creds) = sandbox_credentials(&app, "CARDZO").await;
-    creds.insert("oauth_private_key".into(), json!("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"));
+    creds.insert(
+        "oauth_private_key".into(),
+        json!("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"),
+    );
     creds.remove("login");
     let body = json!({"pspType": "CARDZO", "baseUrl": base, "credentials": creds});
     let (status, got) = call(&app, "POST", "/v1/api/psp-accounts", Some(&body)).await;
@@ -174,15 +187,26 @@ async fn validation(postgres: bool) {
     let body = json!({"pspType": "CARDZO", "baseUrl": base, "credentials": creds});
     let (status, got) = call(&app, "POST", "/v1/api/psp-accounts", Some(&body)).await;
     assert_eq!(status, 400, "{got}");
-    assert_eq!(error_fields(&got), ["credentials.oauth_private_key"], "{got}");
-    assert!(!got.to_string().contains("not a key"), "never repeats the value");
+    assert_eq!(
+        error_fields(&got),
+        ["credentials.oauth_private_key"],
+        "{got}"
+    );
+    assert!(
+        !got.to_string().contains("not a key"),
+        "never repeats the value"
+    );
     let body = json!({"pspType": "NOPE", "baseUrl": base, "credentials": {}});
     let (status, got) = call(&app, "POST", "/v1/api/psp-accounts", Some(&body)).await;
     assert_eq!(status, 400, "{got}");
     assert_eq!(error_fields(&got), ["pspType"], "{got}");
     let (status, got) = call(&app, "POST", "/v1/api/psp-accounts", Some(&json!({}))).await;
     assert_eq!(status, 400, "{got}");
-    assert_eq!(error_fields(&got), ["pspType", "baseUrl", "credentials"], "{got}");
+    assert_eq!(
+        error_fields(&got),
+        ["pspType", "baseUrl", "credentials"],
+        "{got}"
+    );
 }
 
 #[tokio::test]
@@ -200,10 +224,19 @@ async fn credentials_tests_tell_good_from_wrong_at_every_sandbox() {
         assert_eq!(status, 200, "{psp}: {good}");
         creds.insert(secret.into(), json!("wrong-credential-value"));
         let patch = json!({"credentials": {secret: "wrong-credential-value"}});
-        let (status, got) = call(&app, "PATCH", &format!("/v1/api/psp-accounts/{id}"), Some(&patch)).await;
+        let (status, got) = call(
+            &app,
+            "PATCH",
+            &format!("/v1/api/psp-accounts/{id}"),
+            Some(&patch),
+        )
+        .await;
         assert_eq!(status, 200, "{psp}: {got}");
         let (_, wrong) = call(&app, "POST", &test, None).await;
-        report.push(format!("{psp}: good {} / wrong {}", good["data"], wrong["data"]));
+        report.push(format!(
+            "{psp}: good {} / wrong {}",
+            good["data"], wrong["data"]
+        ));
         let ok = good["data"]["ok"] == true
             && wrong["data"]["ok"] == false
             && wrong["data"]["errorCode"] == "INVALID_PSP_CREDENTIALS"
@@ -219,7 +252,13 @@ async fn credentials_tests_tell_good_from_wrong_at_every_sandbox() {
     let body = json!({"pspType": "NEOSURF", "baseUrl": base, "credentials": creds});
     let (_, got) = call(&app, "POST", "/v1/api/psp-accounts", Some(&body)).await;
     let id = got["data"]["accountId"].as_str().unwrap().to_owned();
-    let (_, got) = call(&app, "POST", &format!("/v1/api/psp-accounts/{id}/test"), None).await;
+    let (_, got) = call(
+        &app,
+        "POST",
+        &format!("/v1/api/psp-accounts/{id}/test"),
+        None,
+    )
+    .await;
     assert_eq!(got["data"]["ok"], false);
     assert_eq!(got["data"]["errorCode"], "CREDENTIALS_TEST_UNSUPPORTED");
 }

@@ -41,7 +41,10 @@ async fn commit_with(mut db: DbTxn<'_, Any>, audit: &AuditEntry) -> Result<(), S
 }
 
 /// Appends `audit` inside `db` and commits (for actions recorded outside this file).
-pub(crate) async fn commit_audited(db: DbTxn<'_, Any>, audit: &AuditEntry) -> Result<(), StoreError> {
+pub(crate) async fn commit_audited(
+    db: DbTxn<'_, Any>,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
     commit_with(db, audit).await
 }
 
@@ -207,11 +210,11 @@ impl SqlStore {
         let done = sqlx::query(
             "UPDATE psp_accounts SET enabled = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
-            .bind(i64::from(enabled))
-            .bind(id.as_str())
-            .execute(&mut *db)
-            .await
-            .map_err(db_err)?;
+        .bind(i64::from(enabled))
+        .bind(id.as_str())
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
         found(done.rows_affected(), id.as_str())?;
         commit_with(db, audit).await
     }

@@ -46,8 +46,9 @@ impl Filter {
     pub(crate) fn keyset(&mut self, time: &str, id: &str, op: &str, at: i64, key: &str) {
         let a = self.next(Value::Int(at));
         let b = self.next(Value::Text(key.to_owned()));
-        self.clauses
-            .push(format!("({time} {op} {a} OR ({time} = {a} AND {id} {op} {b}))"));
+        self.clauses.push(format!(
+            "({time} {op} {a} OR ({time} = {a} AND {id} {op} {b}))"
+        ));
     }
 
     /// Adds a fixed condition without values.
