@@ -23,6 +23,7 @@ mod failover;
 mod failover_crash;
 mod idempotency;
 mod idempotency_crash;
+mod merchant_cli;
 mod merchant_company;
 mod merchant_lists;
 mod merchant_psp_accounts;
