@@ -147,7 +147,7 @@ async fn a_deleted_account_leaves_lists_and_changes_but_stays_readable() {
             .into_iter()
             .map(|x| x.id)
             .collect();
-        assert_eq!(listed, [keep.id.clone()]);
+        assert_eq!(listed, vec![keep.id.clone()]);
         let got = s.psp_account(&a.id).await.unwrap().unwrap();
         assert_eq!(got.deleted_at, Some(50));
         assert!(!got.enabled);

@@ -116,7 +116,7 @@ async fn filters(postgres: bool) {
     let (_, got) = call(&app, "GET", "/v1/api/transactions?type=PAYOUT", None).await;
     assert_eq!(ids(&got), [held.clone(), payout.clone()]);
     let (_, got) = call(&app, "GET", "/v1/api/transactions?pspType=FORUMPAY", None).await;
-    assert_eq!(ids(&got), [payin_id.clone()]);
+    assert_eq!(ids(&got), vec![payin_id.clone()]);
     let (_, got) = call(
         &app,
         "GET",
@@ -124,7 +124,7 @@ async fn filters(postgres: bool) {
         None,
     )
     .await;
-    assert_eq!(ids(&got), [held.clone()]);
+    assert_eq!(ids(&got), vec![held.clone()]);
     let (_, got) = call(
         &app,
         "GET",
@@ -132,9 +132,9 @@ async fn filters(postgres: bool) {
         None,
     )
     .await;
-    assert_eq!(ids(&got), [payout.clone()]);
+    assert_eq!(ids(&got), vec![payout.clone()]);
     let (_, got) = call(&app, "GET", "/v1/api/transactions?userId=someone", None).await;
-    assert_eq!(ids(&got), [payin_id.clone()]);
+    assert_eq!(ids(&got), vec![payin_id.clone()]);
     let (_, got) = call(
         &app,
         "GET",
