@@ -649,6 +649,52 @@ mod tests {
     }
 
     #[test]
+    fn default_credential_check_needs_every_name_non_blank() {
+        let caps = Capabilities {
+            psp_type: "X",
+            display_name: "X",
+            payin: false,
+            payout: true,
+            currencies: &["EUR"],
+            countries: &[],
+            payin_fields: &[],
+            payout_fields: &[],
+            async_model: "",
+            credential_fields: &["login", "secret"],
+            poll_schedule: PollSchedule::PAYNETEASY,
+            secret_fields: &[],
+            final_by_callback: false,
+        };
+        let creds = |pairs: &[(&str, &str)]| {
+            Credentials(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), SecretString::from(*v)))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            require_credentials(&caps, &creds(&[("login", "a"), ("secret", "b")])),
+            Ok(())
+        );
+        let blank = require_credentials(&caps, &creds(&[("login", "a"), ("secret", "  ")]));
+        assert_eq!(blank.unwrap_err().field, "secret");
+        let missing = require_credentials(&caps, &creds(&[("secret", "b")]));
+        assert_eq!(missing.unwrap_err().field, "login");
+        let probe = probe_order(&caps).unwrap();
+        assert_eq!(
+            probe.txn_type,
+            TxnType::Payout,
+            "a payout-only PSP is probed with a payout"
+        );
+        assert_ne!(
+            probe.order_id,
+            probe_order(&caps).unwrap().order_id,
+            "fresh every time"
+        );
+    }
+
+    #[test]
     fn secrets_keep_only_their_last_four_characters() {
         assert_eq!(mask_secret("1234567890123456"), "****3456");
         assert_eq!(mask_secret("12"), "****12");
