@@ -280,6 +280,33 @@ async fn rotate_webhook(postgres: bool) {
     assert!(hook.json["merchantReference"].is_null(), "{}", hook.body);
     assert_eq!(hook.json["transaction_status"], "Approved");
     assert!(hook.json["message"].is_null(), "{}", hook.body);
+
+    // The signed verify-user call at a held payout's approval carries both signatures too.
+    let held = app.payout("1500.00").await;
+    let approver = app.operator(overture_core::Role::Approver).await;
+    let (status, got) = app
+        .decide(&approver, &held, "approve", Some("KYC ok"))
+        .await;
+    assert_eq!(status, 200, "{got}");
+    let call = app
+        .mp
+        .verify_calls
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|c| c.signature.is_some())
+        .cloned()
+        .expect("a signed verify-user call");
+    let (id, ts, sig) = (
+        call.webhook_id.unwrap(),
+        call.timestamp.unwrap(),
+        call.signature.unwrap(),
+    );
+    assert_eq!(sig.split(' ').count(), 2, "{sig}");
+    for key in [&old, &new] {
+        assert!(signing::verify(key, &id, ts, &call.body, &sig));
+    }
 }
 
 /// The first webhook the fake MP received for `txn` (waits up to 10 s).
