@@ -192,11 +192,13 @@ pub enum AuditAction {
     SetPassword,
     /// A company's routing rules were replaced (a new version, or a roll-back to an old one).
     SetRoutingRules,
+    /// An administrator disabled an operator from the command line.
+    DisableOperator,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 12] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -208,6 +210,7 @@ impl AuditAction {
         Self::DisableAccount,
         Self::SetPassword,
         Self::SetRoutingRules,
+        Self::DisableOperator,
     ];
 
     /// The stored name (`"login_failed"`).
@@ -224,6 +227,7 @@ impl AuditAction {
             Self::DisableAccount => "disable_account",
             Self::SetPassword => "set_password",
             Self::SetRoutingRules => "set_routing_rules",
+            Self::DisableOperator => "disable_operator",
         }
     }
 
@@ -300,7 +304,8 @@ pub struct TxnSearch {
     pub amount_min: Option<i64>,
     /// Amount at most this, in minor units of `currency`.
     pub amount_max: Option<i64>,
-    /// Keyset position: only rows after this `(created_at, id)` in `order` (export paging).
+    /// Keyset position: only rows after this `(created_at, id)` in `order` (export paging,
+    /// the merchant API's cursors); stable while rows are inserted.
     pub after: Option<(i64, TransactionId)>,
     pub order: SearchOrder,
     pub limit: i64,
@@ -465,14 +470,15 @@ pub trait BackofficeStore: Send + Sync + 'static {
     async fn webhook_delivery(&self, id: &WebhookId)
         -> Result<Option<WebhookDelivery>, StoreError>;
     /// Makes a dead or pending delivery due at `now` again, keeping its `webhook-id`, payload
-    /// and attempt count, and appends `audit`, in one DB transaction. `Conflict` when it was
-    /// delivered or is being attempted right now, `NotFound` when there is no such delivery
-    /// (no audit record either way).
+    /// and attempt count, and appends `audit` (an operator's redelivery; `None` for the
+    /// merchant's own), in one DB transaction. `Conflict` when it was delivered or is being
+    /// attempted right now, `NotFound` when there is no such delivery (no audit record either
+    /// way).
     async fn redeliver_webhook(
         &self,
         id: &WebhookId,
         now: i64,
-        audit: &AuditEntry,
+        audit: Option<&AuditEntry>,
     ) -> Result<WebhookDelivery, StoreError>;
 
     /// Enables or disables an account and appends `audit`, in one DB transaction; routing

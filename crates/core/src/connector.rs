@@ -361,6 +361,52 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The default credential check: every name in `caps.credential_fields` is present and not
+/// blank.
+pub fn require_credentials(
+    caps: &Capabilities,
+    credentials: &Credentials,
+) -> Result<(), FieldError> {
+    for name in caps.credential_fields {
+        let present = credentials
+            .0
+            .get(*name)
+            .is_some_and(|v| !secrecy::ExposeSecret::expose_secret(v).trim().is_empty());
+        if !present {
+            return Err(FieldError {
+                field: (*name).to_owned(),
+                message: format!("{} needs the credential {name}", caps.psp_type),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An order that cannot exist at any PSP (a fresh `txn_…` id never sent), for
+/// [`Connector::test_credentials`]: the capability's first type and currency, one minor unit.
+pub fn probe_order(caps: &Capabilities) -> Result<OrderRef, ConnectorError> {
+    let code = caps
+        .currencies
+        .first()
+        .ok_or_else(|| ConnectorError::Config("the PSP lists no currency".into()))?;
+    let currency = crate::money::Currency::from_code(code)
+        .ok_or_else(|| ConnectorError::Config(format!("unknown currency {code}")))?;
+    let amount =
+        Money::from_minor(1, currency).map_err(|e| ConnectorError::Config(e.to_string()))?;
+    Ok(OrderRef {
+        order_id: OrderId::for_attempt(&crate::ids::TransactionId::generate(), 1),
+        txn_type: if caps.payin {
+            TxnType::Payin
+        } else {
+            TxnType::Payout
+        },
+        amount,
+        psp_transaction_id: None,
+        stage: None,
+        extras: BTreeMap::new(),
+    })
+}
+
 /// Polling cadence while an order is not final, in milliseconds. Delays are drawn uniformly
 /// from the current phase's `[min, max]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -479,6 +525,31 @@ pub trait Connector: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Checks an account's credentials before they are stored: every name of the capability
+    /// table's `credential_fields` present and non-empty (the default); connectors that know a
+    /// value's format check it too (an RSA key that must parse). The error names the
+    /// credential (`field`) and never repeats its value.
+    fn validate_credentials(&self, credentials: &Credentials) -> Result<(), FieldError> {
+        require_credentials(self.capabilities(), credentials)
+    }
+
+    /// Proves the account's credentials with the PSP's cheapest authenticated call, changing
+    /// nothing there. The default asks [`Connector::sync`] about a fresh order id that cannot
+    /// exist: a `NotFound` answer proves the credentials, `InvalidCredentials` disproves them,
+    /// any other answer is a `Protocol` error. Connectors whose `sync` answers an unknown order
+    /// without calling the PSP, or that have no status query, override it.
+    async fn test_credentials(&self, account: &AccountContext) -> Result<(), ConnectorError> {
+        let order = probe_order(self.capabilities())?;
+        let update = self.sync(account, &order).await?;
+        match update.outcome {
+            PspOutcome::NotFound => Ok(()),
+            other => Err(ConnectorError::Protocol(format!(
+                "the PSP answered {other:?} ({}) for an order that cannot exist",
+                update.raw_status
+            ))),
+        }
+    }
+
     /// Starts a pay-in and returns the hosted page. Errors as [`ConnectorError`].
     async fn start_payin(
         &self,
@@ -575,6 +646,52 @@ mod tests {
             fixed += 1;
         }
         assert!(fixed > 2 * polls, "{fixed} fixed-schedule polls");
+    }
+
+    #[test]
+    fn default_credential_check_needs_every_name_non_blank() {
+        let caps = Capabilities {
+            psp_type: "X",
+            display_name: "X",
+            payin: false,
+            payout: true,
+            currencies: &["EUR"],
+            countries: &[],
+            payin_fields: &[],
+            payout_fields: &[],
+            async_model: "",
+            credential_fields: &["login", "secret"],
+            poll_schedule: PollSchedule::PAYNETEASY,
+            secret_fields: &[],
+            final_by_callback: false,
+        };
+        let creds = |pairs: &[(&str, &str)]| {
+            Credentials(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), SecretString::from(*v)))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            require_credentials(&caps, &creds(&[("login", "a"), ("secret", "b")])),
+            Ok(())
+        );
+        let blank = require_credentials(&caps, &creds(&[("login", "a"), ("secret", "  ")]));
+        assert_eq!(blank.unwrap_err().field, "secret");
+        let missing = require_credentials(&caps, &creds(&[("secret", "b")]));
+        assert_eq!(missing.unwrap_err().field, "login");
+        let probe = probe_order(&caps).unwrap();
+        assert_eq!(
+            probe.txn_type,
+            TxnType::Payout,
+            "a payout-only PSP is probed with a payout"
+        );
+        assert_ne!(
+            probe.order_id,
+            probe_order(&caps).unwrap().order_id,
+            "fresh every time"
+        );
     }
 
     #[test]

@@ -75,6 +75,72 @@ pub struct Company {
     /// Also verify the user with the MP before pay-ins.
     pub verify_payins: bool,
     pub created_at: i64,
+    /// Per-currency payout approval and four-eyes thresholds, over the single fallbacks.
+    pub thresholds: CurrencyThresholds,
+    /// Secrets replaced by a rotation, still accepted (API) or still signing (webhook) until
+    /// their deadline.
+    pub retired: RetiredSecrets,
+}
+
+impl Company {
+    /// The payout approval threshold of `currency` (ISO code, major units): its own, else the
+    /// fallback [`Company::payout_approval_threshold`].
+    pub fn payout_threshold(&self, currency: &str) -> Option<Decimal> {
+        self.thresholds
+            .payout_approval
+            .get(currency)
+            .copied()
+            .or(self.payout_approval_threshold)
+    }
+}
+
+/// Thresholds per currency (ISO 4217 code → major units, exact). A currency without its own
+/// uses the company's single fallback threshold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrencyThresholds {
+    /// Payouts at or above this wait for an operator.
+    #[serde(default)]
+    pub payout_approval: BTreeMap<String, Decimal>,
+    /// Held payouts at or above this need two different operators' approvals.
+    #[serde(default)]
+    pub four_eyes: BTreeMap<String, Decimal>,
+}
+
+impl CurrencyThresholds {
+    pub fn is_empty(&self) -> bool {
+        self.payout_approval.is_empty() && self.four_eyes.is_empty()
+    }
+}
+
+/// A secret replaced by a rotation, kept until `until` (ms since the epoch).
+#[derive(Clone, Debug)]
+pub struct RetiredSecret {
+    pub secret: SecretString,
+    pub until: i64,
+}
+
+impl RetiredSecret {
+    /// The secret while it is still within its grace period at `now` (ms).
+    pub fn live_at(&self, now: i64) -> Option<&SecretString> {
+        (now < self.until).then_some(&self.secret)
+    }
+}
+
+/// The company's retired API and webhook secrets (`None`: no rotation, or never rotated).
+#[derive(Clone, Debug, Default)]
+pub struct RetiredSecrets {
+    pub api: Option<RetiredSecret>,
+    pub webhook: Option<RetiredSecret>,
+}
+
+/// Which company secret a rotation replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretKind {
+    /// The HS256 key of company JWTs and `x-user-token`.
+    Api,
+    /// The `whsec_…` key signing webhooks and verify-user calls.
+    Webhook,
 }
 
 /// Named PSP credentials (`login`, `merchant_control`, …); values are secret.
@@ -96,6 +162,9 @@ pub struct PspAccount {
     /// Amount limits and daily caps routing checks (empty: none).
     pub limits: AccountLimits,
     pub created_at: i64,
+    /// When the merchant deleted it: disabled, hidden from lists and routing, kept for the
+    /// transactions that reference it.
+    pub deleted_at: Option<i64>,
 }
 
 /// Who caused a state change.
@@ -314,6 +383,8 @@ pub struct Operator {
     pub role: Role,
     pub token_sha256: String,
     pub created_at: i64,
+    /// When an administrator disabled the operator: no login, no token, no session.
+    pub disabled_at: Option<i64>,
 }
 
 /// A stored Cashier API response for an `Idempotency-Key`.

@@ -9,6 +9,7 @@ pub mod connector;
 pub mod domain;
 pub mod ids;
 pub mod insight;
+pub mod manage;
 pub mod money;
 pub mod routing;
 pub mod state;

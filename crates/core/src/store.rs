@@ -6,6 +6,7 @@ use crate::backoffice::{AuditEntry, BackofficeStore};
 use crate::domain::*;
 use crate::ids::*;
 use crate::insight::InsightStore;
+use crate::manage::ManageStore;
 use crate::routing::Usage;
 use crate::state::TxnState;
 use async_trait::async_trait;
@@ -153,11 +154,15 @@ pub struct TxnFilter {
 /// Every persistent operation Overture performs. All times are milliseconds since the Unix
 /// epoch. Implemented by anything that implements the parts.
 pub trait Store:
-    CompanyStore + TransactionStore + WorkStore + BackofficeStore + InsightStore
+    CompanyStore + TransactionStore + WorkStore + BackofficeStore + InsightStore + ManageStore
 {
 }
 
-impl<T: CompanyStore + TransactionStore + WorkStore + BackofficeStore + InsightStore> Store for T {}
+impl<
+        T: CompanyStore + TransactionStore + WorkStore + BackofficeStore + InsightStore + ManageStore,
+    > Store for T
+{
+}
 
 /// Companies, PSP accounts and operators.
 #[async_trait]

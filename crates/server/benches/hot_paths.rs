@@ -25,6 +25,8 @@ fn company() -> Company {
         payout_approval_threshold: None,
         verify_payins: false,
         created_at: 0,
+        thresholds: Default::default(),
+        retired: Default::default(),
     }
 }
 
@@ -96,7 +98,7 @@ fn benches(c: &mut Criterion) {
         .as_secs();
     let token = issue_company_token(&company.id, &company.api_secret, now, 3600);
     c.bench_function("company JWT check (HS256)", |b| {
-        b.iter(|| verify_company_jwt(black_box(&token), &company).unwrap())
+        b.iter(|| verify_company_jwt(black_box(&token), &company, 0).unwrap())
     });
 
     c.bench_function(

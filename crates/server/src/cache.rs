@@ -1,6 +1,6 @@
 //! A short-lived in-process cache of companies (secrets decrypted), read on every request and
 //! every webhook delivery. Entries live `COMPANY_TTL`; a change made through another node is
-//! seen after at most that long.
+//! seen after at most that long, one made on this node at once ([`CompanyCache::invalidate`]).
 
 use overture_core::store::{Store, StoreError};
 use overture_core::{Company, CompanyId};
@@ -40,5 +40,13 @@ impl CompanyCache {
             entries.insert(id.clone(), (Instant::now(), c.clone()));
         }
         Ok(company)
+    }
+
+    /// Forgets `id`, so the next read on this node comes from the store (after a change made
+    /// here; other nodes see it within [`COMPANY_TTL`]).
+    pub fn invalidate(&self, id: &CompanyId) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
     }
 }

@@ -206,6 +206,10 @@ pub struct Tuning {
     /// How long an open circuit skips its account before one probe request may go.
     #[arg(long, env = "OVERTURE_BREAKER_COOLDOWN", value_parser = parse_duration, default_value = "30s")]
     pub breaker_cooldown: Duration,
+    /// How long a rotated-out API secret keeps verifying company JWTs and `x-user-token`s, and
+    /// a rotated-out webhook secret keeps signing beside the new one.
+    #[arg(long, env = "OVERTURE_SECRET_GRACE", value_parser = parse_duration, default_value = "24h")]
+    pub secret_grace: Duration,
 }
 
 /// PSP sandbox behaviour (the outcome follows the amount's cents).

@@ -102,6 +102,8 @@ pub async fn create_company(
         payout_approval_threshold: new.payout_approval_threshold,
         verify_payins: new.verify_payins,
         created_at: now,
+        thresholds: Default::default(),
+        retired: Default::default(),
     };
     store.insert_company(&company).await?;
     Ok(company)
@@ -238,6 +240,7 @@ pub async fn store_sandbox_accounts(
             priority: 0,
             limits: Default::default(),
             created_at: now,
+            deleted_at: None,
         };
         store.insert_psp_account(&account).await?;
         out.push(account);

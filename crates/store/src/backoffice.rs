@@ -5,7 +5,7 @@
 
 pub(crate) mod audited;
 mod decode;
-mod filter;
+pub(crate) mod filter;
 mod login;
 mod search;
 
@@ -32,7 +32,7 @@ impl BackofficeStore for SqlStore {
     async fn operator_login(&self, email: &str) -> Result<Option<OperatorLogin>, StoreError> {
         // An exact match wins over a case-insensitive one (emails are unique as typed).
         let row = sqlx::query(
-            "SELECT * FROM operators WHERE lower(email) = lower($1) \
+            "SELECT * FROM operators WHERE lower(email) = lower($1) AND disabled_at IS NULL \
              ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END, created_at LIMIT 1",
         )
         .bind(email.trim())
@@ -206,7 +206,7 @@ impl BackofficeStore for SqlStore {
         &self,
         id: &WebhookId,
         now: i64,
-        audit: &AuditEntry,
+        audit: Option<&AuditEntry>,
     ) -> Result<WebhookDelivery, StoreError> {
         self.audited_redelivery(id, now, audit).await
     }

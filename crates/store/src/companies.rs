@@ -13,8 +13,9 @@ impl CompanyStore for SqlStore {
     async fn insert_company(&self, c: &Company) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO companies (id, name, api_secret_enc, webhook_url, webhook_secret_enc, \
-             webhook_authorization_enc, verify_user_url, payout_approval_threshold, verify_payins, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             webhook_authorization_enc, verify_user_url, payout_approval_threshold, verify_payins, created_at, \
+             currency_thresholds) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -26,6 +27,7 @@ impl CompanyStore for SqlStore {
         .bind(c.payout_approval_threshold.map(|t| t.to_string()))
         .bind(i64::from(c.verify_payins))
         .bind(c.created_at)
+        .bind(thresholds_json(c)?)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -51,8 +53,8 @@ impl CompanyStore for SqlStore {
     async fn insert_psp_account(&self, a: &PspAccount) -> Result<(), StoreError> {
         let json = credentials_json(a)?;
         sqlx::query(
-            "INSERT INTO psp_accounts (id, company_id, psp_type, base_url, credentials_enc, enabled, priority, created_at, limits) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO psp_accounts (id, company_id, psp_type, base_url, credentials_enc, enabled, priority, created_at, limits, deleted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(a.id.as_str())
         .bind(a.company_id.as_str())
@@ -63,6 +65,7 @@ impl CompanyStore for SqlStore {
         .bind(i64::from(a.priority))
         .bind(a.created_at)
         .bind(limits_json(a)?)
+        .bind(a.deleted_at)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -72,7 +75,7 @@ impl CompanyStore for SqlStore {
     async fn update_psp_account(&self, a: &PspAccount) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE psp_accounts SET base_url = $1, credentials_enc = $2, enabled = $3, \
-             priority = $4, limits = $5 WHERE id = $6 AND company_id = $7",
+             priority = $4, limits = $5 WHERE id = $6 AND company_id = $7 AND deleted_at IS NULL",
         )
         .bind(&a.base_url)
         .bind(self.cipher.seal(&credentials_json(a)?))
@@ -169,7 +172,8 @@ impl CompanyStore for SqlStore {
 
     async fn psp_accounts(&self, company: &CompanyId) -> Result<Vec<PspAccount>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM psp_accounts WHERE company_id = $1 ORDER BY priority DESC, created_at",
+            "SELECT * FROM psp_accounts WHERE company_id = $1 AND deleted_at IS NULL \
+             ORDER BY priority DESC, created_at",
         )
         .bind(company.as_str())
         .fetch_all(&self.pool)
@@ -192,11 +196,12 @@ impl CompanyStore for SqlStore {
     }
 
     async fn operator_by_token(&self, token_sha256: &str) -> Result<Option<Operator>, StoreError> {
-        let row = sqlx::query("SELECT * FROM operators WHERE token_sha256 = $1")
-            .bind(token_sha256)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row =
+            sqlx::query("SELECT * FROM operators WHERE token_sha256 = $1 AND disabled_at IS NULL")
+                .bind(token_sha256)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         row.map(|r| rows::operator(&r)).transpose()
     }
 }
@@ -210,6 +215,16 @@ fn credentials_json(a: &PspAccount) -> Result<String, StoreError> {
         .map(|(k, v)| (k.as_str(), v.expose_secret()))
         .collect();
     serde_json::to_string(&creds).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A company's per-currency thresholds as stored (`NULL` when it has none).
+pub(crate) fn thresholds_json(c: &Company) -> Result<Option<String>, StoreError> {
+    if c.thresholds.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&c.thresholds)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// An account's limits as stored (`NULL` when it has none).

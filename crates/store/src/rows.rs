@@ -127,7 +127,32 @@ pub(crate) fn company(row: &AnyRow, cipher: &Cipher) -> Result<Company, StoreErr
         payout_approval_threshold: threshold,
         verify_payins: get::<i64>(row, "verify_payins")? != 0,
         created_at: get(row, "created_at")?,
+        thresholds: match get::<Option<String>>(row, "currency_thresholds")? {
+            Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("currency_thresholds", &t))?,
+            None => Default::default(),
+        },
+        retired: RetiredSecrets {
+            api: retired(row, cipher, "previous_api_secret")?,
+            webhook: retired(row, cipher, "previous_webhook_secret")?,
+        },
     })
+}
+
+/// A retired secret from `<prefix>_enc` and `<prefix>_until`, when both are set.
+fn retired(
+    row: &AnyRow,
+    cipher: &Cipher,
+    prefix: &str,
+) -> Result<Option<RetiredSecret>, StoreError> {
+    let sealed: Option<String> = get(row, &format!("{prefix}_enc"))?;
+    let until: Option<i64> = get(row, &format!("{prefix}_until"))?;
+    match (sealed, until) {
+        (Some(sealed), Some(until)) => Ok(Some(RetiredSecret {
+            secret: open(cipher, &sealed)?,
+            until,
+        })),
+        _ => Ok(None),
+    }
 }
 
 pub(crate) fn psp_account(row: &AnyRow, cipher: &Cipher) -> Result<PspAccount, StoreError> {
@@ -154,6 +179,7 @@ pub(crate) fn psp_account(row: &AnyRow, cipher: &Cipher) -> Result<PspAccount, S
             None => Default::default(),
         },
         created_at: get(row, "created_at")?,
+        deleted_at: get(row, "deleted_at")?,
     })
 }
 
@@ -198,6 +224,7 @@ pub(crate) fn operator(row: &AnyRow) -> Result<Operator, StoreError> {
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         token_sha256: get(row, "token_sha256")?,
         created_at: get(row, "created_at")?,
+        disabled_at: get(row, "disabled_at")?,
     })
 }
 

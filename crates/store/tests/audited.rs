@@ -172,7 +172,10 @@ async fn a_refused_audit_record_undoes_the_other_operator_actions() {
         );
 
         let redeliver = audit(&op, AuditAction::Redeliver, Some(hook.as_str()), 40);
-        assert!(s.redeliver_webhook(&hook, 40, &redeliver).await.is_err());
+        assert!(s
+            .redeliver_webhook(&hook, 40, Some(&redeliver))
+            .await
+            .is_err());
         let delivery = s.webhook_delivery(&hook).await.unwrap().unwrap();
         assert_eq!(
             (delivery.state, delivery.next_attempt_at),

@@ -362,7 +362,7 @@ async fn problem_deliveries_and_redelivery_keep_the_webhook_id() {
         let op = operator(s, "ops@ops.example", Role::Approver).await;
         let why = |id: &WebhookId| audit(&op, AuditAction::Redeliver, Some(id.as_str()), 5_000);
         let again = s
-            .redeliver_webhook(&dead, 5_000, &why(&dead))
+            .redeliver_webhook(&dead, 5_000, Some(&why(&dead)))
             .await
             .unwrap();
         assert_eq!(again.id, dead);
@@ -374,22 +374,22 @@ async fn problem_deliveries_and_redelivery_keep_the_webhook_id() {
         assert!(claimed.iter().any(|d| d.id == dead), "due again at once");
         assert!(
             matches!(
-                s.redeliver_webhook(&dead, 5_500, &why(&dead)).await,
+                s.redeliver_webhook(&dead, 5_500, Some(&why(&dead))).await,
                 Err(StoreError::Conflict(_))
             ),
             "being attempted right now"
         );
         assert!(matches!(
-            s.redeliver_webhook(&done, 5_000, &why(&done)).await,
+            s.redeliver_webhook(&done, 5_000, Some(&why(&done))).await,
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            s.redeliver_webhook(&WebhookId::generate(), 5_000, &why(&done))
+            s.redeliver_webhook(&WebhookId::generate(), 5_000, Some(&why(&done)))
                 .await,
             Err(StoreError::NotFound(_))
         ));
         let moved = s
-            .redeliver_webhook(&failing, 5_000, &why(&failing))
+            .redeliver_webhook(&failing, 5_000, Some(&why(&failing)))
             .await
             .unwrap();
         assert_eq!(moved.next_attempt_at, 5_000);

@@ -101,6 +101,8 @@ async fn seed(store: &SqlStore) -> (Company, PspAccount) {
         payout_approval_threshold: Some("1000.50".parse().unwrap()),
         verify_payins: false,
         created_at: 1,
+        thresholds: Default::default(),
+        retired: Default::default(),
     };
     store.insert_company(&company).await.unwrap();
     let account = PspAccount {
@@ -116,6 +118,7 @@ async fn seed(store: &SqlStore) -> (Company, PspAccount) {
         priority: 5,
         limits: Default::default(),
         created_at: 2,
+        deleted_at: None,
     };
     store.insert_psp_account(&account).await.unwrap();
     (company, account)
@@ -198,6 +201,7 @@ async fn companies_accounts_and_operators_round_trip_with_secrets_sealed() {
             role: Role::Approver,
             token_sha256: "abc".into(),
             created_at: 3,
+            disabled_at: None,
         };
         s.insert_operator(&op).await.unwrap();
         assert_eq!(

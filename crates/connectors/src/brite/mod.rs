@@ -247,6 +247,19 @@ impl Connector for Brite {
         &self.caps
     }
 
+    /// `sync` answers an order without a session id at once, without a call: ask about a
+    /// fresh session id that cannot exist instead (`merchant.authorize`, then `session.get` must answer "not found").
+    async fn test_credentials(&self, account: &AccountContext) -> Result<(), ConnectorError> {
+        let mut order = probe_order(&self.caps)?;
+        order.psp_transaction_id = Some(uuid::Uuid::new_v4().simple().to_string());
+        match self.sync(account, &order).await?.outcome {
+            PspOutcome::NotFound => Ok(()),
+            other => Err(ConnectorError::Protocol(format!(
+                "the PSP answered {other:?} for a session id that cannot exist"
+            ))),
+        }
+    }
+
     /// Pay-ins only; `country` (or the user token's `countryCode`) must be a Brite market and
     /// the currency that market's (Brite has no currency field: SE SEK, NO NOK, DK DKK, others
     /// EUR).

@@ -229,6 +229,13 @@ impl Connector for Cardzo {
         &self.caps
     }
 
+    fn validate_credentials(
+        &self,
+        credentials: &overture_core::Credentials,
+    ) -> Result<(), FieldError> {
+        crate::paymentsoft::oauth::validate_credentials(&self.caps, credentials)
+    }
+
     async fn start_payin(
         &self,
         _account: &AccountContext,

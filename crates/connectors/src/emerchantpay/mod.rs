@@ -174,10 +174,37 @@ fn update_from(answer: &WpfPaymentOut, unique_id: &str) -> PspUpdate {
     update
 }
 
+/// Genesis error code of a reconcile for a form it does not know.
+const TRANSACTION_NOT_FOUND: &str = "460";
+
 #[async_trait]
 impl Connector for Emerchantpay {
     fn capabilities(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// `sync` answers an order without a form unique id at once, without a call: the probe
+    /// reconciles a fresh unique id that cannot exist. Genesis checks the API login first
+    /// (wrong ⇒ HTTP 401); an authenticated answer for an unknown form is error 460
+    /// ("Transaction not found"), which proves the credentials.
+    async fn test_credentials(&self, account: &AccountContext) -> Result<(), ConnectorError> {
+        let body = wire::WpfReconcileIn {
+            unique_id: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let answer = self
+            .call(
+                account,
+                wire::RECONCILE_PATH,
+                body.to_xml().map_err(xml_error)?,
+            )
+            .await?;
+        match answer.code.as_deref().map(str::trim) {
+            Some(TRANSACTION_NOT_FOUND) => Ok(()),
+            other => Err(ConnectorError::Protocol(format!(
+                "Genesis answered {:?} (code {other:?}) for a form that cannot exist",
+                answer.status
+            ))),
+        }
     }
 
     /// Pay-ins only, with a `returnUrl` (the WPF requires its return URLs).

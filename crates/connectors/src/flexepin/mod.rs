@@ -32,7 +32,7 @@ pub mod wire;
 use crate::http::{PspHttp, PspResponse};
 use async_trait::async_trait;
 use overture_core::connector::*;
-use overture_core::{Money, TxnType};
+use overture_core::{Money, OrderId, TxnType};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -315,6 +315,9 @@ fn final_update(update: PspUpdate) -> PayinStarted {
     }
 }
 
+/// Flexepin's result code for a terminal that does not belong to the API key.
+const TERMINAL_NOT_KEYS: i64 = 4010;
+
 #[async_trait]
 impl Connector for Flexepin {
     /// A voucher is redeemed in the create call itself: a lost answer may have moved money, so
@@ -325,6 +328,21 @@ impl Connector for Flexepin {
 
     fn capabilities(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// Flexepin has no status query: the probe validates a PIN that is no voucher (all
+    /// zeros) with a fresh transaction number. Validation moves no money; any signed answer
+    /// proves the key and secret, except result 4010 (the terminal is not the key's).
+    async fn test_credentials(&self, account: &AccountContext) -> Result<(), ConnectorError> {
+        let pin = SecretString::from("0000000000000000".to_owned());
+        let trans_no = OrderId::for_attempt(&overture_core::TransactionId::generate(), 1);
+        let answer = self
+            .validate_voucher(account, &pin, trans_no.as_str())
+            .await?;
+        if answer.result == TERMINAL_NOT_KEYS {
+            return Err(ConnectorError::InvalidCredentials { status: 200 });
+        }
+        Ok(())
     }
 
     /// `voucherPin`: 16 digits; the amount: whole major units (vouchers have whole face

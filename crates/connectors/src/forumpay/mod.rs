@@ -263,6 +263,20 @@ impl Connector for ForumPay {
         &self.caps
     }
 
+    /// `CheckPayment` needs a payment's currency and address, so the probe is a
+    /// `CheckBuyOrder` of a payout reference that cannot exist (answered "not found").
+    async fn test_credentials(&self, account: &AccountContext) -> Result<(), ConnectorError> {
+        let mut order = probe_order(&self.caps)?;
+        order.txn_type = overture_core::TxnType::Payout;
+        order.extras.insert("preferredCrypto".into(), "BTC".into());
+        match self.sync(account, &order).await?.outcome {
+            PspOutcome::NotFound => Ok(()),
+            other => Err(ConnectorError::Protocol(format!(
+                "the PSP answered {other:?} for a buy order that cannot exist"
+            ))),
+        }
+    }
+
     /// The capability table's required fields, plus formats ForumPay would refuse.
     fn validate(&self, request: &PaymentRequest) -> Result<(), FieldError> {
         let fields = match request.txn_type {

@@ -149,6 +149,17 @@ impl Connector for Neosurf {
         &self.caps
     }
 
+    /// Neosurf publishes no authenticated call besides creating a payment page (no status
+    /// query, no account call), so there is nothing to prove the credentials with that leaves
+    /// no trace: refused as unsupported. The first pay-in proves them.
+    async fn test_credentials(&self, _account: &AccountContext) -> Result<(), ConnectorError> {
+        Err(ConnectorError::Unsupported(
+            "NEOSURF has no API call that proves credentials without creating a payment page; \
+             the first pay-in's page proves them"
+                .into(),
+        ))
+    }
+
     /// Posts the signed form; the page URL comes out of the HTML answer. HTTP 400 (Neosurf
     /// refused the request, no page exists) is a final failure, not processed.
     async fn start_payin(

@@ -340,6 +340,13 @@ impl Connector for PaymentSoft {
         &self.caps
     }
 
+    fn validate_credentials(
+        &self,
+        credentials: &overture_core::Credentials,
+    ) -> Result<(), FieldError> {
+        oauth::validate_credentials(&self.caps, credentials)
+    }
+
     async fn start_payin(
         &self,
         _account: &AccountContext,

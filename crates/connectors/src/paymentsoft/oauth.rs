@@ -314,6 +314,28 @@ pub fn verify_request(
     })
 }
 
+/// The PaynetEasy credential check (PAYMENTSOFT, CARDZO): every required name present and
+/// `oauth_private_key` a PEM RSA private key (PKCS#8 or PKCS#1). The message never repeats the
+/// key.
+pub fn validate_credentials(
+    caps: &overture_core::connector::Capabilities,
+    credentials: &overture_core::Credentials,
+) -> Result<(), overture_core::connector::FieldError> {
+    use secrecy::ExposeSecret;
+    overture_core::connector::require_credentials(caps, credentials)?;
+    if let Some(pem) = credentials.0.get("oauth_private_key") {
+        load_private_key(pem.expose_secret()).map_err(|_| {
+            overture_core::connector::FieldError {
+                field: "oauth_private_key".into(),
+                message:
+                    "must be a PEM RSA private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
+                        .into(),
+            }
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

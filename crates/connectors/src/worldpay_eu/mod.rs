@@ -292,6 +292,27 @@ impl Connector for WorldpayEu {
         &self.caps
     }
 
+    /// The required names, and `installation_id` a number (Worldpay installation ids are
+    /// numeric, e.g. `1000001`).
+    fn validate_credentials(
+        &self,
+        credentials: &overture_core::Credentials,
+    ) -> Result<(), FieldError> {
+        require_credentials(&self.caps, credentials)?;
+        let numeric = credentials.0.get("installation_id").is_none_or(|v| {
+            let v = secrecy::ExposeSecret::expose_secret(v).trim();
+            !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+        });
+        if numeric {
+            Ok(())
+        } else {
+            Err(FieldError {
+                field: "installation_id".into(),
+                message: "must be the installation's number (digits only)".into(),
+            })
+        }
+    }
+
     /// `<submit>` an HPP order; the `<reference>` URL plus the result URLs is the page. An
     /// `<error>` reply is a refusal before any order existed (declined, not processed).
     async fn start_payin(

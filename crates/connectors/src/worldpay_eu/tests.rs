@@ -179,3 +179,22 @@ fn refused_creates_prove_nothing_was_created_except_internal_errors() {
         ));
     }
 }
+
+#[test]
+fn credentials_need_every_name_and_a_numeric_installation() {
+    let c = connector();
+    let mut creds = account().credentials;
+    assert_eq!(c.validate_credentials(&creds), Ok(()));
+    creds
+        .0
+        .insert("installation_id".into(), SecretString::from("inst-1"));
+    assert_eq!(
+        c.validate_credentials(&creds).unwrap_err().field,
+        "installation_id"
+    );
+    creds.0.remove("xml_password");
+    assert_eq!(
+        c.validate_credentials(&creds).unwrap_err().field,
+        "xml_password"
+    );
+}

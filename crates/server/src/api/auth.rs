@@ -99,22 +99,47 @@ impl FromRequestParts<App> for CompanyAuth {
             .company(&id)
             .await?
             .ok_or(ApiError::Unauthorized("invalid token"))?;
-        verify_company_jwt(&token, &company)?;
+        verify_company_jwt(&token, &company, app.now())?;
         Ok(Self(company))
     }
 }
 
-/// Verifies a company JWT against `company`'s key: HS256 only, `exp` and `sub` required,
-/// `sub` must be the company's id. Any failure is 401.
-pub fn verify_company_jwt(token: &str, company: &Company) -> Result<CompanyClaims, ApiError> {
-    let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
-    let data =
-        jsonwebtoken::decode::<CompanyClaims>(token, &key, &hs256_validation(&["exp", "sub"]))
-            .map_err(|_| ApiError::Unauthorized("invalid token"))?;
-    if data.claims.sub != company.id.as_str() {
+/// The keys that verify `company`'s tokens at `now_ms`: its API secret, and the one a
+/// rotation replaced while its grace period lasts.
+fn api_keys(company: &Company, now_ms: i64) -> impl Iterator<Item = DecodingKey> + '_ {
+    let retired = company.retired.api.as_ref().and_then(|r| r.live_at(now_ms));
+    std::iter::once(&company.api_secret)
+        .chain(retired)
+        .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()))
+}
+
+/// Decodes `token` with the first of `company`'s live API keys that verifies it.
+fn decode_with_company_keys<T: serde::de::DeserializeOwned>(
+    token: &str,
+    company: &Company,
+    now_ms: i64,
+    validation: &Validation,
+) -> Option<T> {
+    api_keys(company, now_ms)
+        .find_map(|key| jsonwebtoken::decode::<T>(token, &key, validation).ok())
+        .map(|data| data.claims)
+}
+
+/// Verifies a company JWT against `company`'s key (or, during a rotation's grace period at
+/// `now_ms`, its previous key): HS256 only, `exp` and `sub` required, `sub` must be the
+/// company's id. Any failure is 401.
+pub fn verify_company_jwt(
+    token: &str,
+    company: &Company,
+    now_ms: i64,
+) -> Result<CompanyClaims, ApiError> {
+    let claims: CompanyClaims =
+        decode_with_company_keys(token, company, now_ms, &hs256_validation(&["exp", "sub"]))
+            .ok_or(ApiError::Unauthorized("invalid token"))?;
+    if claims.sub != company.id.as_str() {
         return Err(ApiError::Unauthorized("invalid token"));
     }
-    Ok(data.claims)
+    Ok(claims)
 }
 
 /// Claims of the `x-user-token` JWT (Mozarto: userId, email, firstName, lastName, phone,
@@ -163,15 +188,20 @@ impl UserClaims {
     }
 }
 
-/// Reads `x-user-token` (checked with the company's key; `exp` required, `nbf` honoured) or
+/// Reads `x-user-token` (checked with the company's key, or its previous key during a
+/// rotation's grace period at `now_ms`; `exp` required, `nbf` honoured) or
 /// `x-user-authorization`.
 /// Neither ⇒ 401; a token that fails verification ⇒ 401 (never a hang).
-pub fn user_auth(headers: &HeaderMap, company: &Company) -> Result<UserAuth, ApiError> {
+pub fn user_auth(
+    headers: &HeaderMap,
+    company: &Company,
+    now_ms: i64,
+) -> Result<UserAuth, ApiError> {
     if let Some(token) = bearer(headers, "x-user-token") {
-        let key = DecodingKey::from_secret(company.api_secret.expose_secret().as_bytes());
-        let data = jsonwebtoken::decode::<UserClaims>(&token, &key, &hs256_validation(&["exp"]))
-            .map_err(|_| ApiError::Unauthorized("invalid x-user-token"))?;
-        let profile = data.claims.into_profile();
+        let claims: UserClaims =
+            decode_with_company_keys(&token, company, now_ms, &hs256_validation(&["exp"]))
+                .ok_or(ApiError::Unauthorized("invalid x-user-token"))?;
+        let profile = claims.into_profile();
         check_profile_text(&profile)?;
         return Ok(UserAuth::Token {
             token,

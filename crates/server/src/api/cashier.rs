@@ -63,7 +63,7 @@ async fn create_transaction(
     // Before anything else: depth, duplicate keys, and the hash that cannot fail.
     let body = strict_json::parse_object(&bytes)?;
     let key = idempotency::key(&headers)?;
-    let user = user_auth(&headers, &company)?;
+    let user = user_auth(&headers, &company, app.now())?;
     let claim = key.map(|key| IdempotencyClaim {
         key,
         request_sha256: body.sha256(),

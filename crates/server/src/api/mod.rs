@@ -5,13 +5,18 @@ pub mod backoffice;
 pub mod callbacks;
 pub mod cashier;
 pub mod cashier_in;
+pub mod company;
+pub mod cursor;
 pub mod envelope;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
+pub mod psp_accounts;
 pub mod psps;
 pub mod routing;
 pub mod strict_json;
+pub mod transactions;
+pub mod webhooks;
 
 use crate::app::App;
 use axum::Router;
@@ -24,6 +29,10 @@ pub fn router() -> Router<App> {
         .merge(backoffice::router())
         .merge(psps::router())
         .merge(routing::router())
+        .merge(company::router())
+        .merge(psp_accounts::router())
+        .merge(transactions::router())
+        .merge(webhooks::router())
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/metrics", axum::routing::get(metrics::metrics))
 }

@@ -83,7 +83,7 @@ async fn evaluate(
     let mut decision = routing::evaluate(&app, &company, &input, &request).await?;
     decision.hold_for_approval |= input.txn_type == overture_core::TxnType::Payout
         && company
-            .payout_approval_threshold
+            .payout_threshold(input.amount.currency().code())
             .is_some_and(|t| input.amount.to_decimal() >= t);
     Ok(Json(success(
         serde_json::to_value(&decision).map_err(|e| ApiError::Internal(e.into()))?,

@@ -141,6 +141,7 @@ impl FromRequestParts<Backoffice> for Signed {
             .store
             .operator(&session.operator_id)
             .await?
+            .filter(|o| o.disabled_at.is_none())
             .ok_or(PageError::LoginRequired { next })?;
         if now - session.last_seen_at >= TOUCH_EVERY_MS.min(bo.settings.idle_ms / 4) {
             app.store.touch_session(&digest, now).await?;

@@ -128,7 +128,7 @@ pub async fn redeliver(
     );
     let delivery = app
         .store
-        .redeliver_webhook(&id, app.now(), &record)
+        .redeliver_webhook(&id, app.now(), Some(&record))
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => PageError::NotFound,

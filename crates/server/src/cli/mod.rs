@@ -1,23 +1,19 @@
 //! The `overture` command line: `serve`, `migrate`, `sandbox`, `companies`, `psp-accounts`,
 //! `routing`, `operators`. Admin commands print one JSON document on stdout; logs go to stderr.
 
+mod companies;
+mod operators;
 mod psp_accounts;
 mod routing;
 
-use crate::api::auth::{issue_company_token, token_digest};
-use crate::backoffice;
-use crate::config::{parse_duration, DbArgs, OutboundArgs, SandboxArgs, ServeArgs};
-use crate::demo::{self, NewCompany};
-use crate::service::audit::{self, Channel};
+use crate::config::{DbArgs, SandboxArgs, ServeArgs};
+use crate::demo;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use overture_core::backoffice::AuditAction;
 use overture_core::store::Store;
 use overture_core::*;
 use overture_outbound::{OutboundPolicy, SavedUrl};
 use overture_sandbox::SandboxSeed;
-use rand::distributions::{Alphanumeric, DistString};
-use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -63,7 +59,7 @@ pub enum Command {
     },
     /// Manage merchant companies.
     #[command(subcommand)]
-    Companies(CompanyCommand),
+    Companies(companies::CompanyCommand),
     /// Manage PSP accounts.
     #[command(subcommand, name = "psp-accounts")]
     PspAccounts(psp_accounts::PspAccountCommand),
@@ -74,83 +70,7 @@ pub enum Command {
     Psps,
     /// Manage back-office operators.
     #[command(subcommand)]
-    Operators(OperatorCommand),
-}
-
-#[derive(Subcommand, Debug)]
-pub enum CompanyCommand {
-    /// Create a company; prints {"companyId","apiSecret","webhookSecret"}.
-    Create {
-        #[command(flatten)]
-        db: DbArgs,
-        /// Production mode and allow-list the URLs are checked against (as for `serve`).
-        #[command(flatten)]
-        outbound: OutboundArgs,
-        #[arg(long)]
-        name: String,
-        /// Where final-status webhooks are POSTed; must pass the outbound policy.
-        #[arg(long)]
-        webhook_url: String,
-        /// Where users are verified before payouts; must pass the outbound policy.
-        #[arg(long)]
-        verify_user_url: String,
-        /// Sent as `Authorization` on every webhook. A secret, so read from the environment
-        /// (`OVERTURE_WEBHOOK_AUTHORIZATION`) only, never from the command line.
-        #[arg(skip = std::env::var("OVERTURE_WEBHOOK_AUTHORIZATION").ok().filter(|v| !v.is_empty()))]
-        webhook_authorization: Option<String>,
-        /// Payouts with baseamount at or above this (major units) wait for an operator.
-        #[arg(long)]
-        payout_approval_threshold: Option<Decimal>,
-        /// Held payouts at or above this (major units) need two different operators'
-        /// approvals (four-eyes). Needs --payout-approval-threshold, and at least it.
-        #[arg(long)]
-        four_eyes_threshold: Option<Decimal>,
-        /// Also verify users with the MP before pay-ins.
-        #[arg(long)]
-        verify_payins: bool,
-        /// Open an account at every built-in PSP sandbox (they must be running at
-        /// --sandbox-url: `overture sandbox` or `overture serve`) and add them.
-        #[arg(long)]
-        with_sandbox_psps: bool,
-        /// Where the sandboxes are served (default: OVERTURE_PUBLIC_URL or http://127.0.0.1:8080).
-        #[arg(long, env = "OVERTURE_SANDBOX_URL")]
-        sandbox_url: Option<String>,
-    },
-    /// Print a company JWT.
-    Token {
-        #[command(flatten)]
-        db: DbArgs,
-        #[arg(long)]
-        company: String,
-        /// Lifetime, e.g. 1h, 30m, 7d.
-        #[arg(long, value_parser = parse_duration, default_value = "1h")]
-        ttl: Duration,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum OperatorCommand {
-    /// Create an operator; prints {"operatorId","token"} (the bearer token is shown once).
-    Create {
-        #[command(flatten)]
-        db: DbArgs,
-        #[arg(long)]
-        email: String,
-        /// viewer, approver or admin.
-        #[arg(long)]
-        role: String,
-        /// Read a back-office login password from standard input (at least 12 characters).
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Set (or reset) an operator's back-office password from standard input. Prints
-    /// {"operatorId"}.
-    SetPassword {
-        #[command(flatten)]
-        db: DbArgs,
-        #[arg(long)]
-        email: String,
-    },
+    Operators(operators::OperatorCommand),
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -184,7 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let seed = sandbox_seed(env_seed.as_deref(), &seed_file)?;
             run_sandbox(listen, public_url, sandbox, seed).await
         }
-        Command::Companies(c) => companies(c).await,
+        Command::Companies(c) => companies::run(c).await,
         Command::Psps => {
             let registry =
                 overture_connectors::Registry::builtin(overture_connectors::http::PspHttp::new(
@@ -199,86 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::PspAccounts(c) => psp_accounts::run(c).await,
         Command::Routing(c) => routing::run(c).await,
-        Command::Operators(c) => operators(c).await,
-    }
-}
-
-/// The password on standard input, without its final line break.
-fn password_from_stdin() -> anyhow::Result<String> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-        .context("reading the password from standard input")?;
-    let password = text
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(&text);
-    backoffice::password::check_policy(password)?;
-    Ok(password.to_owned())
-}
-
-/// Hashes and stores a password with its audit record (channel cli), in one DB transaction.
-async fn set_password(
-    store: &dyn Store,
-    operator: &Operator,
-    password: &str,
-) -> anyhow::Result<()> {
-    let hash = backoffice::password::hash_password(password)?;
-    let record = audit::operator_action(
-        operator,
-        Channel::Cli,
-        AuditAction::SetPassword,
-        Some(operator.id.to_string()),
-        None,
-        None,
-        now_ms(),
-    );
-    store
-        .set_operator_password(&operator.id, &hash, &record)
-        .await?;
-    Ok(())
-}
-
-async fn operators(command: OperatorCommand) -> anyhow::Result<()> {
-    match command {
-        OperatorCommand::Create {
-            db,
-            email,
-            role,
-            password_stdin,
-        } => {
-            let role = Role::parse(&role).context("--role must be viewer, approver or admin")?;
-            // Read first, so a bad password creates nothing.
-            let password = password_stdin.then(password_from_stdin).transpose()?;
-            let token = format!(
-                "opt_{}",
-                Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
-            );
-            let operator = Operator {
-                id: OperatorId::generate(),
-                email,
-                role,
-                token_sha256: token_digest(&token),
-                created_at: now_ms(),
-            };
-            let store = store(&db).await?;
-            store.insert_operator(&operator).await?;
-            if let Some(password) = password {
-                set_password(store.as_ref(), &operator, &password).await?;
-            }
-            println!("{}", json!({ "operatorId": operator.id, "token": token }));
-            Ok(())
-        }
-        OperatorCommand::SetPassword { db, email } => {
-            let password = password_from_stdin()?;
-            let store = store(&db).await?;
-            let login = store
-                .operator_login(&email)
-                .await?
-                .with_context(|| format!("no operator with email {email}"))?;
-            set_password(store.as_ref(), &login.operator, &password).await?;
-            println!("{}", json!({ "operatorId": login.operator.id }));
-            Ok(())
-        }
+        Command::Operators(c) => operators::run(c).await,
     }
 }
 
@@ -300,93 +141,6 @@ pub(crate) async fn check_outbound_url(
             Ok(())
         }
         Err(refused) => bail!("{flag} refused ({}): {refused}", refused.code()),
-    }
-}
-
-/// Four-eyes applies to held payouts, so it needs a hold threshold at or below its own.
-fn check_four_eyes(held: Option<Decimal>, four_eyes: Option<Decimal>) -> anyhow::Result<()> {
-    match (held, four_eyes) {
-        (_, None) => Ok(()),
-        (None, Some(_)) => bail!(
-            "--four-eyes-threshold needs --payout-approval-threshold (only held payouts are approved)"
-        ),
-        (Some(h), Some(f)) if f < h => {
-            bail!("--four-eyes-threshold must be at least --payout-approval-threshold")
-        }
-        (Some(_), Some(_)) => Ok(()),
-    }
-}
-
-async fn companies(command: CompanyCommand) -> anyhow::Result<()> {
-    match command {
-        CompanyCommand::Create {
-            db,
-            outbound,
-            name,
-            webhook_url,
-            verify_user_url,
-            webhook_authorization,
-            payout_approval_threshold,
-            four_eyes_threshold,
-            verify_payins,
-            with_sandbox_psps,
-            sandbox_url,
-        } => {
-            check_four_eyes(payout_approval_threshold, four_eyes_threshold)?;
-            if payout_approval_threshold.is_some_and(|t| t <= Decimal::ZERO) {
-                bail!("--payout-approval-threshold must be positive");
-            }
-            let policy = outbound.policy();
-            check_outbound_url(&policy, "--webhook-url", &webhook_url).await?;
-            check_outbound_url(&policy, "--verify-user-url", &verify_user_url).await?;
-            // Opened first: when a sandbox does not answer, nothing is created.
-            let sandbox_accounts = if with_sandbox_psps {
-                let base = sandbox_url
-                    .or_else(|| std::env::var("OVERTURE_PUBLIC_URL").ok())
-                    .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-                check_outbound_url(&policy, "--sandbox-url", &base).await?;
-                Some(demo::open_sandbox_accounts(&base, &base).await?)
-            } else {
-                None
-            };
-            let store = store(&db).await?;
-            let new = NewCompany {
-                name,
-                webhook_url,
-                verify_user_url,
-                webhook_authorization,
-                payout_approval_threshold,
-                verify_payins,
-            };
-            let company = demo::create_company(store.as_ref(), new, now_ms()).await?;
-            if four_eyes_threshold.is_some() {
-                store
-                    .set_four_eyes_threshold(&company.id, four_eyes_threshold)
-                    .await?;
-            }
-            if let Some(accounts) = sandbox_accounts {
-                demo::store_sandbox_accounts(store.as_ref(), &company.id, accounts, now_ms())
-                    .await?;
-            }
-            println!("{}", demo::company_secrets_json(&company));
-            Ok(())
-        }
-        CompanyCommand::Token { db, company, ttl } => {
-            let id = company_id(&company)?;
-            let company = store(&db)
-                .await?
-                .company(&id)
-                .await?
-                .context("no such company")?;
-            let token = issue_company_token(
-                &company.id,
-                &company.api_secret,
-                (now_ms() / 1000) as u64,
-                ttl.as_secs(),
-            );
-            println!("{token}");
-            Ok(())
-        }
     }
 }
 

@@ -5,10 +5,13 @@
 use super::{check_outbound_url, company_id, now_ms, store};
 use crate::config::{DbArgs, OutboundArgs};
 use crate::demo;
+use crate::service::psp_accounts::{
+    account_view as account_json, apply_limits as apply, parse_count_cap, parse_limit, Limit,
+};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use overture_core::routing::AccountLimits;
-use overture_core::{Credentials, Currency, Money, PspAccount, PspAccountId, PspType};
+use overture_core::{Credentials, PspAccount, PspAccountId, PspType};
 use overture_outbound::OutboundPolicy;
 use secrecy::SecretString;
 use serde_json::json;
@@ -67,6 +70,15 @@ pub enum PspAccountCommand {
         #[arg(long)]
         enabled: Option<bool>,
     },
+    /// Disable an account (it leaves routing at once; `update --enabled true` enables it
+    /// again); prints the account.
+    Disable {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The account (`psp_…`).
+        #[arg(long)]
+        id: String,
+    },
     /// List a company's PSP accounts (credentials are never printed).
     List {
         #[command(flatten)]
@@ -74,71 +86,6 @@ pub enum PspAccountCommand {
         #[arg(long)]
         company: String,
     },
-}
-
-/// One `--min-amount`-style value: a currency and its limit (`None` clears it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limit {
-    pub currency: Currency,
-    /// Minor units; `None` for `none<CUR>` / `none CUR`.
-    pub minor: Option<i64>,
-}
-
-/// Parses `10EUR`, `50000.00 EUR` or `noneEUR` (exact, in the currency's minor units).
-pub fn parse_limit(text: &str) -> Result<Limit, String> {
-    let t = text.trim();
-    let split = t.len().saturating_sub(3);
-    if split == 0 || !t.is_char_boundary(split) {
-        return Err(format!(
-            "{text:?}: expected an amount and a currency, e.g. 10EUR"
-        ));
-    }
-    let (amount, code) = t.split_at(split);
-    let currency = Currency::from_code(code.trim())
-        .ok_or_else(|| format!("{text:?}: unknown currency {:?}", code.trim()))?;
-    let amount = amount.trim();
-    if amount.eq_ignore_ascii_case("none") {
-        return Ok(Limit {
-            currency,
-            minor: None,
-        });
-    }
-    let money = Money::parse_major(amount, currency).map_err(|e| format!("{text:?}: {e}"))?;
-    Ok(Limit {
-        currency,
-        minor: Some(money.minor()),
-    })
-}
-
-fn apply(map: &mut std::collections::BTreeMap<String, i64>, limits: Vec<Limit>) {
-    for l in limits {
-        match l.minor {
-            Some(m) => map.insert(l.currency.code().to_owned(), m),
-            None => map.remove(l.currency.code()),
-        };
-    }
-}
-
-fn account_json(a: &PspAccount) -> serde_json::Value {
-    let show = |m: &std::collections::BTreeMap<String, i64>| -> serde_json::Value {
-        m.iter()
-            .filter_map(|(c, v)| {
-                let cur = Currency::from_code(c)?;
-                Some((
-                    c.clone(),
-                    json!(Money::from_minor(*v, cur).ok()?.to_major_string()),
-                ))
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
-    json!({
-        "accountId": a.id, "pspType": a.psp_type, "baseUrl": a.base_url,
-        "enabled": a.enabled, "priority": a.priority,
-        "minAmount": show(&a.limits.min_amount), "maxAmount": show(&a.limits.max_amount),
-        "dailyAmountCap": show(&a.limits.daily_amount_cap), "dailyCountCap": a.limits.daily_count_cap,
-        "credentialNames": a.credentials.0.keys().collect::<Vec<_>>(),
-    })
 }
 
 /// PSP credentials from stdin: one JSON object of name → string value (so secrets never show
@@ -196,10 +143,9 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
             } else {
                 credentials_from_stdin()?
             };
-            for needed in connector.capabilities().credential_fields {
-                if !creds.contains_key(*needed) {
-                    bail!("{psp_type} needs the credential {needed:?} on stdin");
-                }
+            let creds = Credentials(creds);
+            if let Err(e) = connector.validate_credentials(&creds) {
+                bail!("credential {:?}: {}", e.field, e.message);
             }
             let store = store(&db).await?;
             store.company(&company).await?.context("no such company")?;
@@ -208,11 +154,12 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
                 company_id: company,
                 psp_type: PspType(psp_type),
                 base_url,
-                credentials: Credentials(creds),
+                credentials: creds,
                 enabled: true,
                 priority,
                 limits: AccountLimits::default(),
                 created_at: now_ms(),
+                deleted_at: None,
             };
             store.insert_psp_account(&account).await?;
             println!("{}", json!({ "accountId": account.id }));
@@ -238,16 +185,24 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
             apply(&mut account.limits.max_amount, max_amount);
             apply(&mut account.limits.daily_amount_cap, daily_amount_cap);
             if let Some(cap) = daily_count_cap {
-                account.limits.daily_count_cap = match cap.trim() {
-                    "none" => None,
-                    n => Some(
-                        n.parse()
-                            .context("--daily-count-cap must be a count or none")?,
-                    ),
-                };
+                account.limits.daily_count_cap =
+                    parse_count_cap(&cap).map_err(|e| anyhow::anyhow!("--daily-count-cap: {e}"))?;
             }
             account.priority = priority.unwrap_or(account.priority);
             account.enabled = enabled.unwrap_or(account.enabled);
+            store.update_psp_account(&account).await?;
+            println!("{}", account_json(&account));
+            Ok(())
+        }
+        PspAccountCommand::Disable { db, id } => {
+            let id = PspAccountId::parse(&id).context("--id must be a PSP account id (psp_…)")?;
+            let store = store(&db).await?;
+            let mut account = store
+                .psp_account(&id)
+                .await?
+                .filter(|a| a.deleted_at.is_none())
+                .context("no such PSP account")?;
+            account.enabled = false;
             store.update_psp_account(&account).await?;
             println!("{}", account_json(&account));
             Ok(())
@@ -261,34 +216,5 @@ pub async fn run(command: PspAccountCommand) -> anyhow::Result<()> {
             println!("{}", json!({ "pspAccounts": rows }));
             Ok(())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_are_an_exact_amount_and_a_currency() {
-        let eur = Currency::from_code("EUR").unwrap();
-        assert_eq!(
-            parse_limit("10EUR").unwrap(),
-            Limit {
-                currency: eur,
-                minor: Some(1_000)
-            }
-        );
-        assert_eq!(parse_limit("50000.00 EUR").unwrap().minor, Some(5_000_000));
-        assert_eq!(parse_limit("500JPY").unwrap().minor, Some(500));
-        assert_eq!(
-            parse_limit("noneEUR").unwrap(),
-            Limit {
-                currency: eur,
-                minor: None
-            }
-        );
-        assert!(parse_limit("10.001EUR").is_err(), "too precise");
-        assert!(parse_limit("10XXX").is_err());
-        assert!(parse_limit("EUR").is_err());
     }
 }

@@ -80,12 +80,22 @@ fn conflict_as_state(txn: &Transaction, e: StoreError) -> ServiceError {
     }
 }
 
-/// Whether this payout needs two different approvers.
+/// Whether this payout needs two different approvers: at or above the company's four-eyes
+/// threshold of its currency, else its fallback four-eyes threshold.
 pub async fn needs_four_eyes(app: &App, txn: &Transaction) -> Result<bool, ServiceError> {
     if txn.txn_type != TxnType::Payout {
         return Ok(false);
     }
-    let threshold = app.store.four_eyes_threshold(&txn.company_id).await?;
+    let own = app.company(&txn.company_id).await?.and_then(|c| {
+        c.thresholds
+            .four_eyes
+            .get(txn.amount.currency().code())
+            .copied()
+    });
+    let threshold = match own {
+        Some(t) => Some(t),
+        None => app.store.four_eyes_threshold(&txn.company_id).await?,
+    };
     Ok(threshold.is_some_and(|t| txn.amount.to_decimal() >= t))
 }
 

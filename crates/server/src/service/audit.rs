@@ -82,6 +82,7 @@ mod tests {
             role: Role::Approver,
             token_sha256: String::new(),
             created_at: 1,
+            disabled_at: None,
         };
         let e = operator_action(
             &op,

@@ -95,7 +95,7 @@ pub async fn create(
     let held = input.txn_type == TxnType::Payout
         && (routed.plan.hold_for_approval
             || company
-                .payout_approval_threshold
+                .payout_threshold(input.amount.currency().code())
                 .is_some_and(|t| input.amount.to_decimal() >= t));
     let key = idempotency.as_ref().map(|c| c.key.clone());
     let connector = app

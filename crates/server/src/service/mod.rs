@@ -8,12 +8,14 @@
 pub mod approval;
 pub mod attempts;
 pub mod audit;
+pub mod company;
 pub mod confirm;
 pub mod create;
 pub mod error;
 pub mod exchange_log;
 pub mod health;
 pub mod progress;
+pub mod psp_accounts;
 pub mod routing;
 pub mod user;
 pub mod verify;

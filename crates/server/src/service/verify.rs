@@ -80,13 +80,9 @@ pub async fn verify_at_approval(
 ) -> Result<(), ServiceError> {
     let body = approval_body(txn);
     let id = WebhookId::generate();
-    let timestamp = app.now() / 1000;
-    let signature = signing::sign(
-        company.webhook_secret.expose_secret(),
-        id.as_str(),
-        timestamp,
-        &body,
-    );
+    let now = app.now();
+    let timestamp = now / 1000;
+    let signature = signing::signature_header(company, now, id.as_str(), timestamp, &body);
     let mut request = app
         .http
         .client()

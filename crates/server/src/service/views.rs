@@ -14,8 +14,10 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// The webhook body for `txn` reaching the final state `to` through transition `t`:
 /// `{transaction_id, psp_transaction_id, user_id, status, transaction_status, message, amount
-/// ("100.00", major units), currency, merchantReference, type, pspType}`. `status` is the PSP's
-/// own word when it gave one, else the internal state name.
+/// ("100.00", major units), currency, merchantReference, type, pspType}`. `transaction_status`
+/// is the normalised outcome (`Approved`, `Declined`, `Failed`, `Rejected`); `status` is the
+/// PSP's own raw word when it gave one, else the internal state name. Absent values
+/// (`psp_transaction_id`, `message`, `merchantReference`) are `null`, as in the status API.
 pub fn webhook_payload(txn: &Transaction, to: TxnState, t: &Transition) -> String {
     let psp_transaction_id = t
         .psp_transaction_id
@@ -30,14 +32,14 @@ pub fn webhook_payload(txn: &Transaction, to: TxnState, t: &Transition) -> Strin
     };
     json!({
         "transaction_id": txn.id,
-        "psp_transaction_id": psp_transaction_id.cloned().unwrap_or_default(),
+        "psp_transaction_id": psp_transaction_id,
         "user_id": txn.user_id,
         "status": status,
         "transaction_status": to.transaction_status().as_str(),
-        "message": t.message.clone().or_else(|| t.reason.clone()).unwrap_or_default(),
+        "message": t.message.clone().or_else(|| t.reason.clone()),
         "amount": txn.amount.to_major_string(),
         "currency": txn.amount.currency().code(),
-        "merchantReference": txn.merchant_reference.clone().unwrap_or_default(),
+        "merchantReference": txn.merchant_reference,
         "type": txn.txn_type.as_str(),
         "pspType": txn.psp_type,
     })

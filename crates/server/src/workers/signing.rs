@@ -28,6 +28,38 @@ pub fn sign(secret: &str, webhook_id: &str, timestamp_secs: i64, body: &str) -> 
     format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
 }
 
+/// The `webhook-signature` header of a call signed for `company` at `now_ms`: one `v1,…`
+/// entry with its webhook secret, preceded by one with the secret a rotation replaced while
+/// its grace period lasts (`v1,<old> v1,<new>`), so a receiver that verifies with either key
+/// accepts the call (Standard Webhooks allows several space-separated signatures).
+pub fn signature_header(
+    company: &overture_core::Company,
+    now_ms: i64,
+    webhook_id: &str,
+    timestamp_secs: i64,
+    body: &str,
+) -> String {
+    use secrecy::ExposeSecret;
+    let current = sign(
+        company.webhook_secret.expose_secret(),
+        webhook_id,
+        timestamp_secs,
+        body,
+    );
+    match company
+        .retired
+        .webhook
+        .as_ref()
+        .and_then(|r| r.live_at(now_ms))
+    {
+        Some(old) => format!(
+            "{} {current}",
+            sign(old.expose_secret(), webhook_id, timestamp_secs, body)
+        ),
+        None => current,
+    }
+}
+
 /// Checks a `webhook-signature` header (space-separated `v1,<sig>` entries) as a receiver does.
 pub fn verify(
     secret: &str,

@@ -68,13 +68,9 @@ async fn deliver(app: &App, d: &WebhookDelivery) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("company {} is gone", d.company_id))?;
     let attempt = d.attempts + 1;
-    let timestamp = app.now() / 1000;
-    let signature = signing::sign(
-        company.webhook_secret.expose_secret(),
-        d.id.as_str(),
-        timestamp,
-        &d.payload,
-    );
+    let now = app.now();
+    let timestamp = now / 1000;
+    let signature = signing::signature_header(&company, now, d.id.as_str(), timestamp, &d.payload);
     let mut request = app
         .http
         .client()

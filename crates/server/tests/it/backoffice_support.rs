@@ -24,6 +24,7 @@ pub async fn operator_with_password(app: &TestApp, role: Role) -> Operator {
         role,
         token_sha256: format!("unused-{}", uuid::Uuid::new_v4().simple()),
         created_at: SystemClock.now_ms(),
+        disabled_at: None,
     };
     let store = &app.running.app.store;
     store.insert_operator(&op).await.unwrap();

@@ -354,6 +354,7 @@ impl TestApp {
                     priority: 0,
                     limits: Default::default(),
                     created_at: SystemClock.now_ms(),
+                    deleted_at: None,
                 })
                 .await
                 .unwrap();
@@ -513,6 +514,7 @@ impl TestApp {
             role,
             token_sha256: overture_server::api::auth::token_digest(&token),
             created_at: SystemClock.now_ms(),
+            disabled_at: None,
         };
         self.running.app.store.insert_operator(&op).await.unwrap();
         token

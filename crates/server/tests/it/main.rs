@@ -3,6 +3,7 @@
 
 mod backoffice_support;
 mod harness;
+mod merchant_support;
 mod procs;
 mod routing_support;
 
@@ -27,6 +28,10 @@ mod failover_crash;
 mod idempotency;
 mod idempotency_crash;
 mod merchant;
+mod merchant_cli;
+mod merchant_company;
+mod merchant_lists;
+mod merchant_psp_accounts;
 mod metrics;
 mod multinode;
 mod nodes_and_cards;

@@ -64,6 +64,7 @@ pub async fn add_account(app: &TestApp, psp: &str, priority: i32, reach: Reach) 
         priority,
         limits: Default::default(),
         created_at: SystemClock.now_ms(),
+        deleted_at: None,
     };
     app.running
         .app

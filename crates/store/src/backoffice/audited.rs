@@ -40,6 +40,14 @@ async fn commit_with(mut db: DbTxn<'_, Any>, audit: &AuditEntry) -> Result<(), S
     db.commit().await.map_err(db_err)
 }
 
+/// Appends `audit` inside `db` and commits (for actions recorded outside this file).
+pub(crate) async fn commit_audited(
+    db: DbTxn<'_, Any>,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    commit_with(db, audit).await
+}
+
 /// `NotFound` when an UPDATE touched no row.
 pub(crate) fn found(rows_affected: u64, what: &str) -> Result<(), StoreError> {
     if rows_affected == 0 {
@@ -143,7 +151,7 @@ impl SqlStore {
         &self,
         id: &WebhookId,
         now: i64,
-        audit: &AuditEntry,
+        audit: Option<&AuditEntry>,
     ) -> Result<WebhookDelivery, StoreError> {
         let mut db = self.pool.begin().await.map_err(db_err)?;
         // A live lease means a worker is sending it right now: leave it alone, or two
@@ -161,7 +169,10 @@ impl SqlStore {
         match row {
             Some(r) => {
                 let delivery = rows::delivery(&r)?;
-                commit_with(db, audit).await?;
+                match audit {
+                    Some(audit) => commit_with(db, audit).await?,
+                    None => db.commit().await.map_err(db_err)?,
+                }
                 Ok(delivery)
             }
             None => {
@@ -196,12 +207,14 @@ impl SqlStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut db = self.pool.begin().await.map_err(db_err)?;
-        let done = sqlx::query("UPDATE psp_accounts SET enabled = $1 WHERE id = $2")
-            .bind(i64::from(enabled))
-            .bind(id.as_str())
-            .execute(&mut *db)
-            .await
-            .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE psp_accounts SET enabled = $1 WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(i64::from(enabled))
+        .bind(id.as_str())
+        .execute(&mut *db)
+        .await
+        .map_err(db_err)?;
         found(done.rows_affected(), id.as_str())?;
         commit_with(db, audit).await
     }

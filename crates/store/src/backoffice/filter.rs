@@ -40,11 +40,15 @@ impl Filter {
         self.cmp(column, "=", value);
     }
 
-    /// Adds `template` with two bound values (`$a`, `$b` in the template).
-    pub(crate) fn raw2(&mut self, template: &str, a: Value, b: Value) {
-        let (pa, pb) = (self.next(a), self.next(b));
-        self.clauses
-            .push(template.replace("$a", &pa).replace("$b", &pb));
+    /// Adds the keyset condition `(time, id) <op> (at, key)` for pagination, spelt out so
+    /// both backends use the `(time, …)` index: `time <op> $a OR (time = $a AND id <op> $b)`.
+    /// `op` is `<` or `>` (a code constant).
+    pub(crate) fn keyset(&mut self, time: &str, id: &str, op: &str, at: i64, key: &str) {
+        let a = self.next(Value::Int(at));
+        let b = self.next(Value::Text(key.to_owned()));
+        self.clauses.push(format!(
+            "({time} {op} {a} OR ({time} = {a} AND {id} {op} {b}))"
+        ));
     }
 
     /// Adds a fixed condition without values.

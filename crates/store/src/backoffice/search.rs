@@ -32,11 +32,11 @@ fn txn_filter(q: &TxnSearch) -> Filter {
     f.cmp("amount_minor", ">=", int(q.amount_min));
     f.cmp("amount_minor", "<=", int(q.amount_max));
     if let Some((at, id)) = &q.after {
-        let template = match q.order {
-            SearchOrder::NewestFirst => "(created_at < $a OR (created_at = $a AND id < $b))",
-            SearchOrder::OldestFirst => "(created_at > $a OR (created_at = $a AND id > $b))",
+        let op = match q.order {
+            SearchOrder::NewestFirst => "<",
+            SearchOrder::OldestFirst => ">",
         };
-        f.raw2(template, Value::Int(*at), Value::Text(id.to_string()));
+        f.keyset("created_at", "id", op, *at, id.as_str());
     }
     f
 }

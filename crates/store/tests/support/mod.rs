@@ -91,6 +91,7 @@ pub async fn operator(s: &SqlStore, email: &str, role: Role) -> Operator {
         role,
         token_sha256: format!("tok-{}", uuid::Uuid::new_v4().simple()),
         created_at: 3,
+        disabled_at: None,
     };
     s.insert_operator(&o).await.unwrap();
     o
@@ -122,6 +123,8 @@ pub async fn company(s: &SqlStore, name: &str) -> Company {
         payout_approval_threshold: Some("1000".parse().unwrap()),
         verify_payins: false,
         created_at: 1,
+        thresholds: Default::default(),
+        retired: Default::default(),
     };
     s.insert_company(&c).await.unwrap();
     c
@@ -138,6 +141,7 @@ pub async fn account(s: &SqlStore, c: &Company, psp: &str) -> PspAccount {
         priority: 0,
         limits: Default::default(),
         created_at: 2,
+        deleted_at: None,
     };
     s.insert_psp_account(&a).await.unwrap();
     a
