@@ -10,6 +10,10 @@
 use crate::api::auth::OperatorAuth;
 use crate::api::cashier::json_body;
 use crate::api::error::{success, ApiError};
+use crate::api::openapi::manage_schemas::{
+    DecidedTransaction, DecisionRequest, OperatorTransactions,
+};
+use crate::api::openapi::schemas::{Envelope, ErrorEnvelope, TxnState as TxnStateDoc};
 use crate::api::strict_json;
 use crate::app::App;
 use crate::input::{forbidden_char_multiline, forbidden_message};
@@ -78,7 +82,22 @@ async fn view(app: &App, txn: &Transaction) -> Result<serde_json::Value, ApiErro
     Ok(views::transaction_view(txn, &events, &attempts, &webhooks))
 }
 
-async fn approve(
+/// Approves a held payout (role approver or admin). The deciding approval asks the merchant
+/// platform again before the payout goes to the PSP.
+#[utoipa::path(post, path = "/v1/api/backoffice/transactions/{id}/approve", tag = "Back office", operation_id = "approvePayout",
+    security(("operatorToken" = [])),
+    params(("id" = String, Path, description = "A transaction id (`txn_…`)")),
+    request_body(content = DecisionRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Approved and submitted", body = Envelope<DecidedTransaction>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz", "type": "PAYOUT", "pspType": "PAYMENTSOFT", "status": "PENDING", "transactionStatus": "Pending", "state": "submitting", "amount": "6000.00", "currency": "EUR", "userId": "player-1", "createdAt": "2026-12-03T10:00:00.000Z", "updatedAt": "2026-12-03T10:05:00.000Z", "history": [], "attempts": [], "webhooks": []}})),
+        (status = 202, description = "Four-eyes: the first approval is recorded; a different operator must approve", body = Envelope<DecidedTransaction>),
+        (status = 403, description = "`FORBIDDEN` (role) or `USER_NOT_VERIFIED` (the merchant platform denied the user: the payout was rejected)", body = ErrorEnvelope),
+        (status = 409, description = "`INVALID_STATE`: not held, or this operator already approved", body = ErrorEnvelope),
+        (status = 502, description = "`USER_VERIFICATION_UNAVAILABLE`: nothing changed; approve again", body = ErrorEnvelope),
+        (status = 504, description = "`USER_VERIFICATION_UNAVAILABLE` (timeout): nothing changed", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn approve(
     State(app): State<App>,
     OperatorAuth(operator): OperatorAuth,
     Path(id): Path<String>,
@@ -108,7 +127,18 @@ async fn approve(
     }
 }
 
-async fn reject(
+/// Rejects a held payout (role approver or admin); a reason is required.
+#[utoipa::path(post, path = "/v1/api/backoffice/transactions/{id}/reject", tag = "Back office", operation_id = "rejectPayout",
+    security(("operatorToken" = [])),
+    params(("id" = String, Path, description = "A transaction id (`txn_…`)")),
+    request_body(content = DecisionRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Rejected (the `Rejected` webhook follows)", body = Envelope<DecidedTransaction>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz", "type": "PAYOUT", "pspType": "PAYMENTSOFT", "status": "PENDING", "transactionStatus": "Pending", "state": "submitting", "amount": "6000.00", "currency": "EUR", "userId": "player-1", "createdAt": "2026-12-03T10:00:00.000Z", "updatedAt": "2026-12-03T10:05:00.000Z", "history": [], "attempts": [], "webhooks": []}})),
+        (status = 403, description = "`FORBIDDEN`: this role cannot decide payouts", body = ErrorEnvelope),
+        (status = 409, description = "`INVALID_STATE`: not held", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn reject(
     State(app): State<App>,
     OperatorAuth(operator): OperatorAuth,
     Path(id): Path<String>,
@@ -123,7 +153,7 @@ async fn reject(
 }
 
 #[derive(Deserialize)]
-struct ListIn {
+pub(crate) struct ListIn {
     #[serde(default)]
     state: Option<String>,
     #[serde(default)]
@@ -132,7 +162,19 @@ struct ListIn {
     limit: Option<i64>,
 }
 
-async fn list(
+/// Transactions for operators, e.g. the approval queue (`state=awaiting_approval`).
+#[utoipa::path(get, path = "/v1/api/backoffice/transactions", tag = "Back office", operation_id = "listOperatorTransactions",
+    security(("operatorToken" = [])),
+    params(
+        ("state" = Option<TxnStateDoc>, Query, description = "Overture's state"),
+        ("company" = Option<String>, Query, description = "A company id (`cmp_…`)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "At most this many (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "Newest first", body = Envelope<OperatorTransactions>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"items": [{"transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz", "type": "PAYOUT", "pspType": "PAYMENTSOFT", "status": "PENDING", "transactionStatus": "Pending", "state": "submitting", "amount": "6000.00", "currency": "EUR", "userId": "player-1", "createdAt": "2026-12-03T10:00:00.000Z", "updatedAt": "2026-12-03T10:05:00.000Z", "history": [], "attempts": [], "webhooks": []}]}})),
+    ))]
+pub(crate) async fn list(
     State(app): State<App>,
     OperatorAuth(_operator): OperatorAuth,
     Query(q): Query<ListIn>,

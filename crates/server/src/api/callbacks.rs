@@ -14,6 +14,7 @@
 //! verified callback whose order id, amount and currency all match the stored order is the
 //! PSP's authenticated word and is applied as it is.
 
+use crate::api::openapi::schemas::ErrorEnvelope;
 use crate::app::App;
 use crate::service::attempts::Flow;
 use crate::service::confirm::Hint;
@@ -42,7 +43,23 @@ pub fn router() -> Router<App> {
     Router::new().route("/v1/api/psp-callbacks/{psp}/{account}", any(callback))
 }
 
-async fn callback(
+/// A PSP's notification for one of this account's orders: a hint, confirmed by an
+/// authenticated status query before anything is applied. The answer is the acknowledgement
+/// the PSP's protocol expects.
+#[utoipa::path(method(get, post), path = "/v1/api/psp-callbacks/{psp}/{account}", tag = "PSP callbacks", operation_id = "pspCallback",
+    params(
+        ("psp" = String, Path, description = "The PSP type, e.g. `PAYMENTSOFT`"),
+        ("account" = String, Path, description = "The PSP account id (`psp_…`)"),
+    ),
+    request_body(content = String, description = "The PSP's own format (form, JSON or XML)", content_type = "*/*"),
+    responses(
+        (status = 200, description = "Taken; the PSP's acknowledgement", content_type = "*/*", body = String, example = "OK"),
+        (status = 400, description = "Unreadable, badly signed, or not matching the stored order", body = ErrorEnvelope),
+        (status = 404, description = "No such PSP, account or order", body = ErrorEnvelope),
+        (status = 413, description = "Larger than 64 KiB", body = ErrorEnvelope),
+        (status = 503, description = "Retry later", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn callback(
     State(app): State<App>,
     Path((psp, account)): Path<(String, String)>,
     method: Method,

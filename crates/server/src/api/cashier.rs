@@ -6,6 +6,9 @@ use crate::api::auth::{user_auth, CompanyAuth};
 use crate::api::cashier_in;
 use crate::api::error::{success, ApiError};
 use crate::api::idempotency::{self, Reply};
+use crate::api::openapi::schemas::{
+    CashierCreated, CashierRequest, Envelope, ErrorEnvelope, TransactionView,
+};
 use crate::api::strict_json;
 use crate::app::App;
 use crate::service::create::{self, Created, IdempotencyClaim};
@@ -53,7 +56,28 @@ pub async fn json_body_limited(
         .map_err(|_| ApiError::PayloadTooLarge(limit))
 }
 
-async fn create_transaction(
+/// Creates a pay-in or payout: verifies the user with the merchant platform, routes the request
+/// to a PSP account and submits it. A pay-in answers the PSP's hosted page (`url`); a payout its
+/// status. The final status comes by webhook.
+#[utoipa::path(post, path = "/v1/api/mozarto/cashier", tag = "Cashier", operation_id = "createTransaction",
+    security(("companyJwt" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body answer the first answer; a different body is 409 `IDEMPOTENCY_CONFLICT` (1–255 printable ASCII characters)."),
+        ("x-user-token" = Option<String>, Header, description = "The user's JWT (HS256 with the company's API secret, `exp` required); or send `x-user-authorization`."),
+        ("x-user-authorization" = Option<String>, Header, description = "The merchant platform's session token for the user, passed to verify-user as `Authorization`."),
+    ),
+    request_body(content = CashierRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored and submitted (or held for approval)", body = Envelope<CashierCreated>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true,
+                "data": {"status": "PENDING", "transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz"}})),
+        (status = 403, description = "`USER_NOT_VERIFIED`: the merchant platform denied the user", body = ErrorEnvelope),
+        (status = 409, description = "`IDEMPOTENCY_CONFLICT` or `IDEMPOTENCY_IN_PROGRESS` (with `Retry-After`)", body = ErrorEnvelope),
+        (status = 422, description = "`PSP_NOT_CONFIGURED`, `PSP_NOT_SUPPORTED`, `ROUTING_BLOCKED` or `NO_ELIGIBLE_ACCOUNT`; nothing stored", body = ErrorEnvelope),
+        (status = 502, description = "`USER_VERIFICATION_UNAVAILABLE` (nothing stored), or a PSP error (`transactionId` given: stored, final status by webhook)", body = ErrorEnvelope),
+        (status = 504, description = "`USER_VERIFICATION_UNAVAILABLE` (timeout) or `PSP_TIMEOUT` (stored, pending)", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn create_transaction(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     headers: HeaderMap,
@@ -141,7 +165,20 @@ pub fn created_data(txn: &Transaction) -> serde_json::Value {
     }
 }
 
-async fn get_transaction(
+/// One transaction of this company, by transaction id or pay-in session id, with its history,
+/// routing plan, attempts and webhook deliveries.
+#[utoipa::path(get, path = "/v1/api/mozarto/transactions/{id}", tag = "Cashier", operation_id = "getTransaction",
+    security(("companyJwt" = [])),
+    params(("id" = String, Path, description = "A transaction id (`txn_…`) or a pay-in session id")),
+    responses(
+        (status = 200, description = "The transaction", body = Envelope<TransactionView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz", "type": "PAYOUT", "pspType": "PAYMENTSOFT",
+                "status": "APPROVED", "transactionStatus": "Approved", "state": "approved", "amount": "100.00",
+                "currency": "EUR", "userId": "player-1", "createdAt": "2026-12-03T10:00:00.000Z",
+                "updatedAt": "2026-12-03T10:00:02.512Z", "history": [], "attempts": [], "webhooks": []}})),
+    ))]
+pub(crate) async fn get_transaction(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,

@@ -296,7 +296,7 @@ pub fn is_card_number(text: &str) -> bool {
             _ => d,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `baseamount` must be a JSON number (not a string), positive, with no more decimals than

@@ -14,6 +14,10 @@
 use crate::api::auth::CompanyAuth;
 use crate::api::cashier::json_body;
 use crate::api::error::{success, ApiError, FieldProblem};
+use crate::api::openapi::manage_schemas::{
+    CompanyPatch as CompanyPatchDoc, CompanyView, RotatedApiSecret, RotatedWebhookSecret,
+};
+use crate::api::openapi::schemas::Envelope;
 use crate::api::strict_json;
 use crate::app::App;
 use crate::service::company::{self, CompanyPatch};
@@ -42,7 +46,20 @@ pub fn router() -> Router<App> {
         )
 }
 
-async fn show(
+/// The company's settings (no secret values).
+#[utoipa::path(get, path = "/v1/api/company", tag = "Company", operation_id = "getCompany",
+    security(("companyJwt" = [])),
+    responses(
+        (status = 200, description = "The settings", body = Envelope<CompanyView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "companyId": "cmp_01jfxq5z0000000000000000aa", "name": "Example shop",
+                "webhookUrl": "https://merchant.example/overture/webhook", "verifyUserUrl": "https://merchant.example/verify-user",
+                "webhookAuthorizationSet": false, "verifyPayins": false, "payoutApprovalThresholds": {"EUR": "5000.00"},
+                "defaultPayoutApprovalThreshold": "1000", "fourEyesThresholds": {}, "defaultFourEyesThreshold": null,
+                "previousApiSecretValidUntil": null, "previousWebhookSecretSignsUntil": null,
+                "createdAt": "2026-12-01T09:00:00.000Z"}})),
+    ))]
+pub(crate) async fn show(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
 ) -> Result<Json<Value>, ApiError> {
@@ -50,7 +67,18 @@ async fn show(
     Ok(Json(success(view)))
 }
 
-async fn patch(
+/// Changes the keys given; the whole body is checked first (nothing stored on error).
+#[utoipa::path(patch, path = "/v1/api/company", tag = "Company", operation_id = "patchCompany",
+    security(("companyJwt" = [])),
+    request_body(content = CompanyPatchDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new settings", body = Envelope<CompanyView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "companyId": "cmp_01jfxq5z0000000000000000aa", "name": "Example shop", "webhookAuthorizationSet": false,
+                "verifyPayins": false, "payoutApprovalThresholds": {"EUR": "5000.00"}, "fourEyesThresholds": {},
+                "createdAt": "2026-12-01T09:00:00.000Z"}})),
+    ))]
+pub(crate) async fn patch(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     headers: HeaderMap,
@@ -67,14 +95,32 @@ async fn patch(
     Ok(Json(success(view)))
 }
 
-async fn rotate_api(
+/// A new API secret, shown once; the old one keeps verifying tokens for the grace period
+/// (`OVERTURE_SECRET_GRACE`, 24 h).
+#[utoipa::path(post, path = "/v1/api/company/rotate-api-secret", tag = "Company", operation_id = "rotateApiSecret",
+    security(("companyJwt" = [])),
+    responses(
+        (status = 200, description = "The new secret", body = Envelope<RotatedApiSecret>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "apiSecret": "3q2+7w…", "previousValidUntil": "2026-12-04T10:00:00.000Z"}})),
+    ))]
+pub(crate) async fn rotate_api(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
 ) -> Result<Json<Value>, ApiError> {
     rotate(&app, &company.id, SecretKind::Api, "apiSecret").await
 }
 
-async fn rotate_webhook(
+/// A new webhook secret (`whsec_…`), shown once; webhooks carry both signatures for the grace
+/// period.
+#[utoipa::path(post, path = "/v1/api/company/rotate-webhook-secret", tag = "Company", operation_id = "rotateWebhookSecret",
+    security(("companyJwt" = [])),
+    responses(
+        (status = 200, description = "The new secret", body = Envelope<RotatedWebhookSecret>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "webhookSecret": "whsec_…", "previousValidUntil": "2026-12-04T10:00:00.000Z"}})),
+    ))]
+pub(crate) async fn rotate_webhook(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
 ) -> Result<Json<Value>, ApiError> {

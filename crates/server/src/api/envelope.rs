@@ -100,6 +100,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_status_it_shapes_has_a_documented_code() {
+        for status in [400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503] {
+            let status = StatusCode::from_u16(status).unwrap();
+            let (code, _) = code_and_message(status, "", "GET /v1/x", "POST");
+            let entry = crate::api::error_codes::lookup(code)
+                .unwrap_or_else(|| panic!("{code} is not in ERROR_CODES"));
+            assert!(entry.statuses.contains(&status.as_u16()), "{code} {status}");
+        }
+    }
+
+    #[test]
     fn statuses_get_stable_codes_and_5xx_stay_generic() {
         let (code, msg) = code_and_message(StatusCode::METHOD_NOT_ALLOWED, "", "GET /v1/x", "POST");
         assert_eq!(code, "METHOD_NOT_ALLOWED");

@@ -77,6 +77,15 @@ fn same_secret(given: &str, expected: &str) -> bool {
 }
 
 /// `GET /metrics`: the metrics, or 401 (plain text) when [`MetricsAccess`] refuses.
+/// Prometheus metrics of this process (text format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "Operations", operation_id = "metrics",
+    security((), ("metricsToken" = [])),
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String,
+            example = "# TYPE overture_transactions_created counter\noverture_transactions_created_total 12\n"),
+        (status = 401, description = "A token is required (production mode, or `OVERTURE_METRICS_TOKEN` set) and was not given", content_type = "text/plain", body = String,
+            example = "Unauthorized: /metrics needs Authorization: Bearer <OVERTURE_METRICS_TOKEN>"),
+    ))]
 pub async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     if app.metrics_access.allows(&headers) {
         let content_type = [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)];

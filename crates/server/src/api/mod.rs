@@ -9,8 +9,10 @@ pub mod company;
 pub mod cursor;
 pub mod envelope;
 pub mod error;
+pub mod error_codes;
 pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 pub mod psp_accounts;
 pub mod psps;
 pub mod routing;
@@ -29,6 +31,7 @@ pub fn router() -> Router<App> {
         .merge(backoffice::router())
         .merge(psps::router())
         .merge(routing::router())
+        .merge(openapi::router())
         .merge(company::router())
         .merge(psp_accounts::router())
         .merge(transactions::router())

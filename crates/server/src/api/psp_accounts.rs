@@ -20,6 +20,11 @@
 use crate::api::auth::CompanyAuth;
 use crate::api::cashier::json_body;
 use crate::api::error::{success, ApiError, FieldProblem};
+use crate::api::openapi::manage_schemas::{
+    CredentialsTest, DeletedAccount, NewPspAccount, PspAccountList, PspAccountPatch, PspAccountView,
+};
+use crate::api::openapi::schemas::Envelope;
+use crate::api::openapi::schemas::ErrorEnvelope;
 use crate::api::strict_json;
 use crate::app::App;
 use crate::service::psp_accounts::{self, account_view, limit_of, AccountPatch, Limit};
@@ -46,7 +51,14 @@ pub fn router() -> Router<App> {
         .route("/v1/api/psp-accounts/{id}/test", post(test))
 }
 
-async fn list(
+/// The company's PSP accounts (deleted ones hidden; credential values never returned).
+#[utoipa::path(get, path = "/v1/api/psp-accounts", tag = "PSP accounts", operation_id = "listPspAccounts",
+    security(("companyJwt" = [])),
+    responses(
+        (status = 200, description = "The accounts", body = Envelope<PspAccountList>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"pspAccounts": [{"accountId": "psp_01jfxq7a0000000000000000aa", "pspType": "FORUMPAY", "baseUrl": "https://sandbox.api.forumpay.com", "enabled": true, "priority": 10, "minAmount": {}, "maxAmount": {"EUR": "5000.00"}, "dailyAmountCap": {}, "dailyCountCap": 500, "credentialNames": ["api_token", "api_user", "pos_id"], "createdAt": "2026-12-03T10:00:00.000Z"}]}})),
+    ))]
+pub(crate) async fn list(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
 ) -> Result<Json<Value>, ApiError> {
@@ -55,7 +67,15 @@ async fn list(
     Ok(Json(success(json!({ "pspAccounts": rows }))))
 }
 
-async fn show(
+/// One PSP account of this company.
+#[utoipa::path(get, path = "/v1/api/psp-accounts/{id}", tag = "PSP accounts", operation_id = "getPspAccount",
+    security(("companyJwt" = [])),
+    params(("id" = String, Path, description = "A PSP account id (`psp_…`)")),
+    responses(
+        (status = 200, description = "The account", body = Envelope<PspAccountView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"accountId": "psp_01jfxq7a0000000000000000aa", "pspType": "FORUMPAY", "baseUrl": "https://sandbox.api.forumpay.com", "enabled": true, "priority": 10, "minAmount": {}, "maxAmount": {"EUR": "5000.00"}, "dailyAmountCap": {}, "dailyCountCap": 500, "credentialNames": ["api_token", "api_user", "pos_id"], "createdAt": "2026-12-03T10:00:00.000Z"}})),
+    ))]
+pub(crate) async fn show(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,
@@ -64,7 +84,15 @@ async fn show(
     Ok(Json(success(account_view(&account))))
 }
 
-async fn create(
+/// Adds a PSP account; its credentials are checked for the PSP first.
+#[utoipa::path(post, path = "/v1/api/psp-accounts", tag = "PSP accounts", operation_id = "createPspAccount",
+    security(("companyJwt" = [])),
+    request_body(content = NewPspAccount, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = Envelope<PspAccountView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"accountId": "psp_01jfxq7a0000000000000000aa", "pspType": "FORUMPAY", "baseUrl": "https://sandbox.api.forumpay.com", "enabled": true, "priority": 10, "minAmount": {}, "maxAmount": {"EUR": "5000.00"}, "dailyAmountCap": {}, "dailyCountCap": 500, "credentialNames": ["api_token", "api_user", "pos_id"], "createdAt": "2026-12-03T10:00:00.000Z"}})),
+    ))]
+pub(crate) async fn create(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     headers: HeaderMap,
@@ -109,7 +137,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(success(account_view(&account)))))
 }
 
-async fn update(
+/// Changes the keys given; credentials are replaced per name.
+#[utoipa::path(patch, path = "/v1/api/psp-accounts/{id}", tag = "PSP accounts", operation_id = "patchPspAccount",
+    security(("companyJwt" = [])),
+    params(("id" = String, Path, description = "A PSP account id (`psp_…`)")),
+    request_body(content = PspAccountPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The account as stored", body = Envelope<PspAccountView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"accountId": "psp_01jfxq7a0000000000000000aa", "pspType": "FORUMPAY", "baseUrl": "https://sandbox.api.forumpay.com", "enabled": true, "priority": 10, "minAmount": {}, "maxAmount": {"EUR": "5000.00"}, "dailyAmountCap": {}, "dailyCountCap": 500, "credentialNames": ["api_token", "api_user", "pos_id"], "createdAt": "2026-12-03T10:00:00.000Z"}})),
+        (status = 409, description = "`INVALID_STATE`: the account was deleted", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn update(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,
@@ -142,7 +180,17 @@ async fn update(
     Ok(Json(success(account_view(&account))))
 }
 
-async fn delete(
+/// Disables and hides the account; its history stays (callbacks and polls of orders in flight
+/// keep working).
+#[utoipa::path(delete, path = "/v1/api/psp-accounts/{id}", tag = "PSP accounts", operation_id = "deletePspAccount",
+    security(("companyJwt" = [])),
+    params(("id" = String, Path, description = "A PSP account id (`psp_…`)")),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<DeletedAccount>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true,
+                "data": {"accountId": "psp_01jfxq7a0000000000000000aa", "deleted": true}})),
+    ))]
+pub(crate) async fn delete(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,
@@ -151,7 +199,17 @@ async fn delete(
     Ok(Json(success(json!({ "accountId": id, "deleted": true }))))
 }
 
-async fn test(
+/// Proves the credentials with the PSP's cheapest authenticated call (e.g. the status of an
+/// order that cannot exist).
+#[utoipa::path(post, path = "/v1/api/psp-accounts/{id}/test", tag = "PSP accounts", operation_id = "testPspAccount",
+    security(("companyJwt" = [])),
+    params(("id" = String, Path, description = "A PSP account id (`psp_…`)")),
+    responses(
+        (status = 200, description = "The outcome (a refusal is `ok: false`, not an HTTP error)", body = Envelope<CredentialsTest>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true,
+                "data": {"ok": false, "errorCode": "INVALID_PSP_CREDENTIALS", "message": "PSP refused the credentials (HTTP 401)", "latencyMs": 84}})),
+    ))]
+pub(crate) async fn test(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,

@@ -1,5 +1,7 @@
 //! `GET /v1/api/psps`: the capability table, generated from the connector registry.
 
+use crate::api::openapi::manage_schemas::PspList;
+use crate::api::openapi::schemas::Envelope;
 use crate::app::App;
 use axum::extract::State;
 use axum::routing::get;
@@ -66,7 +68,16 @@ pub fn capability_markdown(caps: &[&Capabilities]) -> String {
     out
 }
 
-async fn list(State(app): State<App>) -> Json<Value> {
+/// The PSP table: what each connector can do and the credentials its accounts take.
+#[utoipa::path(get, path = "/v1/api/psps", tag = "PSP accounts", operation_id = "listPsps",
+    responses(
+        (status = 200, description = "Every PSP", body = Envelope<PspList>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"psps": [
+                {"pspType": "PAYMENTSOFT", "name": "Payment Soft", "payin": false, "payout": true, "currencies": ["EUR"],
+                 "countries": "any", "payinFields": [], "payoutFields": ["cardToken"], "asyncModel": "callback+poll",
+                 "credentialFields": ["client_id", "oauth_private_key"]}]}})),
+    ))]
+pub(crate) async fn list(State(app): State<App>) -> Json<Value> {
     let rows: Vec<Value> = app
         .registry
         .capabilities()

@@ -13,6 +13,8 @@ use crate::api::auth::CompanyAuth;
 use crate::api::cashier::json_body_limited;
 use crate::api::cashier_in;
 use crate::api::error::{success, ApiError};
+use crate::api::openapi::manage_schemas::{ActiveRules, RulesDocument, RulesVersion};
+use crate::api::openapi::schemas::{CashierRequest, Envelope, ErrorEnvelope, RoutingDecision};
 use crate::api::strict_json;
 use crate::app::App;
 use crate::service::views::rfc3339;
@@ -33,7 +35,16 @@ pub fn router() -> Router<App> {
         .route("/v1/api/routing/evaluate", post(evaluate))
 }
 
-async fn put(
+/// Replaces the routing rules: the whole document is checked, stored as the next version and
+/// activated at once (every node within 5 s).
+#[utoipa::path(put, path = "/v1/api/routing/rules", tag = "Routing", operation_id = "putRoutingRules",
+    security(("companyJwt" = [])),
+    request_body(content = RulesDocument, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored and active", body = Envelope<RulesVersion>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"version": 4}})),
+    ))]
+pub(crate) async fn put(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     headers: HeaderMap,
@@ -48,7 +59,16 @@ async fn put(
     Ok(Json(success(json!({ "version": version }))))
 }
 
-async fn show(
+/// The active rules document and its version.
+#[utoipa::path(get, path = "/v1/api/routing/rules", tag = "Routing", operation_id = "getRoutingRules",
+    security(("companyJwt" = [])),
+    responses(
+        (status = 200, description = "The active document (version 0 and no rules when none was stored)", body = Envelope<ActiveRules>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"version": 4,
+                "rules": [{"name": "no TRY", "when": {"currency": "TRY"}, "then": {"block": "not served"}}],
+                "createdAt": "2026-12-03T10:00:00.000Z", "createdBy": "merchant"}})),
+    ))]
+pub(crate) async fn show(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
 ) -> Result<Json<Value>, ApiError> {
@@ -68,7 +88,19 @@ async fn show(
     Ok(Json(success(data)))
 }
 
-async fn evaluate(
+/// The routing decision for a Cashier body, explained; nothing is stored or sent.
+#[utoipa::path(post, path = "/v1/api/routing/evaluate", tag = "Routing", operation_id = "evaluateRouting",
+    security(("companyJwt" = [])),
+    request_body(content = CashierRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision", body = Envelope<RoutingDecision>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "rule": "EUR payouts split", "version": 4, "action": "route", "holdForApproval": false,
+                "candidates": [{"account": "psp_01jfxq7a0000000000000000aa", "pspType": "PAYMENTSOFT", "eligible": true}],
+                "chosen": "psp_01jfxq7a0000000000000000aa"}})),
+        (status = 422, description = "`PSP_NOT_CONFIGURED` or `PSP_NOT_SUPPORTED`: no rule routes the request and the named PSP cannot take it", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn evaluate(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     headers: HeaderMap,

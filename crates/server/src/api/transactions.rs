@@ -9,6 +9,8 @@
 use crate::api::auth::CompanyAuth;
 use crate::api::cursor;
 use crate::api::error::{success, ApiError};
+use crate::api::openapi::manage_schemas::TransactionPage;
+use crate::api::openapi::schemas::{Envelope, TxnState as TxnStateDoc, TxnType as TxnTypeDoc};
 use crate::app::App;
 use crate::service::views::rfc3339;
 use axum::extract::{Query, State};
@@ -47,7 +49,31 @@ pub fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::field(field, "out of range"))
 }
 
-async fn list(
+/// The company's transactions, newest first by default, in pages cut by `(createdAt,
+/// transactionId)`: rows inserted while paging never shift a page.
+#[utoipa::path(get, path = "/v1/api/transactions", tag = "Transactions", operation_id = "listTransactions",
+    security(("companyJwt" = [])),
+    params(
+        ("state" = Option<TxnStateDoc>, Query, description = "Overture's state"),
+        ("type" = Option<TxnTypeDoc>, Query, description = "`PAYIN` or `PAYOUT`"),
+        ("pspType" = Option<String>, Query, description = "A PSP type"),
+        ("createdFrom" = Option<String>, Query, format = DateTime, description = "RFC 3339, inclusive"),
+        ("createdTo" = Option<String>, Query, format = DateTime, description = "RFC 3339, exclusive"),
+        ("userId" = Option<String>, Query, description = "The merchant's user id"),
+        ("merchantReference" = Option<String>, Query, description = "The merchant's reference"),
+        ("order" = Option<String>, Query, description = "`desc` (newest first, the default) or `asc`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's `nextCursor`"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = Envelope<TransactionPage>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"items": [
+                {"transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz", "type": "PAYIN", "pspType": "FORUMPAY", "state": "approved",
+                 "status": "APPROVED", "transactionStatus": "Approved", "amount": "25.00", "currency": "EUR", "userId": "player-1",
+                 "attempts": 1, "createdAt": "2026-12-03T10:00:00.000Z", "updatedAt": "2026-12-03T10:01:10.000Z"}],
+                "nextCursor": null}})),
+    ))]
+pub(crate) async fn list(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Query(q): Query<BTreeMap<String, String>>,

@@ -14,6 +14,8 @@
 use crate::api::auth::CompanyAuth;
 use crate::api::cursor;
 use crate::api::error::{success, ApiError};
+use crate::api::openapi::manage_schemas::{WebhookDeliveryView, WebhookPage, WebhookTest};
+use crate::api::openapi::schemas::{DeliveryState as DeliveryStateDoc, Envelope, ErrorEnvelope};
 use crate::app::App;
 use crate::service::views::rfc3339;
 use crate::workers::signing;
@@ -40,7 +42,24 @@ pub fn router() -> Router<App> {
         .route("/v1/api/webhooks/{id}/redeliver", post(redeliver))
 }
 
-async fn list(
+/// The company's webhook deliveries, newest first, each with its attempts.
+#[utoipa::path(get, path = "/v1/api/webhooks", tag = "Transactions", operation_id = "listWebhooks",
+    security(("companyJwt" = [])),
+    params(
+        ("state" = Option<DeliveryStateDoc>, Query, description = "`pending`, `delivered` or `dead`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's `nextCursor`"),
+    ),
+    responses(
+        (status = 200, description = "One page", body = Envelope<WebhookPage>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {"items": [
+                {"webhookId": "msg_01jfxq8b0000000000000000aa", "transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz",
+                 "state": "delivered", "attempts": 1, "nextAttemptAt": null, "lastHttpStatus": 200, "lastError": null,
+                 "createdAt": "2026-12-03T10:00:02.512Z", "deliveredAt": "2026-12-03T10:00:02.600Z", "payload": null,
+                 "attemptLog": [{"attempt": 1, "at": "2026-12-03T10:00:02.600Z", "httpStatus": 200, "latencyMs": 12, "responseExcerpt": "ok"}]}],
+                "nextCursor": null}})),
+    ))]
+pub(crate) async fn list(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Query(q): Query<BTreeMap<String, String>>,
@@ -113,7 +132,19 @@ fn delivery_view(d: &WebhookDelivery) -> Value {
     })
 }
 
-async fn redeliver(
+/// Sends a dead or pending delivery again at once, under the same `webhook-id` and payload.
+#[utoipa::path(post, path = "/v1/api/webhooks/{id}/redeliver", tag = "Transactions", operation_id = "redeliverWebhook",
+    security(("companyJwt" = [])),
+    params(("id" = String, Path, description = "A webhook id (`msg_…`)")),
+    responses(
+        (status = 200, description = "Queued for delivery now", body = Envelope<WebhookDeliveryView>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "webhookId": "msg_01jfxq8b0000000000000000aa", "transactionId": "txn_01jfxq6d3ab5c0e5n2x7v8w9yz",
+                "state": "pending", "attempts": 8, "nextAttemptAt": "2026-12-03T10:00:02.512Z", "lastHttpStatus": 500,
+                "lastError": null, "createdAt": "2026-12-02T10:00:02.512Z", "deliveredAt": null, "payload": null}})),
+        (status = 409, description = "`INVALID_STATE`: delivered already, or an attempt is under way", body = ErrorEnvelope),
+    ))]
+pub(crate) async fn redeliver(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
     Path(id): Path<String>,
@@ -135,7 +166,16 @@ async fn redeliver(
     Ok(Json(success(delivery_view(&delivery))))
 }
 
-async fn test(
+/// One signed test event to the webhook URL (through the guarded client, no redirects),
+/// stored nowhere.
+#[utoipa::path(post, path = "/v1/api/webhooks/test", tag = "Transactions", operation_id = "testWebhook",
+    security(("companyJwt" = [])),
+    responses(
+        (status = 200, description = "What the receiver answered", body = Envelope<WebhookTest>,
+            example = json!({"status": "success", "message": "Successfully", "isSuccess": true, "data": {
+                "webhookId": "msg_01jfxq8b0000000000000000ab", "ok": true, "httpStatus": 200, "latencyMs": 9, "responseExcerpt": "ok"}})),
+    ))]
+pub(crate) async fn test(
     State(app): State<App>,
     CompanyAuth(company): CompanyAuth,
 ) -> Result<Json<Value>, ApiError> {

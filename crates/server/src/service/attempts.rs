@@ -145,6 +145,9 @@ pub fn start_transition(
 }
 
 /// What [`advance`] did.
+// Returned once per failover step and matched at once: boxing the larger variant would only
+// add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Next {
     /// The next attempt is committed in `submitting`; make its call at `account`.
     Started {

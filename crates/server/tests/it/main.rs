@@ -5,6 +5,7 @@ mod backoffice_support;
 mod harness;
 mod merchant_support;
 mod procs;
+mod python;
 mod routing_support;
 
 mod access_log;
@@ -36,6 +37,7 @@ mod metrics;
 mod multinode;
 mod nodes_and_cards;
 mod observability;
+mod openapi;
 mod outbound;
 mod outbound_cli;
 mod payins;

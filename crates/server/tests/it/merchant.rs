@@ -14,53 +14,21 @@
 //! `.ci/run` does). Without it, or without `standardwebhooks`, the test fails with that hint.
 
 use crate::procs::{env, free_port, run, spawn, Proc};
+use crate::python::repo_root;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const SETUP_HINT: &str = "create it at the repository root with `python3 -m venv .venv && \
-    .venv/bin/pip install -r tests/python/requirements.txt`, or set OVERTURE_TEST_PYTHON to \
-    an interpreter that has standardwebhooks 1.1.0";
 const RETURN_URL: &str = "https://merchant.example/back";
 /// The company's webhook `Authorization` value, which the merchant requires on webhooks and
 /// on the signed approval-time call.
 const INBOUND_AUTH: &str = "Bearer mp-inbound-secret";
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The interpreter with `standardwebhooks`; panics with [`SETUP_HINT`] when it is missing.
+/// The interpreter with `standardwebhooks` 1.1.0.
 fn python() -> PathBuf {
-    let path = std::env::var_os("OVERTURE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(
-        path.exists(),
-        "the example merchant test needs a Python interpreter at {}: {SETUP_HINT}",
-        path.display()
-    );
-    let probe = Command::new(&path)
-        .args([
-            "-c",
-            "import sys, standardwebhooks; sys.stdout.write(standardwebhooks.__version__)",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; {SETUP_HINT}", path.display()));
-    assert!(
-        probe.status.success(),
-        "{} cannot import standardwebhooks ({}): {SETUP_HINT}",
-        path.display(),
-        String::from_utf8_lossy(&probe.stderr).trim()
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&probe.stdout),
-        "1.1.0",
-        "standardwebhooks 1.1.0 is required: {SETUP_HINT}"
-    );
-    path
+    crate::python::python("standardwebhooks", "1.1.0", "the example merchant test")
 }
 
 /// Starts the merchant in `python` on `port` with the company's webhook secret (environment only) and

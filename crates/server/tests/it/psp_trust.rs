@@ -7,49 +7,16 @@
 //! as `.ci/run` does). Without it the test fails with that hint; it never skips.
 
 use crate::harness::*;
+use crate::python::repo_root;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::Command;
 
 const RETURN_URL: &str = "https://merchant.example/back";
-const SETUP_HINT: &str = "create it at the repository root with `python3 -m venv .venv && \
-    .venv/bin/pip install -r tests/python/requirements.txt`, or set OVERTURE_TEST_PYTHON to \
-    an interpreter that has securetrading 1.0.26";
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The interpreter with the SDK; panics with [`SETUP_HINT`] when it or the SDK is missing.
+/// The interpreter with `securetrading` 1.0.26.
 fn python() -> PathBuf {
-    let path = std::env::var_os("OVERTURE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(
-        path.exists(),
-        "the TRUST SDK test needs a Python interpreter at {}: {SETUP_HINT}",
-        path.display()
-    );
-    let probe = Command::new(&path)
-        .args([
-            "-c",
-            "import sys, securetrading; sys.stdout.write(securetrading.__version__)",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; {SETUP_HINT}", path.display()));
-    assert!(
-        probe.status.success(),
-        "{} cannot import securetrading ({}): {SETUP_HINT}",
-        path.display(),
-        String::from_utf8_lossy(&probe.stderr).trim()
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&probe.stdout),
-        "1.0.26",
-        "securetrading 1.0.26 is required: {SETUP_HINT}"
-    );
-    path
+    crate::python::python("securetrading", "1.0.26", "the TRUST SDK test")
 }
 
 /// Webservices credentials the SDK is configured with.

@@ -1,7 +1,7 @@
 //! The back office's paged lists: transaction search, the audit log, problem deliveries.
 
 use super::decode;
-use super::filter::{int, page_limit, split_page, text, Filter, Value};
+use super::filter::{int, page_limit, split_page, text, Filter};
 use crate::rows::{self, DELIVERY_COLUMNS, TXN_COLUMNS};
 use crate::{db_err, decode_all, SqlStore};
 use overture_core::backoffice::*;
