@@ -194,11 +194,15 @@ pub enum AuditAction {
     SetRoutingRules,
     /// An administrator disabled an operator from the command line.
     DisableOperator,
+    /// An administrator changed a company's settings in the back office.
+    UpdateCompany,
+    /// An administrator ran a PSP account's credentials test (a call to the PSP).
+    TestCredentials,
 }
 
 impl AuditAction {
     /// Every action, for filters.
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 14] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginLocked,
@@ -211,6 +215,8 @@ impl AuditAction {
         Self::SetPassword,
         Self::SetRoutingRules,
         Self::DisableOperator,
+        Self::UpdateCompany,
+        Self::TestCredentials,
     ];
 
     /// The stored name (`"login_failed"`).
@@ -228,6 +234,8 @@ impl AuditAction {
             Self::SetPassword => "set_password",
             Self::SetRoutingRules => "set_routing_rules",
             Self::DisableOperator => "disable_operator",
+            Self::UpdateCompany => "update_company",
+            Self::TestCredentials => "test_credentials",
         }
     }
 
@@ -434,8 +442,13 @@ pub trait BackofficeStore: Send + Sync + 'static {
     async fn delete_expired_sessions(&self, now: i64, idle_before: i64) -> Result<u64, StoreError>;
 
     // Audit records are only ever appended by the operation they record, in its DB transaction
-    // (`Transition::audit`, `record_approval`, `redeliver_webhook`, …): there is no stand-alone
-    // append, so no action can exist without its record. There is no update or delete either.
+    // (`Transition::audit`, `record_approval`, `redeliver_webhook`, …), so no change can exist
+    // without its record. The one stand-alone append is for actions with no effect in the
+    // database (below). There is no update or delete.
+
+    /// Appends the record of an operator action that changes nothing in the database (a PSP
+    /// account's credentials test: a call to the PSP), after the action.
+    async fn record_external_action(&self, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Audit records, newest first.
     async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError>;

@@ -28,11 +28,13 @@ pub trait ManageStore: Send + Sync + 'static {
     /// Rewrites the company's settings — name, webhook and verify-user URLs, webhook
     /// `Authorization`, `verify_payins`, the fallback payout threshold, the per-currency
     /// thresholds — and the fallback four-eyes threshold, in one statement. Secrets (API and
-    /// webhook) are not touched. `NotFound` for an unknown company.
+    /// webhook) are not touched. With `audit` (an operator's change) the record is written in
+    /// the same DB transaction. `NotFound` (and no record) for an unknown company.
     async fn update_company(
         &self,
         company: &Company,
         four_eyes_threshold: Option<Decimal>,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError>;
 
     /// Makes `secret` the company's `which` secret and keeps the one it replaces as the retired

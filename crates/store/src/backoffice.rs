@@ -128,6 +128,14 @@ impl BackofficeStore for SqlStore {
         self.audit_page(query).await
     }
 
+    async fn record_external_action(&self, audit: &AuditEntry) -> Result<(), StoreError> {
+        audited::insert_audit(audit)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn search_transactions(
         &self,
         query: &TxnSearch,

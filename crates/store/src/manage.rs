@@ -20,7 +20,9 @@ impl ManageStore for SqlStore {
         &self,
         c: &Company,
         four_eyes_threshold: Option<Decimal>,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
+        let mut db = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE companies SET name = $1, webhook_url = $2, verify_user_url = $3, \
              webhook_authorization_enc = $4, payout_approval_threshold = $5, verify_payins = $6, \
@@ -39,10 +41,15 @@ impl ManageStore for SqlStore {
         .bind(thresholds_json(c)?)
         .bind(four_eyes_threshold.map(|t| t.to_string()))
         .bind(c.id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *db)
         .await
         .map_err(db_err)?;
-        found(done.rows_affected(), c.id.as_str())
+        // Dropping `db` on an error rolls it back.
+        found(done.rows_affected(), c.id.as_str())?;
+        match audit {
+            Some(audit) => commit_audited(db, audit).await,
+            None => db.commit().await.map_err(db_err),
+        }
     }
 
     async fn rotate_company_secret(

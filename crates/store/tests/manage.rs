@@ -33,7 +33,7 @@ async fn company_settings_are_rewritten_in_one_statement() {
         c.thresholds.payout_approval =
             BTreeMap::from([("EUR".into(), dec("500.00")), ("CLP".into(), dec("900000"))]);
         c.thresholds.four_eyes = BTreeMap::from([("EUR".into(), dec("800"))]);
-        s.update_company(&c, Some(dec("2000"))).await.unwrap();
+        s.update_company(&c, Some(dec("2000")), None).await.unwrap();
         let got = s.company(&c.id).await.unwrap().unwrap();
         assert_eq!(got.name, "Acme 2");
         assert_eq!(got.webhook_url, "https://mp.example/hook");
@@ -55,14 +55,14 @@ async fn company_settings_are_rewritten_in_one_statement() {
         // Cleared again.
         c.webhook_authorization = None;
         c.thresholds = Default::default();
-        s.update_company(&c, None).await.unwrap();
+        s.update_company(&c, None, None).await.unwrap();
         let got = s.company(&c.id).await.unwrap().unwrap();
         assert!(got.webhook_authorization.is_none() && got.thresholds.is_empty());
         assert_eq!(s.four_eyes_threshold(&c.id).await.unwrap(), None);
         let mut ghost = c.clone();
         ghost.id = CompanyId::generate();
         assert!(matches!(
-            s.update_company(&ghost, None).await,
+            s.update_company(&ghost, None, None).await,
             Err(StoreError::NotFound(_))
         ));
     }

@@ -20,6 +20,7 @@ use crate::api::openapi::manage_schemas::{
 use crate::api::openapi::schemas::Envelope;
 use crate::api::strict_json;
 use crate::app::App;
+use crate::service::audit::{self, Channel};
 use crate::service::company::{self, CompanyPatch};
 use crate::service::views::rfc3339;
 use axum::body::Body;
@@ -27,6 +28,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use overture_core::backoffice::AuditAction;
 use overture_core::{Currency, SecretKind};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -87,7 +89,22 @@ pub(crate) async fn patch(
     let bytes = json_body(&headers, body).await?;
     let body = strict_json::parse_object(&bytes)?;
     let patch = parse_patch(&body.fields)?;
-    let updated = company::update(app.store.as_ref(), app.http.policy(), &company.id, patch).await;
+    let record = audit::actor_action(
+        "merchant API",
+        Channel::Api,
+        AuditAction::UpdateCompany,
+        Some(company.id.to_string()),
+        Some(&patch.audit_detail()),
+        app.now(),
+    );
+    let updated = company::update(
+        app.store.as_ref(),
+        app.http.policy(),
+        &company.id,
+        patch,
+        Some(&record),
+    )
+    .await;
     // Whatever happened, this node reads the company afresh next time.
     app.companies.invalidate(&company.id);
     let updated = updated?;

@@ -1,13 +1,17 @@
 //! PSP accounts per company: enabled or not, the connector's capabilities, the recent success
-//! rate; admins enable or disable them. Routing reads the flag on every request, so a disabled
-//! account is out of routing at once.
+//! rate, the limits and caps with today's usage, and health (this node's circuit breaker);
+//! admins enable or disable them (routing reads the flag on every request, so a disabled
+//! account is out of routing at once) and run the credentials test, the PSP's cheapest
+//! authenticated call. Each of these actions is in the audit log.
 
+use crate::backoffice::account_health::health_row;
 use crate::backoffice::error::PageError;
 use crate::backoffice::lookup;
 use crate::backoffice::session::{Posted, Signed};
 use crate::backoffice::views::*;
 use crate::backoffice::Backoffice;
 use crate::service::audit::{self, Channel};
+use crate::service::psp_accounts;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use overture_core::backoffice::{AuditAction, CompanySummary, PspAccountStats};
@@ -23,6 +27,33 @@ pub struct AccountsQuery {
     done: Option<String>,
     #[serde(default)]
     id: Option<String>,
+    /// A credentials test's outcome: `ok` or its error code.
+    #[serde(default)]
+    test: Option<String>,
+    #[serde(default)]
+    ms: Option<i64>,
+}
+
+/// The notice after a credentials test (`?test=ok|CODE&id=…&ms=…`); only codes the test can
+/// answer are shown, so the query string cannot put text on the page.
+fn test_notice(q: &AccountsQuery) -> Option<String> {
+    let id =
+        q.id.as_deref()
+            .and_then(PspAccountId::parse)
+            .map(|i| i.to_string())?;
+    let ms = q.ms.unwrap_or(0).max(0);
+    let text = match q.test.as_deref()? {
+        "ok" => format!("Credentials test of {id}: the PSP accepted the credentials ({ms} ms)."),
+        code @ ("INVALID_PSP_CREDENTIALS" | "PSP_UNAVAILABLE" | "PSP_TIMEOUT"
+        | "PSP_RATE_LIMITED" | "UNKNOWN_PSP_ERROR") => {
+            format!("Credentials test of {id} failed: {code} ({ms} ms).")
+        }
+        "CREDENTIALS_TEST_UNSUPPORTED" => format!(
+            "Credentials test of {id}: this PSP has no call that proves credentials without side effects."
+        ),
+        _ => return None,
+    };
+    Some(text)
 }
 
 fn directions(c: &Capabilities) -> String {
@@ -39,6 +70,7 @@ fn account_row(
     a: &PspAccount,
     caps: Option<&Capabilities>,
     stats: &HashMap<PspAccountId, PspAccountStats>,
+    health: HealthRow,
 ) -> AccountRow {
     let success = match stats.get(&a.id) {
         Some(s) => match s.success_percent() {
@@ -67,6 +99,7 @@ fn account_row(
             .unwrap_or_default(),
         async_model: caps.map(|c| c.async_model.to_owned()).unwrap_or_default(),
         success,
+        health,
     }
 }
 
@@ -101,25 +134,24 @@ pub async fn page(
     companies.sort_by(|a, b| a.name.cmp(&b.name));
     let mut blocks = Vec::with_capacity(companies.len());
     for c in companies {
-        let accounts = app.store.psp_accounts(&c.id).await?;
+        let mut rows = Vec::new();
+        for a in app.store.psp_accounts(&c.id).await? {
+            let caps = app
+                .registry
+                .get(a.psp_type.as_str())
+                .map(|k| k.capabilities());
+            let health = health_row(app, &a).await?;
+            rows.push(account_row(&a, caps, &stats, health));
+        }
         blocks.push(CompanyBlock {
             id: c.id.to_string(),
             name: c.name.clone(),
             thresholds: thresholds(&c),
-            accounts: accounts
-                .iter()
-                .map(|a| {
-                    let caps = app
-                        .registry
-                        .get(a.psp_type.as_str())
-                        .map(|k| k.capabilities());
-                    account_row(a, caps, &stats)
-                })
-                .collect(),
+            accounts: rows,
         });
     }
     let mut layout = Layout::new(&signed, "accounts", "PSP accounts");
-    layout.notice = notice(q.done.as_deref(), q.id.as_deref());
+    layout.notice = test_notice(&q).or_else(|| notice(q.done.as_deref(), q.id.as_deref()));
     render(&AccountsPage {
         layout,
         companies: blocks,
@@ -163,4 +195,47 @@ pub async fn switch(
         })?;
     tracing::info!(psp_account = %id, enabled, operator = %signed.operator.id, "PSP account switched");
     Ok(Redirect::to(&format!("/backoffice/psp-accounts?done={done}&id={id}")).into_response())
+}
+
+/// `POST /backoffice/psp-accounts/{id}/test` (admins): runs the credentials test against the
+/// PSP, records it in the audit log with its outcome, and shows the outcome.
+pub async fn test(
+    State(bo): State<Backoffice>,
+    Path(id): Path<String>,
+    Posted { signed, .. }: Posted<lookup::ReasonForm>,
+) -> Result<Response, PageError> {
+    signed.require(&[Role::Admin], "test PSP account credentials")?;
+    let id = PspAccountId::parse(&id).ok_or(PageError::NotFound)?;
+    let app = &bo.app;
+    let account = app
+        .store
+        .psp_account(&id)
+        .await?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or(PageError::NotFound)?;
+    let outcome = psp_accounts::test(app, &account.company_id, id.as_str())
+        .await
+        .map_err(PageError::from)?;
+    let code = if outcome.ok {
+        "ok"
+    } else {
+        outcome.error_code.unwrap_or("UNKNOWN_PSP_ERROR")
+    };
+    let detail = format!("outcome {code} in {} ms", outcome.latency_ms);
+    let record = audit::operator_action(
+        &signed.operator,
+        Channel::Web,
+        AuditAction::TestCredentials,
+        Some(id.to_string()),
+        None,
+        Some(&detail),
+        app.now(),
+    );
+    app.store.record_external_action(&record).await?;
+    tracing::info!(psp_account = %id, outcome = code, operator = %signed.operator.id, "credentials tested");
+    Ok(Redirect::to(&format!(
+        "/backoffice/psp-accounts?test={code}&id={id}&ms={}#account-{id}",
+        outcome.latency_ms
+    ))
+    .into_response())
 }

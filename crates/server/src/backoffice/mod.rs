@@ -8,9 +8,11 @@
 //! a per-session CSRF token on every form; roles checked on the server for every page and
 //! action; strict security headers (CSP without inline script, no framing, no caching).
 
+mod account_health;
 mod accounts;
 mod audit_page;
 mod charts;
+mod company_settings;
 mod error;
 mod export;
 mod format;
@@ -76,7 +78,10 @@ pub fn router(app: App, args: &BackofficeArgs) -> Router {
             "/backoffice/webhooks/{id}/redeliver",
             post(webhooks::redeliver),
         )
+        .route("/backoffice/companies", get(company_settings::page))
+        .route("/backoffice/companies/{id}", post(company_settings::save))
         .route("/backoffice/psp-accounts", get(accounts::page))
+        .route("/backoffice/psp-accounts/{id}/test", post(accounts::test))
         .route(
             "/backoffice/psp-accounts/{id}/{action}",
             post(accounts::switch),

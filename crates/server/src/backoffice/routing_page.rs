@@ -6,21 +6,17 @@
 //! whole, each problem named by its path; the active version stays) and roll back to an older
 //! version (stored again as a new one). Every change is audited in its own DB transaction.
 
+use crate::backoffice::account_health::health_row;
 use crate::backoffice::error::PageError;
 use crate::backoffice::format::when;
 use crate::backoffice::lookup;
 use crate::backoffice::session::Signed;
 use crate::backoffice::views::*;
 use crate::backoffice::Backoffice;
-use crate::service::health::Circuit;
-use crate::service::routing::eligibility::utc_day_start;
-use crate::service::views::rfc3339;
 use axum::extract::State;
 use axum::response::Html;
-use overture_core::money::format_minor;
-use overture_core::routing::{parse_rules, Action, Condition, RulesContext, Usage};
-use overture_core::{CompanyId, Currency, PspAccount, PspAccountId};
-use std::collections::BTreeMap;
+use overture_core::routing::{parse_rules, Action, Condition, RulesContext};
+use overture_core::{CompanyId, PspAccountId};
 
 struct Stored;
 impl RulesContext for Stored {
@@ -29,14 +25,6 @@ impl RulesContext for Stored {
     }
     fn account_known(&self, _: &PspAccountId) -> bool {
         true
-    }
-}
-
-/// `1000.00 EUR` for minor units of `code`.
-fn money(code: &str, minor: i64) -> String {
-    match Currency::from_code(code) {
-        Some(c) => format!("{} {code}", format_minor(minor, c.exponent())),
-        None => format!("{minor} {code}"),
     }
 }
 
@@ -103,54 +91,6 @@ fn then_text(a: &Action) -> String {
     }
 }
 
-fn limits_text(a: &PspAccount) -> String {
-    let l = &a.limits;
-    let mut parts = Vec::new();
-    let each = |m: &BTreeMap<String, i64>| {
-        m.iter()
-            .map(|(c, v)| money(c, *v))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !l.min_amount.is_empty() {
-        parts.push(format!("min {}", each(&l.min_amount)));
-    }
-    if !l.max_amount.is_empty() {
-        parts.push(format!("max {}", each(&l.max_amount)));
-    }
-    if !l.daily_amount_cap.is_empty() {
-        parts.push(format!("daily cap {}", each(&l.daily_amount_cap)));
-    }
-    if let Some(n) = l.daily_count_cap {
-        parts.push(format!("daily cap {n} payments"));
-    }
-    if parts.is_empty() {
-        "none".into()
-    } else {
-        parts.join("; ")
-    }
-}
-
-fn usage_text(a: &PspAccount, u: &Usage) -> String {
-    let amounts: Vec<String> = u
-        .amounts
-        .iter()
-        .map(|(c, v)| match a.limits.daily_amount_cap.get(c) {
-            Some(cap) => format!("{} of {}", money(c, *v), money(c, *cap)),
-            None => money(c, *v),
-        })
-        .collect();
-    let count = match a.limits.daily_count_cap {
-        Some(cap) => format!("{} of {cap} accepted", u.count),
-        None => format!("{} accepted", u.count),
-    };
-    if amounts.is_empty() {
-        count
-    } else {
-        format!("{count}; {}", amounts.join(", "))
-    }
-}
-
 /// What a form just did to one company's block: a refused document, a dry-run answer.
 #[derive(Default)]
 pub struct Focus {
@@ -202,7 +142,6 @@ pub async fn render_page(
     mut focus: Focus,
 ) -> Result<Html<String>, PageError> {
     let app = &bo.app;
-    let now = app.now();
     let mut companies: Vec<_> = lookup::companies(app).await?.into_values().collect();
     // The company a form just acted on comes first, so its errors or answer are in view.
     companies.sort_by_key(|c| (focus.company.as_ref() != Some(&c.id), c.name.clone()));
@@ -239,24 +178,7 @@ pub async fn render_page(
         };
         let mut accounts = Vec::new();
         for a in app.store.psp_accounts(&c.id).await? {
-            let usage = app.store.account_usage(&a.id, utc_day_start(now)).await?;
-            let circuit = app.health.circuit(&a.id, now);
-            let circuit_detail = match circuit {
-                Circuit::Closed { failures: 0 } => String::new(),
-                Circuit::Closed { failures } => format!("{failures} technical failure(s) in a row"),
-                Circuit::Open { until } => format!("skipped until {}", rfc3339(until)),
-                Circuit::HalfOpen { probing } if probing => "a probe is in flight".into(),
-                Circuit::HalfOpen { .. } => "the next request probes it".into(),
-            };
-            accounts.push(HealthRow {
-                id: a.id.to_string(),
-                psp: a.psp_type.to_string(),
-                enabled: a.enabled,
-                circuit: circuit.name(),
-                circuit_detail,
-                limits: limits_text(&a),
-                usage: usage_text(&a, &usage),
-            });
+            accounts.push(health_row(app, &a).await?);
         }
         let focused = focus.company.as_ref() == Some(&c.id);
         let empty_doc = || "{\n  \"rules\": []\n}".to_owned();

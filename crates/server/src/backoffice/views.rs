@@ -433,6 +433,8 @@ pub struct AccountRow {
     pub countries: String,
     pub async_model: String,
     pub success: String,
+    /// Limits, caps, usage today and circuit state.
+    pub health: HealthRow,
 }
 
 /// A company's accounts.

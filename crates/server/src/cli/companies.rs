@@ -7,11 +7,13 @@ use super::{check_outbound_url, company_id, now_ms, store};
 use crate::api::auth::issue_company_token;
 use crate::config::{parse_duration, DbArgs, OutboundArgs};
 use crate::demo::{self, NewCompany};
+use crate::service::audit::{self, Channel};
 use crate::service::company::{self, CompanyPatch};
 use crate::service::error::ServiceError;
 use crate::service::psp_accounts::{parse_limit, Limit};
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use overture_core::backoffice::AuditAction;
 use overture_core::{Money, SecretKind};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -387,9 +389,23 @@ async fn update(
 ) -> anyhow::Result<()> {
     let id = company_id(id)?;
     let store = store(&db).await?;
-    let c = company::update(store.as_ref(), &outbound.policy(), &id, patch)
-        .await
-        .map_err(service_error)?;
+    let record = audit::actor_action(
+        "command line",
+        Channel::Cli,
+        AuditAction::UpdateCompany,
+        Some(id.to_string()),
+        Some(&patch.audit_detail()),
+        now_ms(),
+    );
+    let c = company::update(
+        store.as_ref(),
+        &outbound.policy(),
+        &id,
+        patch,
+        Some(&record),
+    )
+    .await
+    .map_err(service_error)?;
     println!(
         "{}",
         company::view(store.as_ref(), &c, now_ms())

@@ -1,5 +1,7 @@
 //! The operator audit trail: every operator action (login, logout, approve, reject, redeliver,
-//! enable/disable account, set password) is recorded with who, what, when and why. This
+//! enable/disable account, set password, settings and routing changes, credentials tests) is
+//! recorded with who, what, when and why; company settings changed through the merchant API or
+//! the command line are recorded too, with that channel as the actor. This
 //! module only builds the records: each one is handed to the store operation that carries
 //! out the action (`Transition::audit`, `record_approval`, `redeliver_webhook`, …) and
 //! written in that action's DB transaction, so an action never exists without its record
@@ -67,6 +69,33 @@ pub fn operator_action(
         None => channel.as_str().to_owned(),
     };
     entry(operator, action, target, reason, detail, at)
+}
+
+/// The record of a change made without an operator: by the merchant through its API, or by the
+/// box's administrator on the command line. `who` is what the audit log shows as the actor
+/// (`"merchant API"`, `"command line"`).
+pub fn actor_action(
+    who: &str,
+    channel: Channel,
+    action: AuditAction,
+    target: Option<String>,
+    detail: Option<&str>,
+    at: i64,
+) -> AuditEntry {
+    let detail = match detail {
+        Some(d) => format!("{}; {d}", channel.as_str()),
+        None => channel.as_str().to_owned(),
+    };
+    AuditEntry {
+        id: 0,
+        at,
+        operator_id: None,
+        operator_email: who.to_owned(),
+        action,
+        target,
+        reason: None,
+        detail: Some(detail),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use crate::service::error::ServiceError;
 use crate::workers::signing;
+use overture_core::backoffice::AuditEntry;
 use overture_core::store::{Store, StoreError};
 use overture_core::*;
 use overture_outbound::{OutboundPolicy, SavedUrl};
@@ -33,6 +34,41 @@ pub struct CompanyPatch {
     pub default_payout_approval_threshold: Option<Option<Decimal>>,
     pub four_eyes_thresholds: BTreeMap<String, Option<Decimal>>,
     pub default_four_eyes_threshold: Option<Option<Decimal>>,
+}
+
+impl CompanyPatch {
+    /// The API names of the settings this patch changes (for the audit record: names only, a
+    /// value may be a secret).
+    pub fn changed(&self) -> Vec<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("webhookUrl", self.webhook_url.is_some()),
+            ("verifyUserUrl", self.verify_user_url.is_some()),
+            ("webhookAuthorization", self.webhook_authorization.is_some()),
+            ("verifyPayins", self.verify_payins.is_some()),
+            (
+                "payoutApprovalThresholds",
+                !self.payout_approval_thresholds.is_empty(),
+            ),
+            (
+                "defaultPayoutApprovalThreshold",
+                self.default_payout_approval_threshold.is_some(),
+            ),
+            ("fourEyesThresholds", !self.four_eyes_thresholds.is_empty()),
+            (
+                "defaultFourEyesThreshold",
+                self.default_four_eyes_threshold.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+
+    /// `"changed: name, webhookUrl"` for the audit record.
+    pub fn audit_detail(&self) -> String {
+        format!("changed: {}", self.changed().join(", "))
+    }
 }
 
 /// A field problem as the API names it (`(field, message)`).
@@ -90,12 +126,13 @@ pub async fn view(store: &dyn Store, company: &Company, now: i64) -> Result<Valu
 /// Applies `patch` to the stored company `id` after checking it whole (text, URLs through the
 /// outbound policy, thresholds per currency: four-eyes needs a hold threshold at or below it);
 /// nothing is stored when any check fails (`InvalidDocument` naming every field). Returns the
-/// company as stored.
+/// company as stored. `audit`: an operator's record, written with the change.
 pub async fn update(
     store: &dyn Store,
     policy: &OutboundPolicy,
     id: &CompanyId,
     patch: CompanyPatch,
+    audit: Option<&AuditEntry>,
 ) -> Result<Company, ServiceError> {
     let mut company = store.company(id).await?.ok_or(ServiceError::NotFound)?;
     let mut four_eyes = store.four_eyes_threshold(id).await?;
@@ -146,7 +183,7 @@ pub async fn update(
         return Err(ServiceError::InvalidDocument(problems));
     }
     store
-        .update_company(&company, four_eyes)
+        .update_company(&company, four_eyes, audit)
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => ServiceError::NotFound,

@@ -3,7 +3,8 @@
 //! and its CSV export, and the routing page refusing an invalid rules document (the error names
 //! the path) then activating a valid one. Screenshots at 1280×800 and 390×844 go to `target/`
 //! (`backoffice-overview*.png`, `backoffice-approval*.png`, `backoffice-search*.png`,
-//! `backoffice-routing*.png`).
+//! `backoffice-routing*.png`, `backoffice-accounts*.png`, `backoffice-companies*.png`), and the
+//! settings pages (PSP accounts with caps, usage and health; company settings) are shot too.
 
 use crate::backoffice_browser::{browser, log_in, notice_about, program, screenshot, Driver};
 use crate::backoffice_support::*;
@@ -162,6 +163,20 @@ async fn backoffice_browser_overview_history_export_and_rules() {
         .unwrap();
     assert_eq!(active.version, 1);
     both_sizes(&c, "backoffice-routing").await;
+
+    // The settings pages: PSP accounts with caps, usage and health; company settings.
+    c.goto(&format!("{}/backoffice/psp-accounts", app.url))
+        .await
+        .unwrap();
+    let row = text_of(&c, &format!("#account-{ps}")).await;
+    assert!(row.contains("accepted") && row.contains("closed"), "{row}");
+    both_sizes(&c, "backoffice-accounts").await;
+    c.goto(&format!("{}/backoffice/companies", app.url))
+        .await
+        .unwrap();
+    let block = text_of(&c, &format!("#company-{}", app.company.id)).await;
+    assert!(block.contains("Test MP"), "{block}");
+    both_sizes(&c, "backoffice-companies").await;
     c.close().await.unwrap();
     drop(driver);
 }

@@ -16,6 +16,7 @@ mod backoffice_browser_insight;
 mod backoffice_cli;
 mod backoffice_pages;
 mod backoffice_security;
+mod backoffice_settings;
 mod backoffice_throttle;
 mod bad_input;
 mod callbacks;
