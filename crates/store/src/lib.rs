@@ -11,6 +11,7 @@ mod checkpoint;
 mod companies;
 mod crypto;
 mod insight;
+mod overview;
 mod manage;
 mod pg_paths;
 mod rollups;
