@@ -200,10 +200,12 @@ impl SqlStore {
         let base = "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM transactions \
                     WHERE state = 'awaiting_approval'";
         let row = match company {
-            Some(c) => sqlx::query(&format!("{base} AND company_id = $1"))
-                .bind(c.to_owned())
-                .fetch_one(&self.pool)
-                .await,
+            Some(c) => {
+                sqlx::query(&format!("{base} AND company_id = $1"))
+                    .bind(c.to_owned())
+                    .fetch_one(&self.pool)
+                    .await
+            }
             None => sqlx::query(base).fetch_one(&self.pool).await,
         }
         .map_err(db_err)?;
