@@ -19,6 +19,34 @@ const COLUMNS: &str =
     method, path, http_status, latency_ms, request_excerpt, response_excerpt, outcome, at";
 /// Parameters per row of [`COLUMNS`].
 const PER_ROW: usize = 14;
+/// Rows per INSERT of the exchange log; a batch is written as statements of this size (the
+/// last one smaller).
+const EXCHANGE_CHUNK: usize = 16;
+
+/// `INSERT INTO psp_exchanges … VALUES` with `rows` rows of numbered parameters, built once
+/// per size (1 to [`EXCHANGE_CHUNK`]) and kept for the process's life.
+fn insert_exchanges_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=EXCHANGE_CHUNK)
+            .map(|n| {
+                let values: Vec<String> = (0..n)
+                    .map(|i| {
+                        let params: Vec<String> = (1..=PER_ROW)
+                            .map(|p| format!("${}", i * PER_ROW + p))
+                            .collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO psp_exchanges ({COLUMNS}) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    &all[rows.min(EXCHANGE_CHUNK)]
+}
 
 fn exchange(row: &AnyRow) -> Result<PspExchange, StoreError> {
     let get = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
@@ -60,37 +88,32 @@ impl InsightStore for SqlStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let rows: Vec<String> = (0..batch.len())
-            .map(|i| {
-                let params: Vec<String> = (1..=PER_ROW)
-                    .map(|p| format!("${}", i * PER_ROW + p))
-                    .collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO psp_exchanges ({COLUMNS}) VALUES {}",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for e in batch {
-            query = query
-                .bind(e.transaction_id.as_ref().map(|t| t.as_str()))
-                .bind(e.attempt_id.as_ref().map(|a| a.as_str()))
-                .bind(e.psp_account_id.as_str())
-                .bind(e.psp_type.as_str())
-                .bind(e.direction.as_str())
-                .bind(e.operation.as_str())
-                .bind(e.method.as_str())
-                .bind(e.path.as_str())
-                .bind(e.http_status.map(i64::from))
-                .bind(e.latency_ms)
-                .bind(e.request_excerpt.as_str())
-                .bind(e.response_excerpt.as_str())
-                .bind(e.outcome.as_deref())
-                .bind(e.at);
+        // Fixed-size statements, so each is prepared once per connection and cached: one
+        // statement per batch size would be parsed anew every flush, and parsing and binding
+        // cost grows with the square of the parameter count on SQLite.
+        let mut tx = self.work_pool.begin().await.map_err(db_err)?;
+        for chunk in batch.chunks(EXCHANGE_CHUNK) {
+            let mut query = sqlx::query(insert_exchanges_sql(chunk.len()));
+            for e in chunk {
+                query = query
+                    .bind(e.transaction_id.as_ref().map(|t| t.as_str()))
+                    .bind(e.attempt_id.as_ref().map(|a| a.as_str()))
+                    .bind(e.psp_account_id.as_str())
+                    .bind(e.psp_type.as_str())
+                    .bind(e.direction.as_str())
+                    .bind(e.operation.as_str())
+                    .bind(e.method.as_str())
+                    .bind(e.path.as_str())
+                    .bind(e.http_status.map(i64::from))
+                    .bind(e.latency_ms)
+                    .bind(e.request_excerpt.as_str())
+                    .bind(e.response_excerpt.as_str())
+                    .bind(e.outcome.as_deref())
+                    .bind(e.at);
+            }
+            query.execute(&mut *tx).await.map_err(db_err)?;
         }
-        query.execute(&self.work_pool).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 

@@ -373,8 +373,14 @@ async fn record_pending(
                 let kind = (txn.txn_type, TxnState::Pending);
                 next_poll_at(app, c.as_ref(), kind, now, 0)
             });
+            let due = t.next_poll_at;
             let updated = app.store.transition(&t).await?;
-            app.poll_wakeup.notify_one();
+            // The poller sleeps at most a worker tick between rounds: it needs waking only for
+            // a poll due sooner (a pending pay-in's first one is many seconds ahead, and a
+            // claim per pay-in would be a wasted query each).
+            if due.is_some_and(|at| at - now < crate::workers::ms(app.tuning.worker_tick)) {
+                app.poll_wakeup.notify_one();
+            }
             Ok(updated)
         }
         TxnState::Pending => {
