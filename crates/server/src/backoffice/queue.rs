@@ -69,7 +69,8 @@ async fn queue_row(
     txn: &Transaction,
     now: i64,
 ) -> Result<QueueRow, PageError> {
-    let above = above_four_eyes(companies, txn);
+    // The same rule the approval applies (the currency's threshold, else the fallback).
+    let above = approval::needs_four_eyes(app, txn).await?;
     let four_eyes = if above {
         let given = app.store.approvals(&txn.id).await?.len();
         Some(format!("{given} of {FOUR_EYES_APPROVALS} approvals"))
@@ -90,15 +91,6 @@ async fn queue_row(
         verification: user_context::verification(app, txn).await?,
         history: user_context::of(app, txn).await?,
     })
-}
-
-/// True when `txn` is at or above its company's four-eyes threshold: approving it asks for a
-/// confirmation.
-fn above_four_eyes(companies: &HashMap<CompanyId, CompanySummary>, txn: &Transaction) -> bool {
-    companies
-        .get(&txn.company_id)
-        .and_then(|c| c.four_eyes_threshold)
-        .is_some_and(|t| txn.amount.to_decimal() >= t)
 }
 
 #[derive(Deserialize)]
@@ -129,8 +121,8 @@ pub async fn decide(
                 .transaction(&id)
                 .await?
                 .ok_or(PageError::NotFound)?;
-            let companies = lookup::companies(app).await?;
-            if above_four_eyes(&companies, &txn) && form.confirm.as_deref() != Some("yes") {
+            if approval::needs_four_eyes(app, &txn).await? && form.confirm.as_deref() != Some("yes")
+            {
                 return Err(PageError::BadInput(format!(
                     "{} is at or above the company's four-eyes threshold: tick the confirmation \
                      to approve it. Nothing was changed.",

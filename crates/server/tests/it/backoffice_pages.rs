@@ -65,6 +65,33 @@ async fn backoffice_double_click_and_two_operators_decide_once() {
 }
 
 #[tokio::test]
+async fn backoffice_four_eyes_marker_follows_the_currency_threshold() {
+    let app = TestApp::start().await;
+    // No fallback four-eyes threshold; EUR has its own, below the payout.
+    let patch = json!({"fourEyesThresholds": {"EUR": "1100"}});
+    let (status, got) =
+        crate::merchant_support::call(&app, "PATCH", "/v1/api/company", Some(&patch)).await;
+    assert_eq!(status, 200, "{got}");
+    let big = app.payout("1200.00").await;
+    let op = operator_with_password(&app, Role::Approver).await;
+    let mut b = Browser::new(&app);
+    b.login_as(&op).await;
+    let queue = b.get("/backoffice/queue").await;
+    assert!(
+        queue.body.contains("four-eyes: 0 of 2 approvals"),
+        "the queue marks the payout by its currency's threshold: {}",
+        queue.body
+    );
+    let unconfirmed = b.decide(&big, "approve", "first look ok").await;
+    assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.body);
+    let one = b.decide_confirmed(&big, "approve", "first look ok").await;
+    assert_eq!(
+        one.location.as_deref(),
+        Some(format!("/backoffice/queue?done=first_approval&id={big}").as_str())
+    );
+}
+
+#[tokio::test]
 async fn backoffice_four_eyes_needs_two_different_operators() {
     let app = TestApp::start().await;
     let store = &app.running.app.store;
