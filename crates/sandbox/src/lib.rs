@@ -23,6 +23,7 @@ pub mod gigadat;
 mod html;
 pub mod keyring;
 pub mod neosurf;
+pub(crate) mod notify;
 pub mod paymentsoft;
 pub mod payone;
 pub mod scenario;

@@ -4,6 +4,7 @@
 //! with `SimConfig::callback_retries` while not answered 2xx.
 
 use super::{brite_id, session, transaction, Order, Shared, Subject};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -187,26 +188,20 @@ fn deliver(shared: &Arc<Shared>, order: &Order, events: Vec<Event>) {
 }
 
 async fn post_with_retries(shared: &Arc<Shared>, session_id: &str, url: &str, payload: &Value) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(session_id, |o| o.callback_attempts += 1);
-        let delivered = shared
+        shared
             .client
             .post(url)
             .json(payload)
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
-        if delivered {
-            shared.update(session_id, |o| o.callbacks_sent += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(session_id, "Brite sandbox callback not accepted; giving up");
-                return;
-            }
-        }
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if accepted {
+        shared.update(session_id, |o| o.callbacks_sent += 1);
+    } else {
+        tracing::warn!(session_id, "Brite sandbox callback not accepted; giving up");
     }
 }

@@ -6,6 +6,7 @@
 //! secret.
 
 use super::{webhook_secret, Order, Shared};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::cleo::wire::{self, status, WebhookIn};
 use std::sync::Arc;
@@ -99,11 +100,11 @@ fn payload(order: &Order, secret: String) -> (Vec<u8>, String) {
 
 /// One webhook, retried after each `callback_retries` delay while not answered 2xx.
 async fn deliver(shared: &Shared, id: &str, url: &str, body: &[u8], secret: &str) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(id, |o| o.webhook_attempts += 1);
+        // Signed anew at each attempt: the signature carries its time.
         let signature = wire::sign_webhook(secret, now_secs(), body);
-        let delivered = shared
+        shared
             .client
             .post(url)
             .timeout(WEBHOOK_TIMEOUT)
@@ -112,18 +113,13 @@ async fn deliver(shared: &Shared, id: &str, url: &str, body: &[u8], secret: &str
             .body(body.to_vec())
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
-        if delivered {
-            shared.update(id, |o| o.webhooks_sent += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(id, "CLEO sandbox webhook not accepted; giving up");
-                return;
-            }
-        }
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if accepted {
+        shared.update(id, |o| o.webhooks_sent += 1);
+    } else {
+        tracing::warn!(id, "CLEO sandbox webhook not accepted; giving up");
     }
 }
 

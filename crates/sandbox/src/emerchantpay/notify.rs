@@ -4,6 +4,7 @@
 //! none, `.56` two, `.57` one claiming the opposite state signed with a wrong password.
 
 use super::{password_of, PaymentForm, Shared};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::emerchantpay::wire::{self, status, NotificationEcho};
 use std::sync::Arc;
@@ -68,20 +69,15 @@ pub(crate) fn send(shared: &Arc<Shared>, form: &PaymentForm) {
 }
 
 async fn deliver(shared: &Shared, unique_id: &str, url: &str, body: &str) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(unique_id, |f| f.notify_attempts += 1);
-        if echoed(shared, unique_id, url, body).await {
-            shared.update(unique_id, |f| f.notifications_echoed += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(unique_id, "Genesis sandbox notification never echoed");
-                return;
-            }
-        }
+        echoed(shared, unique_id, url, body).await
+    })
+    .await;
+    if accepted {
+        shared.update(unique_id, |f| f.notifications_echoed += 1);
+    } else {
+        tracing::warn!(unique_id, "Genesis sandbox notification never echoed");
     }
 }
 

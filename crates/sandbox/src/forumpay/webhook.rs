@@ -8,6 +8,7 @@
 //! `reference_no` from it and asks `CheckPayment` / `CheckBuyOrder`, which tell the truth.
 
 use super::{now_secs, Kind, Order, Shared, Status};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -109,29 +110,23 @@ pub(crate) fn payload(order: &Order) -> Value {
 
 /// One webhook, retried after each `callback_retries` delay while not answered 2xx.
 async fn deliver(shared: &Arc<Shared>, payment_id: &str, url: &str, body: &Value) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(payment_id, |o| o.webhook_attempts += 1);
-        let delivered = shared
+        shared
             .client
             .post(url)
             .json(body)
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
-        if delivered {
-            shared.update(payment_id, |o| o.webhooks_sent += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(
-                    payment_id,
-                    "ForumPay sandbox webhook not accepted; giving up"
-                );
-                return;
-            }
-        }
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if accepted {
+        shared.update(payment_id, |o| o.webhooks_sent += 1);
+    } else {
+        tracing::warn!(
+            payment_id,
+            "ForumPay sandbox webhook not accepted; giving up"
+        );
     }
 }

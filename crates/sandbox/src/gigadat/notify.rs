@@ -7,6 +7,7 @@
 //! reads `transaction` from it and asks the status call, which tells the truth.
 
 use super::{Order, Shared, Status};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use std::sync::Arc;
 
@@ -98,26 +99,20 @@ pub(crate) fn send(shared: &Arc<Shared>, order: Order) {
 
 /// One notification, retried after each `callback_retries` delay while not answered 2xx.
 async fn deliver(shared: &Arc<Shared>, id: &str, url: &str, query: &[(&str, String); 3]) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(id, |o| o.notification_attempts += 1);
-        let delivered = shared
+        shared
             .client
             .post(url)
             .query(query)
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
-        if delivered {
-            shared.update(id, |o| o.notifications_sent += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(id, "Gigadat sandbox notification not accepted; giving up");
-                return;
-            }
-        }
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if accepted {
+        shared.update(id, |o| o.notifications_sent += 1);
+    } else {
+        tracing::warn!(id, "Gigadat sandbox notification not accepted; giving up");
     }
 }

@@ -4,6 +4,7 @@
 //! twice, `.57` sends a forged `ko` (hashed with a wrong key) before the genuine one.
 
 use super::{secret_key, Order, Shared};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::neosurf::wire::{status, CallbackIn};
 use std::collections::BTreeMap;
@@ -102,30 +103,24 @@ fn callback_of(order: &Order, message: &str) -> CallbackIn {
 
 /// One callback, resent after each `callback_retries` delay while not answered 2xx.
 async fn deliver(shared: &Shared, order: &Order, fields: &BTreeMap<String, String>) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(&order.page, |o| o.callback_attempts += 1);
-        let delivered = shared
+        shared
             .client
             .post(&order.url_callback)
             .timeout(CALLBACK_TIMEOUT)
             .form(fields)
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
-        if delivered {
-            shared.update(&order.page, |o| o.callbacks_sent += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(
-                    reference = %order.merchant_transaction_id,
-                    "NEOSURF sandbox callback not accepted; giving up"
-                );
-                return;
-            }
-        }
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if accepted {
+        shared.update(&order.page, |o| o.callbacks_sent += 1);
+    } else {
+        tracing::warn!(
+            reference = %order.merchant_transaction_id,
+            "NEOSURF sandbox callback not accepted; giving up"
+        );
     }
 }

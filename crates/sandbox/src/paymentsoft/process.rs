@@ -2,6 +2,7 @@
 //! ("Connecting Party Callback": HTTP GET to `server_callback_url`, resent until it answers 200).
 
 use super::{FamilyOrder, FamilySim, Sim, STAGE_FINISHED};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::paymentsoft::wire::{self, status, CallbackParams};
 use std::sync::Arc;
@@ -119,30 +120,28 @@ pub(crate) async fn deliver<O: FamilyOrder>(
     };
     let separator = if url.contains('?') { '&' } else { '?' };
     let target = format!("{url}{separator}{query}");
-    let mut delays = sim.config.callback_retries.iter();
-    loop {
+    let target = &target;
+    let accepted = until_accepted(&sim.config.callback_retries, || async move {
         if let Some(order) = sim.orders().by_paynet_mut(&params.orderid) {
             order.count_callback();
         }
         let answered = sim
             .http
-            .get(&target)
+            .get(target)
             .timeout(CALLBACK_TIMEOUT)
             .send()
             .await
             .map(|r| r.status().as_u16());
-        if let Ok(200) = answered {
-            return;
+        let accepted = matches!(answered, Ok(200));
+        if !accepted {
+            tracing::debug!(client_orderid = %params.client_orderid, ?answered,
+                "{psp} sandbox callback not accepted");
         }
-        tracing::debug!(client_orderid = %params.client_orderid, ?answered,
-            "{psp} sandbox callback not accepted");
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(client_orderid = %params.client_orderid,
-                    "{psp} sandbox gave up on a callback");
-                return;
-            }
-        }
+        accepted
+    })
+    .await;
+    if !accepted {
+        tracing::warn!(client_orderid = %params.client_orderid,
+            "{psp} sandbox gave up on a callback");
     }
 }

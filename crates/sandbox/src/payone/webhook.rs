@@ -6,6 +6,7 @@
 //! secret.
 
 use super::{webhook_secret, Order, Shared};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::payone::wire::{self, status, WebhookIn};
 use std::sync::Arc;
@@ -109,32 +110,27 @@ fn payload(order: &Order, secret: String) -> (Vec<u8>, String) {
 /// One webhook, retried after each `callback_retries` delay while not answered 2xx.
 async fn deliver(shared: &Shared, transaction_id: &str, url: &str, body: &[u8], secret: &str) {
     let signature = wire::sign_webhook(secret, body);
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let signature = &signature;
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(transaction_id, |o| o.webhook_attempts += 1);
-        let delivered = shared
+        shared
             .client
             .post(url)
             .timeout(WEBHOOK_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(wire::SIGNATURE_HEADER, &signature)
+            .header(wire::SIGNATURE_HEADER, signature)
             .body(body.to_vec())
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success());
-        if delivered {
-            shared.update(transaction_id, |o| o.webhooks_sent += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(
-                    transaction_id,
-                    "PAYONE sandbox webhook not accepted; giving up"
-                );
-                return;
-            }
-        }
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if accepted {
+        shared.update(transaction_id, |o| o.webhooks_sent += 1);
+    } else {
+        tracing::warn!(
+            transaction_id,
+            "PAYONE sandbox webhook not accepted; giving up"
+        );
     }
 }

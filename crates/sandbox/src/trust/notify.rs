@@ -5,6 +5,7 @@
 use super::pages::PageRequest;
 use super::{site_password, Shared};
 use crate::keyring;
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::trust::pages::{self as trust_pages, rule, Fields, NOTIFICATION_FIELDS};
 use overture_connectors::trust::wire::{errorcode, settlestatus, Record};
@@ -130,14 +131,14 @@ fn body(record: &Record, scenario: Scenario, password: &str) -> String {
 
 /// One notification, resent after each `callback_retries` delay while not answered 200.
 async fn deliver(shared: &Shared, reference: &str, url: &str, body: String) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let body = &body;
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.with_book(|b| {
             if let Some(a) = b.auth_mut(reference) {
                 a.notification_attempts += 1;
             }
         });
-        let delivered = shared
+        shared
             .client
             .post(url)
             .timeout(NOTIFICATION_TIMEOUT)
@@ -148,25 +149,20 @@ async fn deliver(shared: &Shared, reference: &str, url: &str, body: String) {
             .body(body.clone())
             .send()
             .await
-            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK);
-        if delivered {
-            shared.with_book(|b| {
-                if let Some(a) = b.auth_mut(reference) {
-                    a.notifications_sent += 1;
-                }
-            });
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(
-                    reference,
-                    "TRUST sandbox notification not accepted; giving up"
-                );
-                return;
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+    })
+    .await;
+    if accepted {
+        shared.with_book(|b| {
+            if let Some(a) = b.auth_mut(reference) {
+                a.notifications_sent += 1;
             }
-        }
+        });
+    } else {
+        tracing::warn!(
+            reference,
+            "TRUST sandbox notification not accepted; giving up"
+        );
     }
 }
 

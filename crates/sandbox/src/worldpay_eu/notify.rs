@@ -4,6 +4,7 @@
 //! `.57` one claiming the opposite outcome.
 
 use super::{Order, Shared};
+use crate::notify::until_accepted;
 use crate::Scenario;
 use overture_connectors::worldpay_eu::wire::{self, last_event, PaymentService};
 use std::sync::Arc;
@@ -52,20 +53,15 @@ pub(crate) fn send(shared: &Arc<Shared>, order: &Order, event: &'static str) {
 
 /// One notification, resent while not acknowledged with `[OK]`.
 async fn deliver(shared: &Shared, key: &super::Key, url: &str, body: &str) {
-    let mut delays = shared.config.callback_retries.iter();
-    loop {
+    let accepted = until_accepted(&shared.config.callback_retries, || async move {
         shared.update(key, |o| o.notify_attempts += 1);
-        if acknowledged(shared, url, body).await {
-            shared.update(key, |o| o.notifications_acked += 1);
-            return;
-        }
-        match delays.next() {
-            Some(delay) => tokio::time::sleep(*delay).await,
-            None => {
-                tracing::warn!(order = %key.1, "Worldpay sandbox notification never acknowledged");
-                return;
-            }
-        }
+        acknowledged(shared, url, body).await
+    })
+    .await;
+    if accepted {
+        shared.update(key, |o| o.notifications_acked += 1);
+    } else {
+        tracing::warn!(order = %key.1, "Worldpay sandbox notification never acknowledged");
     }
 }
 
