@@ -210,7 +210,7 @@ fn classify_transport(err: reqwest::Error) -> ConnectorError {
     }
 }
 
-/// Maps an HTTP status to the error classes of DESIGN.md §4 (Mozarto's normalised codes).
+/// Maps an HTTP status to the error classes of the README (Mozarto's normalised codes).
 pub fn classify_status(status: u16, body: String) -> Result<PspResponse, ConnectorError> {
     match status {
         401 | 403 | 404 => Err(ConnectorError::InvalidCredentials { status }),

@@ -1,5 +1,5 @@
-//! Attempts: one try of a transaction at one PSP account (DESIGN.md §2). A transaction has one
-//! or more attempts and never two live at once; every PSP call belongs to the live one. The
+//! Attempts: one try of a transaction at one PSP account (docs/ARCHITECTURE.md). A transaction has
+//! one or more attempts and never two live at once; every PSP call belongs to the live one. The
 //! transaction row mirrors its live attempt (PSP type, account, order id, PSP status), so the
 //! payment paths read one row; the attempts table keeps every attempt's own record.
 

@@ -233,7 +233,7 @@ pub struct CallbackClaims {
 }
 
 /// What a callback tells, after the connector checked it. Either way it is a hint: Overture
-/// applies only what an authenticated status query then says (DESIGN.md §3 invariant 3).
+/// applies only what an authenticated status query then says (docs/ARCHITECTURE.md).
 #[derive(Clone, Debug)]
 pub enum CallbackOutcome {
     /// Signature verified. `claims` must match the stored order, or the callback is refused;
@@ -283,7 +283,7 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
-    /// Stable Cashier API error code (DESIGN.md §4).
+    /// Stable Cashier API error code (README).
     pub fn error_code(&self) -> &'static str {
         match self {
             Self::InvalidCredentials { .. } | Self::Config(_) => "INVALID_PSP_CREDENTIALS",
@@ -488,7 +488,7 @@ pub struct Capabilities {
     /// full (the store keeps the last four characters).
     pub secret_fields: &'static [&'static str],
     /// The PSP publishes no status query, so a verified callback whose order id, amount and
-    /// currency all match the stored order is applied as final (DESIGN.md §3 invariant 3);
+    /// currency all match the stored order is applied as final (docs/ARCHITECTURE.md);
     /// with no callback the order fails when the poll schedule gives up.
     pub final_by_callback: bool,
 }

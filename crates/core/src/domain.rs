@@ -1,5 +1,5 @@
-//! Domain records (DESIGN.md §2): companies, PSP accounts, transactions, their events, webhook
-//! deliveries and operators. Times are milliseconds since the Unix epoch (`*_at` fields).
+//! Domain records (docs/ARCHITECTURE.md): companies, PSP accounts, transactions, their events,
+//! webhook deliveries and operators. Times are milliseconds since the Unix epoch (`*_at` fields).
 
 use crate::ids::*;
 use crate::money::Money;
@@ -314,7 +314,7 @@ pub struct WebhookDelivery {
     pub id: WebhookId,
     pub company_id: CompanyId,
     pub transaction_id: TransactionId,
-    /// The exact JSON body sent (DESIGN.md §4).
+    /// The exact JSON body sent (README).
     pub payload: String,
     pub state: DeliveryState,
     pub attempts: i32,

@@ -1,5 +1,5 @@
-//! The transaction state machine (DESIGN.md §2). Final states never change; every allowed edge
-//! is listed in [`TxnState::can_transition_to`], matched exhaustively.
+//! The transaction state machine (docs/ARCHITECTURE.md). Final states never change; every allowed
+//! edge is listed in [`TxnState::can_transition_to`], matched exhaustively.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! PSP sandboxes: one simulator per PSP speaking that PSP's real protocol. `overture serve`
 //! mounts each under `/sandbox/<psp>/`; `overture sandbox` runs them alone. Outcomes follow the
-//! cents of the amount (DESIGN.md §5, see [`Scenario`]).
+//! cents of the amount (the cents table, see [`Scenario`]).
 //!
 //! **Accounts.** `POST /sandbox/<psp>/_accounts` opens an account, as signing up at the PSP
 //! would, and answers `201 {"credentials": {"<name>": "<value>", …}}` with the names the

@@ -1,4 +1,4 @@
-//! Outcome selection shared by every simulator (DESIGN.md §5) and simulator settings.
+//! Outcome selection shared by every simulator (the cents table) and simulator settings.
 
 use crate::keyring::SandboxSeed;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Secrets at rest (DESIGN.md §6): AES-256-GCM with a random 96-bit nonce per value. Stored
+//! Secrets at rest (docs/ARCHITECTURE.md): AES-256-GCM with a random 96-bit nonce per value. Stored
 //! form: `v1:` + base64(nonce ‖ ciphertext ‖ tag). The master key also derives other
 //! keys by label ([`Cipher::derive_key`]).
 

@@ -11,7 +11,7 @@
 //! - Status: `session.get` (state, `merchant_reference`, `transaction_id`), then
 //!   `transaction.state` once a transaction exists; the transaction's state wins.
 //! - Callbacks: unsigned JSON POSTs carrying only Brite's ids, possibly out of order or late:
-//!   never trusted (DESIGN.md §3 inv. 3). Each subscribed URL is Overture's callback URL plus
+//!   never trusted (docs/ARCHITECTURE.md). Each subscribed URL is Overture's callback URL plus
 //!   `?order_id=<transaction id>` (as in Brite's own example), which is how a callback is
 //!   mapped to its transaction; Overture then calls `sync`, which asks Brite. A late
 //!   "PENDING" after "COMPLETED" therefore changes nothing: the status call says COMPLETED.

@@ -13,8 +13,8 @@
 //! 3. From then on statuses, callbacks (`control = sha1(status + orderid + client_orderid +
 //!    merchant_control)`) and the conditional `redirect-to` form work exactly as PAYMENTSOFT.
 //!
-//! Crash safety (DESIGN.md §3): payout-pay is what moves money, so the decision to send it is
-//! taken from the PSP's recorded `order-stage`, not from Overture's marker. If Overture crashed
+//! Crash safety (docs/ARCHITECTURE.md): payout-pay is what moves money, so the decision to send it
+//! is taken from the PSP's recorded `order-stage`, not from Overture's marker. If Overture crashed
 //! after payout-pay reached Cardzo but before the marker was stored, the status shows a stage
 //! after validation and `sync` only reports it. A payout-pay that Cardzo refuses as already
 //! received is never retried; the order's status is read again instead. A bank that never

@@ -2,7 +2,7 @@
 //! its Buy API (forumpay.com `payInfo.api`; wire details and sources in [`wire`]).
 //!
 //! - Pay-in: `StartPayment` ⇒ hosted page (`access_url`); the payer pays on-chain; ForumPay
-//!   posts an unsigned webhook (never trusted, DESIGN.md §3 inv. 3) and `CheckPayment` tells
+//!   posts an unsigned webhook (never trusted, docs/ARCHITECTURE.md) and `CheckPayment` tells
 //!   the status.
 //! - Payout: `StartBuyOrder` (creates an unconfirmed order for `reference_no`) then
 //!   `ConfirmBuyOrder` (executes it); `CheckBuyOrder` (inferred) tells the status, and `sync`

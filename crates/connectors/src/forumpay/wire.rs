@@ -284,7 +284,7 @@ fn word_outcome(word: &str) -> Option<PspOutcome> {
         "confirmed" | "completed" => Some(PspOutcome::Approved),
         "cancelled" | "canceled" | "declined" | "rejected" => Some(PspOutcome::Declined),
         // "error" is inferred (a payment ForumPay could not settle); "expired" is an unpaid
-        // invoice past its validity, which DESIGN.md §2 counts as failed.
+        // invoice past its validity, which docs/ARCHITECTURE.md counts as failed.
         "error" | "failed" | "expired" => Some(PspOutcome::Failed),
         "waiting" | "processing" | "created" | "pending" | "underpayment" => {
             Some(PspOutcome::Pending)

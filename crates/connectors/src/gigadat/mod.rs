@@ -14,7 +14,7 @@
 //! - Status: `GET {base}/api/transactions/{transactionId}`, the transaction id being
 //!   Overture's (Gigadat keys transactions by the merchant's `transactionId`).
 //! - Callbacks: Gigadat's listener notification carries `transaction` and `status` and no
-//!   signature, so it is never trusted (DESIGN.md §3 inv. 3): Overture queries the status.
+//!   signature, so it is never trusted (docs/ARCHITECTURE.md): Overture queries the status.
 //!
 //! Credentials: `access_token` and `security_token` (HTTP Basic), `campaign_id` (path of the
 //! token call); optional `sandbox` (`true` sends `"sandbox": true`, Gigadat's test switch) and

@@ -178,8 +178,8 @@ impl ApiError {
 /// - `STATUS_SUCCESS`: money moved ⇒ approved;
 /// - `STATUS_REJECTED` / `STATUS_REJECTED1`: refused by the payer, the bank or Gigadat's risk
 ///   checks ⇒ declined;
-/// - `STATUS_EXPIRED`: token or transfer not used in time ⇒ failed (DESIGN.md §2: expiry is a
-///   failure);
+/// - `STATUS_EXPIRED`: token or transfer not used in time ⇒ failed (docs/ARCHITECTURE.md: expiry
+///   is a failure);
 /// - `STATUS_ABORTED1`: flow abandoned or aborted by Gigadat ⇒ failed (both public mappings
 ///   treat it as a failure, not a decline);
 /// - `STATUS_FAILED`: technical failure ⇒ failed.

@@ -1,5 +1,5 @@
 //! Routing: which PSP account serves a pay-in or payout, and in which order the others are
-//! tried (DESIGN.md §2 "Routing rules"). Pure logic, no IO:
+//! tried (docs/ARCHITECTURE.md). Pure logic, no IO:
 //! - [`document`] reads a company's rules document (`{"rules":[{"name","when","then"}]}`) into a
 //!   [`RuleSet`], naming the path of every problem (`rules[1].then.route[0].account`);
 //! - [`rules`] matches a request's [`Facts`] against the rules top-down (first match wins) and

@@ -1,6 +1,6 @@
 //! BRITE sandbox: Brite's merchant API as docs.britepayments.com describes it (sources in
 //! `overture_connectors::brite::wire`), with the outcome chosen by the amount's cents
-//! (DESIGN.md §5).
+//! (the cents table).
 //!
 //! Accounts (`POST /_accounts`, see [`crate::keyring`]): `public_key` is random (`pk_` + 24
 //! letters and digits), `secret` is derived from the sandbox seed and the public key
@@ -33,8 +33,8 @@
 //!
 //! Callbacks (unsigned JSON POST, `user-agent: Brite Callback`, to the URL subscribed for that
 //! state, retried with `callback_retries`): `.55` none, `.56` each twice, `.57` a lying final
-//! callback (the opposite transaction state), and — a rule of this sandbox, not of DESIGN.md
-//! §5 — **`.58` sends every callback of the deposit once it is final, in reverse order**
+//! callback (the opposite transaction state), and — a rule of this sandbox, not of the cents
+//! table — **`.58` sends every callback of the deposit once it is final, in reverse order**
 //! (CREDIT, session COMPLETED, COMPLETED, a late PENDING, a late AUTHENTICATION_COMPLETED), as
 //! Brite warns callbacks are "not necessarily fired in order".
 

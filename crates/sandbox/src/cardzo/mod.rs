@@ -17,7 +17,7 @@
 //! Life of an order: `payout_check_validating` for `config.processing_delay` (the bank's
 //! confirmation delay), then `payout_check_validated` (waits for payout-pay, no expiry), then
 //! on payout-pay `payout_processing` and after another `processing_delay` the final status
-//! with `payout_finished` and a callback. Outcomes follow the cents (DESIGN.md §5, applied
+//! with `payout_finished` and a callback. Outcomes follow the cents (the cents table, applied
 //! after payout-pay: `.51` declined, `.52` error, `.53` stays processing, `.54` HTTP 500 on
 //! payout-check, `.55`–`.57` callback faults), plus two rules of this simulator:
 //! - **`.58`: the bank never validates.** The order stays `payout_check_validating` for the
@@ -53,7 +53,7 @@ use std::sync::Arc;
 
 /// This simulator's name in key derivations (`cardzo/<credential>/<endpoint_id>`).
 pub const KEYRING_NAME: &str = "cardzo";
-/// Cents whose bank never validates (a rule of this simulator, not of DESIGN.md §5).
+/// Cents whose bank never validates (a rule of this simulator, not of the cents table).
 pub const BANK_NEVER_VALIDATES_CENTS: i64 = 58;
 /// Cents that ask for the receiver form after payout-pay (as the PAYMENTSOFT simulator).
 pub const RECEIVER_FORM_CENTS: i64 = 45;

@@ -20,7 +20,7 @@
 //! test account**, the same in every sandbox: [`DEFAULT_KEY_CL`], [`DEFAULT_KEY_PE`],
 //! [`DEFAULT_KEY_MX`], webhook secret [`DEFAULT_WEBHOOK_SECRET`].
 //!
-//! Outcomes follow the amount's cents (DESIGN.md §5, [`crate::Scenario`]); CLP has no cents,
+//! Outcomes follow the amount's cents (the cents table, [`crate::Scenario`]); CLP has no cents,
 //! so there the last two digits of the whole-peso amount count (`10051` CLP declines).
 //! Pay-ins after the page was approved, payouts after `config.processing_delay`: `.51`
 //! rejected, `.52` failed, `.53` stays processing, `.54` HTTP 500 on create (nothing created),

@@ -1,7 +1,7 @@
 //! The hosted bank-transfer page (`checkout_url` = `{base}/checkout/{id}`). `GET` shows the
 //! amount and a form; `POST outcome=approve|decline` stands in for the customer making (or
 //! abandoning) the transfer from their bank, then redirects (303) to the pay-in's
-//! `return_url` when given, else shows a small result page (DESIGN.md §5).
+//! `return_url` when given, else shows a small result page (the sandbox convention).
 //!
 //! Approve: the pay-in is `processing` and reaches its scenario's final status after
 //! `processing_delay` (`.51` declined, `.52` failed, `.53` never). Decline: `cancelled` at

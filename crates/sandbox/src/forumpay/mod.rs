@@ -1,6 +1,6 @@
 //! FORUMPAY sandbox: ForumPay's API (forumpay.com `payInfo.api`) as Overture's connector and
 //! ForumPay's own PHP client speak it, with the outcome chosen by the amount's cents
-//! (DESIGN.md §5).
+//! (the cents table).
 //!
 //! Accounts (`POST /_accounts`, see [`crate::keyring`]): `username` is random (`fp_` + 20
 //! letters and digits), `secret` is derived from the sandbox seed and the user name

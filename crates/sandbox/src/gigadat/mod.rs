@@ -1,6 +1,6 @@
 //! GIGADAT sandbox: Gigadat's Interac API as its public merchant samples and Hyperswitch's
 //! Gigadat connector speak it (sources in `overture_connectors::gigadat::wire`), with the
-//! outcome chosen by the amount's cents (DESIGN.md §5).
+//! outcome chosen by the amount's cents (the cents table).
 //!
 //! Accounts (`POST /_accounts`, see [`crate::keyring`]): `access_token` is random (`gd_` + 24
 //! letters and digits); `security_token` (`gigadat/security_token/<access_token>`, 64 hex

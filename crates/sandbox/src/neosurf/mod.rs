@@ -7,14 +7,14 @@
 //!   `merchantId`, bad hash, a missing or malformed field, a reused `merchantTransactionId`)
 //!   answer HTTP 400 with a short HTML error; `.54` answers HTTP 500 and creates nothing. Else
 //!   an HTML page whose script sends the browser to the voucher page, as Neosurf's does;
-//! - `GET /{LANG}-{TOKEN}`: the voucher page (a PIN field and the form of DESIGN.md §5);
+//! - `GET /{LANG}-{TOKEN}`: the voucher page (a PIN field and the sandbox page form);
 //!   `POST` with `outcome=approve|decline` completes it and redirects (303) to `urlOk`
 //!   (paid), `urlKo` (refused, failed) or `urlPending` (`.53`), the merchant's return URL;
 //!   a page past its `expiry` is refused;
 //! - `GET /_orders`: inspection JSON; `POST /_accounts`: opens an account (neither is
 //!   Neosurf's).
 //!
-//! Outcomes (cents of the amount, DESIGN.md §5), after the page was approved: `.51` callback
+//! Outcomes (cents of the amount, the cents table), after the page was approved: `.51` callback
 //! `ko` (declined), `.52` callback `error` (failed), `.53` no final status and no callback
 //! ever, `.55` paid but no callback, `.56` the paid callback twice, `.57` first a callback
 //! claiming `ko` hashed with a wrong key, then the genuine one (Neosurf has no status query, so

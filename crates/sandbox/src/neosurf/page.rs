@@ -1,8 +1,8 @@
 //! The voucher page (`{base}/EN-<token>`). `GET` shows the amount, a voucher PIN field and the
 //! form; `POST outcome=approve|decline` stands in for the customer typing a voucher PIN (or
 //! giving up), then redirects (303) to the merchant's `urlOk`, `urlKo` or `urlPending`, else
-//! shows a small result page (DESIGN.md §5). A page already acted on changes nothing; a page
-//! past its `expiry` is refused.
+//! shows a small result page (the sandbox convention). A page already acted on changes nothing; a
+//! page past its `expiry` is refused.
 
 use super::{callback, Order, Shared};
 use crate::html::{self, escape, page};

@@ -19,8 +19,8 @@
 //! - `GET /_orders`: JSON inspection of every order (not part of the PSP's protocol);
 //! - `POST /_accounts`: opens an account (not part of the PSP's protocol).
 //!
-//! The outcome follows the amount's cents (DESIGN.md §5, [`crate::Scenario`]), plus one rule of
-//! this simulator: **`.45` asks for the receiver form** (DESIGN.md's table does not list it; we
+//! The outcome follows the amount's cents (the cents table, [`crate::Scenario`]), plus one rule of
+//! this simulator: **`.45` asks for the receiver form** (the cents table does not list it; we
 //! chose it). Such an order stays `processing` with `order-stage=payout_receiver_form` and its
 //! status answer carries `redirect-to = {base}/paynet/form/payout/{paynet-order-id}`; once the
 //! form is posted with a non-empty `account`, processing continues and the order is approved.
@@ -69,7 +69,7 @@ pub const STAGE_RECEIVER_FORM: &str = "payout_receiver_form";
 pub const STAGE_PROCESSING: &str = "payout_processing";
 /// `order-stage` once the status is final (sandbox-chosen name).
 pub const STAGE_FINISHED: &str = "payout_finished";
-/// Cents that ask for the receiver form (a rule of this simulator, not of DESIGN.md §5).
+/// Cents that ask for the receiver form (a rule of this simulator, not of the cents table).
 pub const RECEIVER_FORM_CENTS: i64 = 45;
 
 /// The PAYMENTSOFT simulator.

@@ -8,7 +8,7 @@
 //! - `GET /api/v1/transactions/{transactionId}` and `GET /api/v1/transactions?merchantReference=`;
 //! - `GET /webflow/{transactionId}`: the hosted Interac webflow page; `POST` with
 //!   `outcome=approve|decline` completes it and redirects (303) to `returnUrl` when given
-//!   (DESIGN.md §5);
+//!   (the cents table);
 //! - `GET /_orders`: JSON inspection (executions, webhooks, status queries); not Payone's;
 //! - `POST /_accounts`: opens an account; not Payone's.
 //!
@@ -19,7 +19,7 @@
 //! secret (else 401); a `merchantReference` is unique per account, another account's
 //! transaction is "not found", and each transaction's webhooks are signed with its account's
 //! webhook secret. Outcomes follow the
-//! amount's cents (DESIGN.md §5, [`crate::Scenario`]): pay-ins after the page was approved,
+//! amount's cents (the cents table, [`crate::Scenario`]): pay-ins after the page was approved,
 //! payouts after `config.processing_delay`; `.51` declined, `.52` failed, `.53` stays
 //! processing, `.54` HTTP 500 on create (nothing created), `.55` no webhook, `.56` webhook
 //! twice, `.57` a webhook claiming the opposite outcome signed with a wrong secret. A declined

@@ -1,7 +1,7 @@
 //! The hosted Interac webflow page (`webflowURL` = `{base}/webflow/{transactionId}`). `GET`
 //! shows the amount and a form; `POST outcome=approve|decline` stands in for the customer
 //! approving (or cancelling) the Interac request in their bank, then redirects (303) to the
-//! pay-in's `returnUrl` when given, else shows a small result page (DESIGN.md §5).
+//! pay-in's `returnUrl` when given, else shows a small result page (the sandbox convention).
 //!
 //! Approve: the pay-in is `processing` and reaches its scenario's final status after
 //! `processing_delay` (`.51` declined, `.52` failed, `.53` never). Decline: `cancelled` at

@@ -1,7 +1,7 @@
 //! Authentication as typed extractors (STYLE.md): a handler that takes [`CompanyAuth`] or
 //! [`OperatorAuth`] cannot forget to check the token.
 //!
-//! Company JWT (DESIGN.md §4): HS256 with the company's API secret, `sub` = company id, `exp`
+//! Company JWT (README): HS256 with the company's API secret, `sub` = company id, `exp`
 //! required, `nbf` honoured. User tokens (`x-user-token`): HS256 with the same secret, `exp`
 //! required, `nbf` honoured. Any other algorithm (including `none`), a wrong key, an expired or
 //! not-yet-valid token (beyond [`JWT_LEEWAY_SECS`]) or another company's token is 401.

@@ -1,6 +1,6 @@
 //! PSP callbacks: `GET|POST /v1/api/psp-callbacks/{psp}/{accountId}`.
 //!
-//! A callback is a hint, never a decision (DESIGN.md §3 invariant 3). The connector checks it;
+//! A callback is a hint, never a decision (docs/ARCHITECTURE.md). The connector checks it;
 //! a signed callback whose order id, amount or currency differ from the stored order is refused
 //! (400) and triggers nothing; any other callback for an open transaction asks for a status
 //! query ([`crate::service::confirm`]), coalesced per transaction, whose authenticated answer

@@ -1,5 +1,5 @@
 //! `POST /v1/api/mozarto/cashier` (create a pay-in or payout) and
-//! `GET /v1/api/mozarto/transactions/{transactionId or sessionId}` (DESIGN.md §4).
+//! `GET /v1/api/mozarto/transactions/{transactionId or sessionId}` (README).
 
 use crate::access;
 use crate::api::auth::{user_auth, CompanyAuth};

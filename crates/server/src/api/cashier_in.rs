@@ -1,4 +1,4 @@
-//! The Cashier API request body (DESIGN.md §4), parsed strictly into a [`NewPayment`]. `baseamount` is
+//! The Cashier API request body (README), parsed strictly into a [`NewPayment`]. `baseamount` is
 //! read from the raw JSON text so it never passes through a float; every problem is reported
 //! with the field it concerns, all at once.
 

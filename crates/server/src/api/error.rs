@@ -1,5 +1,5 @@
 //! `ApiError`: every failure the HTTP API reports, each mapped once to an HTTP status, a stable
-//! `errorCode` and a message in the Mozarto error envelope (DESIGN.md §4). 5xx bodies are
+//! `errorCode` and a message in the Mozarto error envelope (README). 5xx bodies are
 //! generic; the detail goes to the log.
 
 use crate::api::strict_json::BodyError;

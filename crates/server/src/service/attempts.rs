@@ -1,4 +1,4 @@
-//! Attempts (DESIGN.md §3 invariant 1): making the live attempt's create call, and failing
+//! Attempts (docs/ARCHITECTURE.md): making the live attempt's create call, and failing
 //! over to the next account only when the last attempt is proven not to have moved money.
 //!
 //! | the last attempt | pay-in | payout |

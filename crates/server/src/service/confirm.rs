@@ -1,4 +1,4 @@
-//! Confirming what a PSP callback hints at, by asking the PSP (DESIGN.md §3 invariant 3).
+//! Confirming what a PSP callback hints at, by asking the PSP (docs/ARCHITECTURE.md).
 //!
 //! A callback never changes a transaction by itself: even a correctly signed one may carry
 //! another order's amount, or be a replay. It only asks for a status query, whose

@@ -1,6 +1,6 @@
 //! Moving a transaction forward: submitting to the PSP, applying what the PSP says (response,
 //! callback or status query), and closing it. Every final state is written with its one
-//! webhook event in the same DB transaction (DESIGN.md §3 invariant 2).
+//! webhook event in the same DB transaction (docs/ARCHITECTURE.md).
 
 use crate::app::App;
 use crate::service::attempts::{self, Failure, Flow};

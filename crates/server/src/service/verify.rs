@@ -1,4 +1,4 @@
-//! MP user verification (DESIGN.md §4): before every payout (and before pay-ins when the
+//! MP user verification (README): before every payout (and before pay-ins when the
 //! company asks for it), `POST <verify-user URL>` with the user's own authorization and
 //! `{"userId","type","amount","currency"}`; the MP answers 2xx `{"allowed": bool, "reason"?}`.
 //!

@@ -1,4 +1,4 @@
-//! JSON shapes: the merchant webhook payload (DESIGN.md §4) and the transaction view returned
+//! JSON shapes: the merchant webhook payload (README) and the transaction view returned
 //! by the status endpoint. Times are RFC 3339 UTC with milliseconds.
 
 use overture_core::store::Transition;

@@ -1,4 +1,4 @@
-//! PAYMENTSOFT payouts through every sandbox scenario (DESIGN.md §5).
+//! PAYMENTSOFT payouts through every sandbox scenario (the cents table).
 
 use crate::harness::*;
 

@@ -1,4 +1,4 @@
-//! Crash safety (DESIGN.md §3 invariants 1–3): `serve` is killed with SIGKILL while payouts are
+//! Crash safety (docs/ARCHITECTURE.md): `serve` is killed with SIGKILL while payouts are
 //! `submitting` and `pending`, then restarted on the same database. Every payout reaches one
 //! final state, the sandbox executed each order once, and the MP got one event per payout.
 
