@@ -28,7 +28,7 @@ const EXCHANGE_CHUNK: usize = 16;
 fn insert_exchanges_sql(rows: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        (0..=EXCHANGE_CHUNK)
+        (1..=EXCHANGE_CHUNK)
             .map(|n| {
                 let values: Vec<String> = (0..n)
                     .map(|i| {
@@ -45,7 +45,7 @@ fn insert_exchanges_sql(rows: usize) -> &'static str {
             })
             .collect()
     });
-    &all[rows.min(EXCHANGE_CHUNK)]
+    &all[rows.clamp(1, EXCHANGE_CHUNK) - 1]
 }
 
 fn exchange(row: &AnyRow) -> Result<PspExchange, StoreError> {

@@ -465,6 +465,44 @@ async fn the_exchange_log_appends_lists_and_prunes() {
 }
 
 #[tokio::test]
+async fn an_exchange_batch_longer_than_one_statement_is_written_whole_and_in_order() {
+    use overture_core::insight::{ExchangeDirection, InsightStore, PspExchange};
+    let all = backends("exchange_chunks").await;
+    for b in &all {
+        let s = &b.store;
+        let c = company(s, "Acme").await;
+        let a = account(s, &c, "PAYMENTSOFT").await;
+        let t = stored(s, &txn(&c, &a, TxnState::Pending, "u", 1)).await;
+        // 37 entries: two full statements and a shorter last one.
+        let batch: Vec<PspExchange> = (0..37)
+            .map(|i| PspExchange {
+                id: 0,
+                transaction_id: Some(t.id.clone()),
+                attempt_id: None,
+                psp_account_id: a.id.clone(),
+                psp_type: "PAYMENTSOFT".into(),
+                direction: ExchangeDirection::Outbound,
+                operation: "status".into(),
+                method: "POST".into(),
+                path: format!("/paynet/api/v2/status/{i}"),
+                http_status: Some(200),
+                latency_ms: Some(i),
+                request_excerpt: String::new(),
+                response_excerpt: String::new(),
+                outcome: None,
+                at: 100 + i,
+            })
+            .collect();
+        s.record_exchanges(&batch).await.unwrap();
+        let got = s.exchanges(&t.id).await.unwrap();
+        let ats: Vec<i64> = got.iter().map(|e| e.at).collect();
+        assert_eq!(ats, (100..137).collect::<Vec<i64>>());
+        assert_eq!(got[36].path, "/paynet/api/v2/status/36");
+    }
+    finish(all).await;
+}
+
+#[tokio::test]
 async fn final_states_roll_up_into_the_overview() {
     use overture_core::insight::{InsightStore, OverviewQuery};
     let all = backends("overview").await;
