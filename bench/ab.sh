@@ -7,13 +7,15 @@
 # OLD_DIR and NEW_DIR hold `overture` and `overture-bench` (e.g. a worktree's target/release).
 # Each round runs, for PostgreSQL and then SQLite, a fresh server of each build (their order
 # alternates per round) and a 15 s closed loop of 32 clients (`overture-bench payins`), each on
-# a fresh schema or database. It prints one JSON line per run and, per backend, the medians
+# a fresh schema or database. AB_BACKENDS="postgres" (or "sqlite") runs one backend only;
+# AB_DURATION sets the loop's length. It prints one JSON line per run and, per backend, the medians
 # and the ratio new ÷ old of throughput and of server CPU per pay-in.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 OLD_DIR NEW_DIR [ROUNDS]" >&2; exit 2; }
 OLD=$(cd "$1" && pwd); NEW=$(cd "$2" && pwd); ROUNDS=${3:-3}
 PGURL=${OVERTURE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 DUR=${AB_DURATION:-15s}
+BACKENDS=${AB_BACKENDS:-postgres sqlite}
 work=$(mktemp -d)
 AUTOVACUUM=$(psql "$PGURL" -Atc 'show autovacuum' 2>/dev/null || echo unknown)
 if [ "$AUTOVACUUM" = off ]; then
@@ -61,7 +63,7 @@ PY
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  for backend in postgres sqlite; do
+  for backend in $BACKENDS; do
     if [ $((round % 2)) = 1 ]; then run "$OLD" $backend old; run "$NEW" $backend new
     else run "$NEW" $backend new; run "$OLD" $backend old; fi
   done
@@ -69,7 +71,7 @@ done
 python3 - "$work/runs.jsonl" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
-for backend in ("postgres", "sqlite"):
+for backend in sorted({r["backend"] for r in runs}, reverse=True):
     pick = lambda b, k: [r[k] for r in runs if r["backend"] == backend and r["build"] == b]
     old_t, new_t = statistics.median(pick("old", "throughputPerSec")), statistics.median(pick("new", "throughputPerSec"))
     old_c, new_c = statistics.median(pick("old", "serverCpuMsPerPayin")), statistics.median(pick("new", "serverCpuMsPerPayin"))
