@@ -20,7 +20,7 @@ use overture_core::routing::{
     parse_rules, Action, CandidateOutcome, Decision, DecisionAction, Facts, RoutingPlan, RuleSet,
     RulesContext, DEFAULT_MAX_ATTEMPTS,
 };
-use overture_core::store::StoreError;
+use overture_core::store::{AccountFilter, StoreError};
 use overture_core::{Company, CompanyId, PspAccount, PspAccountId, Transaction};
 use rand::Rng;
 use std::collections::HashMap;
@@ -205,7 +205,11 @@ pub async fn route_next(
         .into_iter()
         .map(|a| a.psp_account_id)
         .collect();
-    let accounts = app.store.psp_accounts(&txn.company_id).await?;
+    let filter = AccountFilter::Ids(&plan.candidates);
+    let accounts = app
+        .store
+        .psp_accounts_where(&txn.company_id, filter)
+        .await?;
     let mut decision = empty_decision(plan.rule.clone(), plan.version, plan.hold_for_approval);
     let mut chosen = None;
     for id in &plan.candidates {
@@ -257,7 +261,6 @@ async fn decide(
     request: &PaymentRequest,
     admit: bool,
 ) -> Result<Found, ServiceError> {
-    let accounts = app.store.psp_accounts(&company.id).await?;
     let rules = app.routing_rules.get(app, &company.id).await?;
     let facts = Facts {
         txn_type: input.txn_type,
@@ -267,7 +270,9 @@ async fn decide(
         brand_id: input.brand_id.as_deref(),
         metadata: &input.metadata,
     };
-    let (mut plan, listed) = match rules.evaluate(&facts).map(|r| (&r.name, &r.then)) {
+    // Only the accounts this request can go to are read (a rule's candidates, or the requested
+    // PSP's accounts), not every account the company has.
+    let (mut plan, listed, accounts) = match rules.evaluate(&facts).map(|r| (&r.name, &r.then)) {
         Some((name, Action::Block(reason))) => {
             return Err(ServiceError::RoutingBlocked {
                 rule: name.clone(),
@@ -287,9 +292,21 @@ async fn decide(
                 cascade_payouts: route.cascade_payouts,
                 hold_for_approval: route.hold_for_approval,
             };
-            (plan, Some((listed, route.clone())))
+            let filter = AccountFilter::Ids(&listed);
+            let accounts = app.store.psp_accounts_where(&company.id, filter).await?;
+            (plan, Some((listed, route.clone())), accounts)
         }
-        None => (default_plan(app, company, input, request, &accounts)?, None),
+        None => {
+            let accounts = match input.psp_type.as_deref() {
+                Some(psp_type) => {
+                    let filter = AccountFilter::PspType(psp_type);
+                    app.store.psp_accounts_where(&company.id, filter).await?
+                }
+                None => Vec::new(),
+            };
+            let plan = default_plan(app, company, input, request, &accounts)?;
+            (plan, None, accounts)
+        }
     };
     let candidates: Vec<PspAccountId> = match &listed {
         Some((ids, _)) => ids.clone(),
