@@ -164,15 +164,6 @@ impl<
 {
 }
 
-/// Which of a company's (not deleted) PSP accounts [`CompanyStore::psp_accounts_where`] reads.
-#[derive(Clone, Copy, Debug)]
-pub enum AccountFilter<'a> {
-    /// Those of one PSP type (`FORUMPAY`, …).
-    PspType(&'a str),
-    /// Those with these ids (ids of other companies, or unknown, are left out).
-    Ids(&'a [PspAccountId]),
-}
-
 /// Companies, PSP accounts and operators.
 #[async_trait]
 pub trait CompanyStore: Send + Sync + 'static {
@@ -183,14 +174,6 @@ pub trait CompanyStore: Send + Sync + 'static {
     async fn psp_account(&self, id: &PspAccountId) -> Result<Option<PspAccount>, StoreError>;
     /// A company's accounts, highest priority first.
     async fn psp_accounts(&self, company: &CompanyId) -> Result<Vec<PspAccount>, StoreError>;
-    /// The company's accounts that `filter` selects, highest priority first: what routing
-    /// reads on every payment (the accounts of one PSP type, or a rule's candidates), so it
-    /// does not fetch and decrypt every account the company has.
-    async fn psp_accounts_where(
-        &self,
-        company: &CompanyId,
-        filter: AccountFilter<'_>,
-    ) -> Result<Vec<PspAccount>, StoreError>;
     /// Rewrites an account's settings: base URL, credentials, enabled, priority, limits.
     async fn update_psp_account(&self, account: &PspAccount) -> Result<(), StoreError>;
     /// Stores a rules document as the company's next version and makes it active, in one

@@ -31,6 +31,8 @@ pub struct App {
     pub api_activity: Arc<crate::workers::budget::ApiActivity>,
     /// Callback-triggered status queries, coalesced per transaction.
     pub confirmations: Arc<crate::service::confirm::Confirmations>,
+    /// Each company's PSP accounts, cached for routing.
+    pub psp_accounts: Arc<crate::cache::AccountsCache>,
     /// Each company's routing rules, cached.
     pub routing_rules: Arc<crate::service::routing::RulesCache>,
     /// Each PSP account's circuit breaker on this node.

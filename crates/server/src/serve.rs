@@ -145,6 +145,7 @@ pub async fn start(
         companies: Arc::default(),
         confirmations: Arc::new(Confirmations::new(args.tuning.callback_query_gap)),
         api_activity: Arc::default(),
+        psp_accounts: Arc::default(),
         routing_rules: Arc::default(),
         exchanges,
         health: Arc::new(crate::service::health::Health::new(

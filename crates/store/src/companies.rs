@@ -3,7 +3,7 @@
 use crate::{db_err, decode_all, rows, SqlStore};
 use async_trait::async_trait;
 use overture_core::backoffice::AuditEntry;
-use overture_core::store::{AccountFilter, CompanyStore, StoreError, StoredRules};
+use overture_core::store::{CompanyStore, StoreError, StoredRules};
 use overture_core::*;
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
@@ -178,38 +178,6 @@ impl CompanyStore for SqlStore {
         .bind(company.as_str())
         .fetch_all(&self.pool)
         .await
-        .map_err(db_err)?;
-        decode_all(rows, |r| rows::psp_account(r, &self.cipher))
-    }
-
-    async fn psp_accounts_where(
-        &self,
-        company: &CompanyId,
-        filter: AccountFilter<'_>,
-    ) -> Result<Vec<PspAccount>, StoreError> {
-        const SELECT: &str =
-            "SELECT * FROM psp_accounts WHERE company_id = $1 AND deleted_at IS NULL";
-        const ORDER: &str = "ORDER BY priority DESC, created_at";
-        let rows = match filter {
-            AccountFilter::PspType(psp_type) => {
-                sqlx::query(&format!("{SELECT} AND psp_type = $2 {ORDER}"))
-                    .bind(company.as_str())
-                    .bind(psp_type)
-                    .fetch_all(&self.pool)
-                    .await
-            }
-            AccountFilter::Ids([]) => return Ok(Vec::new()),
-            AccountFilter::Ids(ids) => {
-                // The `Any` driver binds no arrays: one placeholder per id (a rule lists few).
-                let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-                let sql = format!("{SELECT} AND id IN ({}) {ORDER}", list.join(", "));
-                let mut query = sqlx::query(&sql).bind(company.as_str());
-                for id in ids {
-                    query = query.bind(id.as_str());
-                }
-                query.fetch_all(&self.pool).await
-            }
-        }
         .map_err(db_err)?;
         decode_all(rows, |r| rows::psp_account(r, &self.cipher))
     }

@@ -178,67 +178,6 @@ async fn a_deleted_account_leaves_lists_and_changes_but_stays_readable() {
     finish(all).await;
 }
 
-#[tokio::test]
-async fn routing_reads_only_the_accounts_it_names() {
-    let all = backends("accounts_where").await;
-    for b in &all {
-        let s = &b.store;
-        let c = company(s, "Acme").await;
-        let other = company(s, "Other").await;
-        let low = account(s, &c, "FORUMPAY").await;
-        let mut high = account(s, &c, "FORUMPAY").await;
-        high.priority = 5;
-        s.update_psp_account(&high).await.unwrap();
-        let payout = account(s, &c, "PAYMENTSOFT").await;
-        let gone = account(s, &c, "FORUMPAY").await;
-        s.delete_psp_account(&c.id, &gone.id, 50).await.unwrap();
-        let foreign = account(s, &other, "FORUMPAY").await;
-        let ids = |v: Vec<PspAccount>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
-
-        let by_type = s
-            .psp_accounts_where(&c.id, AccountFilter::PspType("FORUMPAY"))
-            .await
-            .unwrap();
-        assert_eq!(
-            ids(by_type),
-            vec![high.id.clone(), low.id.clone()],
-            "by priority, deleted left out"
-        );
-        let asked = [
-            payout.id.clone(),
-            foreign.id.clone(),
-            gone.id.clone(),
-            low.id.clone(),
-        ];
-        let by_id = s
-            .psp_accounts_where(&c.id, AccountFilter::Ids(&asked))
-            .await
-            .unwrap();
-        assert_eq!(
-            ids(by_id),
-            vec![low.id.clone(), payout.id.clone()],
-            "only the company's live ones"
-        );
-        let one = s
-            .psp_accounts_where(&c.id, AccountFilter::Ids(std::slice::from_ref(&payout.id)))
-            .await
-            .unwrap();
-        assert_eq!(one.len(), 1);
-        assert_eq!(one[0].psp_type.as_str(), "PAYMENTSOFT");
-        assert!(s
-            .psp_accounts_where(&c.id, AccountFilter::Ids(&[]))
-            .await
-            .unwrap()
-            .is_empty());
-        assert!(s
-            .psp_accounts_where(&c.id, AccountFilter::PspType("TRUST"))
-            .await
-            .unwrap()
-            .is_empty());
-    }
-    finish(all).await;
-}
-
 async fn final_with_webhook(s: &SqlStore, t: &Transaction, at: i64) -> WebhookId {
     let id = WebhookId::generate();
     let mut tr = Transition::of(t, TxnState::Declined, Actor::Psp, at);

@@ -185,6 +185,7 @@ pub async fn create(
         return Err(ServiceError::InvalidDocument(problems));
     }
     app.store.insert_psp_account(&account).await?;
+    app.psp_accounts.invalidate(&account.company_id);
     Ok(account)
 }
 
@@ -233,6 +234,7 @@ pub async fn update(
         .update_psp_account(&account)
         .await
         .map_err(not_found)?;
+    app.psp_accounts.invalidate(company);
     Ok(account)
 }
 
@@ -295,7 +297,9 @@ pub async fn delete(app: &App, company: &CompanyId, id: &str) -> Result<(), Serv
     app.store
         .delete_psp_account(company, &account.id, app.now())
         .await
-        .map_err(not_found)
+        .map_err(not_found)?;
+    app.psp_accounts.invalidate(company);
+    Ok(())
 }
 
 /// The outcome of a credentials test.

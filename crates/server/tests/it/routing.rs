@@ -184,6 +184,7 @@ async fn daily_cap_moves_payouts_to_the_fallback(postgres: bool) {
     let mut account = store.psp_account(&capped).await.unwrap().unwrap();
     account.limits.daily_count_cap = Some(1);
     store.update_psp_account(&account).await.unwrap();
+    app.running.app.psp_accounts.invalidate(&app.company.id);
     let doc = json!({"rules": [rule("capped", "PAYOUT", &[&capped], &[&fallback])]});
     assert_eq!(put_rules(&app, &doc).await.0, 200);
 

@@ -72,6 +72,8 @@ pub async fn add_account(app: &TestApp, psp: &str, priority: i32, reach: Reach) 
         .insert_psp_account(&account)
         .await
         .unwrap();
+    // Written behind the server's back (as the CLI does): let its routing see it at once.
+    app.running.app.psp_accounts.invalidate(&app.company.id);
     account.id
 }
 

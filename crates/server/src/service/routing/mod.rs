@@ -12,6 +12,7 @@
 pub mod eligibility;
 
 use crate::app::App;
+use crate::cache::PerCompany;
 use crate::service::create::NewPayment;
 use crate::service::error::ServiceError;
 use eligibility::Refusal;
@@ -20,21 +21,24 @@ use overture_core::routing::{
     parse_rules, Action, CandidateOutcome, Decision, DecisionAction, Facts, RoutingPlan, RuleSet,
     RulesContext, DEFAULT_MAX_ATTEMPTS,
 };
-use overture_core::store::{AccountFilter, StoreError};
+use overture_core::store::StoreError;
 use overture_core::{Company, CompanyId, PspAccount, PspAccountId, Transaction};
 use rand::Rng;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long a node trusts its cached copy of a company's rules.
 pub const RULES_TTL: Duration = Duration::from_secs(2);
 
 /// Parsed rules per company, refreshed after [`RULES_TTL`] and at once on this node when
 /// they are stored here.
-#[derive(Default)]
-pub struct RulesCache {
-    entries: Mutex<HashMap<CompanyId, (Instant, Arc<RuleSet>)>>,
+pub struct RulesCache(PerCompany<Arc<RuleSet>>);
+
+impl Default for RulesCache {
+    fn default() -> Self {
+        Self(PerCompany::new(RULES_TTL))
+    }
 }
 
 /// Stored documents were checked when stored; accounts that are gone since are refused per
@@ -53,12 +57,8 @@ impl RulesContext for Stored {
 impl RulesCache {
     /// The company's active rules (empty when none are stored).
     pub async fn get(&self, app: &App, company: &CompanyId) -> Result<Arc<RuleSet>, StoreError> {
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((at, rules)) = entries.get(company) {
-                if at.elapsed() < RULES_TTL {
-                    return Ok(rules.clone());
-                }
-            }
+        if let Some(rules) = self.0.fresh(company) {
+            return Ok(rules);
         }
         let rules = match app.store.routing_rules(company).await? {
             None => RuleSet::default(),
@@ -71,20 +71,13 @@ impl RulesCache {
             }
         };
         let rules = Arc::new(rules);
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= 10_000 {
-                entries.clear();
-            }
-            entries.insert(company.clone(), (Instant::now(), rules.clone()));
-        }
+        self.0.put(company, rules.clone());
         Ok(rules)
     }
 
     /// Forgets the company's cached rules (they were just stored through this node).
     pub fn invalidate(&self, company: &CompanyId) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(company);
-        }
+        self.0.invalidate(company);
     }
 }
 
@@ -205,10 +198,9 @@ pub async fn route_next(
         .into_iter()
         .map(|a| a.psp_account_id)
         .collect();
-    let filter = AccountFilter::Ids(&plan.candidates);
     let accounts = app
-        .store
-        .psp_accounts_where(&txn.company_id, filter)
+        .psp_accounts
+        .get(app.store.as_ref(), &txn.company_id)
         .await?;
     let mut decision = empty_decision(plan.rule.clone(), plan.version, plan.hold_for_approval);
     let mut chosen = None;
@@ -262,6 +254,10 @@ async fn decide(
     admit: bool,
 ) -> Result<Found, ServiceError> {
     let rules = app.routing_rules.get(app, &company.id).await?;
+    let accounts = app
+        .psp_accounts
+        .get(app.store.as_ref(), &company.id)
+        .await?;
     let facts = Facts {
         txn_type: input.txn_type,
         psp_type: input.psp_type.as_deref(),
@@ -270,9 +266,7 @@ async fn decide(
         brand_id: input.brand_id.as_deref(),
         metadata: &input.metadata,
     };
-    // Only the accounts this request can go to are read (a rule's candidates, or the requested
-    // PSP's accounts), not every account the company has.
-    let (mut plan, listed, accounts) = match rules.evaluate(&facts).map(|r| (&r.name, &r.then)) {
+    let (mut plan, listed) = match rules.evaluate(&facts).map(|r| (&r.name, &r.then)) {
         Some((name, Action::Block(reason))) => {
             return Err(ServiceError::RoutingBlocked {
                 rule: name.clone(),
@@ -292,20 +286,11 @@ async fn decide(
                 cascade_payouts: route.cascade_payouts,
                 hold_for_approval: route.hold_for_approval,
             };
-            let filter = AccountFilter::Ids(&listed);
-            let accounts = app.store.psp_accounts_where(&company.id, filter).await?;
-            (plan, Some((listed, route.clone())), accounts)
+            (plan, Some((listed, route.clone())))
         }
         None => {
-            let accounts = match input.psp_type.as_deref() {
-                Some(psp_type) => {
-                    let filter = AccountFilter::PspType(psp_type);
-                    app.store.psp_accounts_where(&company.id, filter).await?
-                }
-                None => Vec::new(),
-            };
             let plan = default_plan(app, company, input, request, &accounts)?;
-            (plan, None, accounts)
+            (plan, None)
         }
     };
     let candidates: Vec<PspAccountId> = match &listed {
