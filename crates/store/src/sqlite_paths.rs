@@ -12,7 +12,7 @@ use crate::transactions::{
 };
 use crate::{db_err, SqlStore};
 use overture_core::store::{StoreError, Transition};
-use overture_core::{Attempt, Transaction, TransactionEvent, TxnState};
+use overture_core::{Attempt, AttemptWrite, Transaction, TransactionEvent, TxnState};
 use sqlx::any::AnyRow;
 use sqlx::Executor;
 
@@ -91,32 +91,51 @@ pub(crate) async fn create(
 }
 
 /// The statements of [`transition`] without their `BEGIN`/`COMMIT`: the version-checked
-/// update (`RETURNING` the row), its event and (for a final state) its outbox row, the inserts
-/// guarded by `changes()` so they happen only when the update matched. Parameters as bound by
-/// `bind_transition`. Also run inside the audited transition's DB transaction
-/// (`transactions.rs`).
-pub(crate) fn transition_statements() -> String {
-    // The attempt statements come first, guarded by the same predicate as the update that
-    // follows: within the batch's DB transaction nothing can change the row in between, and
-    // the `changes()` chain of the inserts after the update stays intact.
-    let matched = "SELECT {} FROM transactions WHERE id = $9 AND version = $10 AND state = $11";
-    format!(
-        "UPDATE attempts SET {} WHERE id = ({}) AND $22 IS NOT NULL; \
-         INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
-           SELECT $19, $9, $20, $18, $17, $21, 'submitting', $25, amount_minor, currency, $2, $2 \
-           FROM transactions WHERE id = $9 AND version = $10 AND state = $11 AND $25 IS NOT NULL; \
-         {}; \
-         {}; \
-         INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
-           SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1; \
-         INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at, trace_id) \
-           SELECT $14, company_id, id, $15, 'pending', 0, $2, $2, trace_id FROM transactions \
-           WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1;",
-        attempt_update_set(""),
-        matched.replace("{}", "attempt_id"),
-        crate::rollups::upsert("transactions", "id = $9 AND version = $10 AND state = $11"),
-        transition_update_sql()
-    )
+/// update (`RETURNING` the row), its event and, only where `t` needs them, the live attempt's
+/// update or the next attempt's insert, and (for a final state) the rollup and the outbox row.
+/// A statement a transition does not need is left out rather than guarded off: each one is a
+/// step on SQLite's single connection, which every payment waits for. The inserts after the
+/// update are guarded by `changes()` so they happen only when the update matched. Parameters
+/// as bound by `bind_transition` (SQLite binds only those a statement names). Also run inside
+/// the audited transition's DB transaction (`transactions.rs`).
+pub(crate) fn transition_statements(t: &Transition) -> String {
+    // The attempt and rollup statements come first, guarded by the same predicate as the
+    // update that follows: within the batch's DB transaction nothing can change the row in
+    // between, and the `changes()` chain of the inserts after the update stays intact.
+    let matched = "FROM transactions WHERE id = $9 AND version = $10 AND state = $11";
+    let mut sql = String::new();
+    match &t.attempt {
+        AttemptWrite::None => {}
+        AttemptWrite::Update { .. } => sql.push_str(&format!(
+            "UPDATE attempts SET {} WHERE id = (SELECT attempt_id {matched}) AND $22 IS NOT NULL; ",
+            attempt_update_set("")
+        )),
+        AttemptWrite::Start(_) => sql.push_str(&format!(
+            "INSERT INTO attempts ({ATTEMPT_INSERT_COLUMNS}) \
+               SELECT $19, $9, $20, $18, $17, $21, 'submitting', $25, amount_minor, currency, $2, $2 \
+               {matched} AND $25 IS NOT NULL; "
+        )),
+    }
+    if t.to.is_final() {
+        sql.push_str(&crate::rollups::upsert(
+            "transactions",
+            "id = $9 AND version = $10 AND state = $11",
+        ));
+        sql.push_str("; ");
+    }
+    sql.push_str(&transition_update_sql());
+    sql.push_str(
+        "; INSERT INTO transaction_events (transaction_id, from_state, to_state, actor, reason, psp_status, at) \
+           SELECT $9, $11, $1, $12, $13, $3, $2 WHERE changes() = 1;",
+    );
+    if t.webhook.is_some() {
+        sql.push_str(
+            " INSERT INTO webhook_deliveries (id, company_id, transaction_id, payload, state, attempts, next_attempt_at, created_at, trace_id) \
+               SELECT $14, company_id, id, $15, 'pending', 0, $2, $2, trace_id FROM transactions \
+               WHERE id = $9 AND $14 IS NOT NULL AND changes() = 1;",
+        );
+    }
+    sql
 }
 
 /// [`transition_statements`] in one batch.
@@ -124,7 +143,7 @@ pub(crate) async fn transition(
     store: &SqlStore,
     t: &Transition,
 ) -> Result<Transaction, StoreError> {
-    let sql = format!("BEGIN; {} COMMIT;", transition_statements());
+    let sql = format!("BEGIN; {} COMMIT;", transition_statements(t));
     let query = bind_transition(sqlx::query(&sql), t);
     let rows = run_batch(store, query).await?;
     let row = rows

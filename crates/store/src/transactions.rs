@@ -233,7 +233,7 @@ impl SqlStore {
                     .await
             }
             Backend::Sqlite => {
-                let sql = crate::sqlite_paths::transition_statements();
+                let sql = crate::sqlite_paths::transition_statements(t);
                 bind_transition(sqlx::query(&sql), t)
                     .fetch_all(&mut *db)
                     .await
