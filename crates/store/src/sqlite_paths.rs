@@ -102,7 +102,8 @@ pub(crate) fn transition_statements(t: &Transition) -> String {
     // The attempt and rollup statements come first, guarded by the same predicate as the
     // update that follows: within the batch's DB transaction nothing can change the row in
     // between, and the `changes()` chain of the inserts after the update stays intact.
-    let matched = "FROM transactions WHERE id = $9 AND version = $10 AND state = $11";
+    let guard = "id = $9 AND version = $10 AND state = $11";
+    let matched = format!("FROM transactions WHERE {guard}");
     let mut sql = String::new();
     match &t.attempt {
         AttemptWrite::None => {}
@@ -117,10 +118,7 @@ pub(crate) fn transition_statements(t: &Transition) -> String {
         )),
     }
     if t.to.is_final() {
-        sql.push_str(&crate::rollups::upsert(
-            "transactions",
-            "id = $9 AND version = $10 AND state = $11",
-        ));
+        sql.push_str(&crate::rollups::upsert("transactions", guard));
         sql.push_str("; ");
     }
     sql.push_str(&transition_update_sql());

@@ -186,17 +186,12 @@ pub async fn switch(
         None,
         app.now(),
     );
-    app.store
-        .set_psp_account_enabled(&id, enabled, &record)
+    psp_accounts::set_enabled(app, &id, enabled, &record)
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => PageError::NotFound,
             other => other.into(),
         })?;
-    // Routing on this node sees the switch at once (other nodes within the cache's TTL).
-    if let Some(account) = app.store.psp_account(&id).await? {
-        app.psp_accounts.invalidate(&account.company_id);
-    }
     tracing::info!(psp_account = %id, enabled, operator = %signed.operator.id, "PSP account switched");
     Ok(Redirect::to(&format!("/backoffice/psp-accounts?done={done}&id={id}")).into_response())
 }

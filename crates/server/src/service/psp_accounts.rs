@@ -302,6 +302,24 @@ pub async fn delete(app: &App, company: &CompanyId, id: &str) -> Result<(), Serv
     Ok(())
 }
 
+/// Enables or disables account `id` with the operator's `audit` record (written in the same
+/// DB transaction). `StoreError::NotFound` for an unknown or deleted account.
+pub async fn set_enabled(
+    app: &App,
+    id: &PspAccountId,
+    enabled: bool,
+    audit: &overture_core::backoffice::AuditEntry,
+) -> Result<(), StoreError> {
+    app.store
+        .set_psp_account_enabled(id, enabled, audit)
+        .await?;
+    // Routing on this node sees the switch at once (other nodes within the cache's TTL).
+    if let Some(account) = app.store.psp_account(id).await? {
+        app.psp_accounts.invalidate(&account.company_id);
+    }
+    Ok(())
+}
+
 /// The outcome of a credentials test.
 #[derive(Clone, Debug)]
 pub struct TestOutcome {
